@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# One-time machine set-up and incremental Release build, shared by ./culturemert, ./test.sh and bench/.
+# Sourced, not executed: it exports CULTUREMERT_ROOT and leaves the CLI dll at $CULTUREMERT_CLI_DLL.
+#
+# What it does, each step only when needed:
+#   1. TorchSharp-cpu 0.107 (libtorch 2.10) needs libstdc++ with GLIBCXX_3.4.32. Debian 12 ships 3.4.30, so on
+#      Debian 12 as root we add a trixie apt source derived from the machine's own Debian source (same mirror,
+#      same keyring), pin it low (priority 100: nothing else is upgraded from it) and install libstdc++6 from it.
+#      Elsewhere we print exactly what to run.
+#   2. libsndfile1 (FLAC decoding, and a fallback for other formats) from the distribution.
+#   3. dotnet build -c Release when any source is newer than the last build.
+set -euo pipefail
+CULTUREMERT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CULTUREMERT_ROOT
+log() { echo "[setup] $*" >&2; }
+
+libstdcxx_path() {
+  local p
+  for p in /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /usr/lib/aarch64-linux-gnu/libstdc++.so.6 /usr/lib64/libstdc++.so.6 /usr/lib/libstdc++.so.6; do
+    [ -e "$p" ] && { echo "$p"; return; }
+  done
+}
+has_glibcxx_3432() {
+  local p; p=$(libstdcxx_path)
+  [ -n "$p" ] && grep -qa 'GLIBCXX_3\.4\.32' "$p"
+}
+is_debian12() { [ -r /etc/os-release ] && . /etc/os-release && [ "${ID:-}" = debian ] && [ "${VERSION_ID:-}" = 12 ]; }
+
+apt_updated=0
+apt_install() { # apt_install [apt-get args...] packages
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq >&2 || true; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+# Writes /etc/apt/sources.list.d/culturemert-trixie.sources from the first non-security Debian source found
+# (deb822 .sources or one-line sources.list), so whatever mirror this machine uses is reused.
+add_trixie_source() {
+  local uri="" keyring="" f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -e "$f" ] || continue
+    uri=$(awk '/^URIs:/{u=$2} /^Suites:/{s=$0} /^Signed-By:/{k=$2} /^$/{if(u!="" && s ~ /bookworm( |$)/){print u; exit} u="";s=""} END{if(u!="" && s ~ /bookworm( |$)/) print u}' "$f" | head -n1)
+    keyring=$(awk '/^Signed-By:/{print $2; exit}' "$f")
+    [ -n "$uri" ] && break
+  done
+  if [ -z "$uri" ] && [ -r /etc/apt/sources.list ]; then
+    uri=$(awk '$1=="deb" && $0 ~ / bookworm / {for(i=2;i<=NF;i++) if($i ~ /^(https?|file|ftp):/){print $i; exit}}' /etc/apt/sources.list | head -n1)
+  fi
+  if [ -z "$uri" ]; then
+    log "no Debian bookworm apt source found to derive a trixie source from."; return 1
+  fi
+  keyring=${keyring:-/usr/share/keyrings/debian-archive-keyring.gpg}
+  log "adding trixie apt source from $uri (pinned at priority 100) for libstdc++6"
+  cat > /etc/apt/sources.list.d/culturemert-trixie.sources <<SRC
+Types: deb
+URIs: $uri
+Suites: trixie
+Components: main
+Signed-By: $keyring
+SRC
+  cat > /etc/apt/preferences.d/culturemert-trixie <<PIN
+Package: *
+Pin: release n=trixie
+Pin-Priority: 100
+PIN
+  apt_updated=0
+}
+
+ensure_libstdcxx() {
+  has_glibcxx_3432 && return 0
+  if is_debian12 && [ "$(id -u)" = 0 ]; then
+    add_trixie_source && apt_install -t trixie libstdc++6
+    has_glibcxx_3432 && { log "libstdc++6 from trixie installed (GLIBCXX_3.4.32 available)"; return 0; }
+  fi
+  cat >&2 <<MSG
+[setup] TorchSharp's native library needs libstdc++ with GLIBCXX_3.4.32, which this system lacks.
+[setup] On Debian 12, as root:
+[setup]   printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > /etc/apt/sources.list.d/trixie.sources
+[setup]   printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/trixie
+[setup]   apt-get update && apt-get install -t trixie libstdc++6
+[setup] Elsewhere: install GCC 13 or newer's libstdc++ (e.g. Ubuntu 24.04 has it).
+MSG
+  return 1
+}
+
+ensure_libsndfile() {
+  ldconfig -p 2>/dev/null | grep -q 'libsndfile\.so\.1' && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing libsndfile1 (FLAC/OGG/MP3 decoding)"; apt_install libsndfile1 && return 0
+  fi
+  log "libsndfile1 is missing: FLAC files will not decode. Install it with: apt-get install libsndfile1"
+}
+
+build_if_stale() {
+  local stamp="$CULTUREMERT_ROOT/artifacts/.build-stamp"
+  CULTUREMERT_CLI_DLL="$CULTUREMERT_ROOT/artifacts/cli/CultureMert.Cli.dll"
+  export CULTUREMERT_CLI_DLL
+  if [ -f "$stamp" ] && [ -f "$CULTUREMERT_CLI_DLL" ] && \
+     [ -z "$(find "$CULTUREMERT_ROOT/src" "$CULTUREMERT_ROOT/Directory.Build.props" -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
+    return 0
+  fi
+  command -v dotnet >/dev/null || { log "the .NET 10 SDK (dotnet) is required: https://dot.net"; return 1; }
+  log "building CultureMert (Release)..."
+  mkdir -p "$CULTUREMERT_ROOT/artifacts"
+  dotnet build "$CULTUREMERT_ROOT/src/CultureMert.Cli/CultureMert.Cli.csproj" -c Release --nologo -v q -o "$CULTUREMERT_ROOT/artifacts/cli" >&2
+  touch "$stamp"
+}
+
+ensure_libstdcxx
+ensure_libsndfile
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+build_if_stale

@@ -1,0 +1,169 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CultureMert.Checkpoints;
+
+/// <summary>One tensor's entry in a safetensors header.</summary>
+public sealed record SafeTensorInfo(string Name, string DType, long[] Shape, long Begin, long End)
+{
+    public long ByteLength => End - Begin;
+}
+
+/// <summary>
+/// The safetensors format (8-byte little-endian header length, JSON header, raw little-endian data), read and written
+/// here rather than through TorchSharp.PyBridge because we need the <c>__metadata__</c> block (Hugging Face requires
+/// <c>format: pt</c>; embeddings carry their provenance), header-only reads (validate a checkpoint before allocating it)
+/// and one-tensor-at-a-time reads for streaming merges.
+/// </summary>
+public static class SafeTensors
+{
+    static readonly Dictionary<string, (ScalarType Type, int Bytes)> DTypes = new()
+    {
+        ["F64"] = (ScalarType.Float64, 8), ["F32"] = (ScalarType.Float32, 4), ["F16"] = (ScalarType.Float16, 2),
+        ["BF16"] = (ScalarType.BFloat16, 2), ["I64"] = (ScalarType.Int64, 8), ["I32"] = (ScalarType.Int32, 4),
+        ["I16"] = (ScalarType.Int16, 2), ["I8"] = (ScalarType.Int8, 1), ["U8"] = (ScalarType.Byte, 1), ["BOOL"] = (ScalarType.Bool, 1),
+    };
+
+    public static string DTypeName(ScalarType t) => DTypes.First(kv => kv.Value.Type == t).Key;
+
+    /// <summary>Reads the header: tensor entries (in file order) and the string metadata.</summary>
+    public static (List<SafeTensorInfo> Tensors, Dictionary<string, string> Metadata, long DataStart) ReadHeader(string path)
+    {
+        using var f = File.OpenRead(path);
+        return ReadHeader(f, path);
+    }
+
+    static (List<SafeTensorInfo>, Dictionary<string, string>, long) ReadHeader(FileStream f, string path)
+    {
+        Span<byte> lenBytes = stackalloc byte[8];
+        if (f.Length < 8 || f.Read(lenBytes) != 8) throw new InvalidDataException($"{path}: not a safetensors file (shorter than its 8-byte header length).");
+        var headerLen = BitConverter.ToInt64(lenBytes);
+        if (headerLen <= 0 || headerLen > 100_000_000 || 8 + headerLen > f.Length)
+            throw new InvalidDataException($"{path}: not a safetensors file or truncated (header length {headerLen}, file size {f.Length}).");
+        var header = new byte[headerLen];
+        f.ReadExactly(header);
+        JsonObject json;
+        try { json = JsonNode.Parse(header) as JsonObject ?? throw new InvalidDataException("header is not a JSON object"); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: corrupt safetensors header ({e.Message})."); }
+        var tensors = new List<SafeTensorInfo>();
+        var metadata = new Dictionary<string, string>();
+        var dataLen = f.Length - 8 - headerLen;
+        foreach (var (name, node) in json)
+        {
+            if (name == "__metadata__")
+            {
+                foreach (var (k, v) in node!.AsObject()) metadata[k] = v?.GetValue<string>() ?? "";
+                continue;
+            }
+            var o = node!.AsObject();
+            var dtype = o["dtype"]!.GetValue<string>();
+            if (!DTypes.ContainsKey(dtype)) throw new InvalidDataException($"{path}: tensor {name} has unsupported dtype {dtype}.");
+            var shape = o["shape"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
+            var offsets = o["data_offsets"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
+            var info = new SafeTensorInfo(name, dtype, shape, offsets[0], offsets[1]);
+            var expected = shape.Aggregate(1L, (a, b) => a * b) * DTypes[dtype].Bytes;
+            if (info.ByteLength != expected || info.Begin < 0 || info.End > dataLen)
+                throw new InvalidDataException(info.End > dataLen
+                    ? $"{path}: truncated: tensor {name} ends at byte {info.End} of the data section but the file holds {dataLen}."
+                    : $"{path}: tensor {name} has {info.ByteLength} bytes for shape [{string.Join(", ", shape)}] {dtype} ({expected} expected).");
+            tensors.Add(info);
+        }
+        return (tensors.OrderBy(t => t.Begin).ToList(), metadata, 8 + headerLen);
+    }
+
+    /// <summary>Reads every tensor (or those <paramref name="keep"/> accepts) in its stored dtype, on the CPU.</summary>
+    public static Dictionary<string, Tensor> Load(string path, Func<string, bool>? keep = null)
+    {
+        using var f = File.OpenRead(path);
+        var (infos, _, dataStart) = ReadHeader(f, path);
+        var result = new Dictionary<string, Tensor>();
+        foreach (var info in infos)
+            if (keep is null || keep(info.Name)) result[info.Name] = ReadTensor(f, dataStart, info);
+        return result;
+    }
+
+    /// <summary>Reads one tensor by name without loading the others.</summary>
+    public static Tensor LoadTensor(string path, string name)
+    {
+        using var f = File.OpenRead(path);
+        var (infos, _, dataStart) = ReadHeader(f, path);
+        var info = infos.FirstOrDefault(i => i.Name == name) ?? throw new KeyNotFoundException($"{path}: no tensor named {name}.");
+        return ReadTensor(f, dataStart, info);
+    }
+
+    static Tensor ReadTensor(FileStream f, long dataStart, SafeTensorInfo info)
+    {
+        var bytes = new byte[info.ByteLength];
+        f.Position = dataStart + info.Begin;
+        f.ReadExactly(bytes);
+        var t = empty(info.Shape, DTypes[info.DType].Type);
+        if (bytes.Length > 0) t.bytes = bytes;
+        return t;
+    }
+
+    /// <summary>
+    /// Writes tensors (converted to contiguous CPU tensors, dtype kept) and string metadata, atomically: the data goes to a
+    /// temporary file in the same folder that replaces <paramref name="path"/> only once complete.
+    /// </summary>
+    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var list = tensors.ToList();
+        var header = new JsonObject();
+        if (metadata is { Count: > 0 })
+            header["__metadata__"] = new JsonObject(metadata.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value))));
+        long offset = 0;
+        foreach (var (name, t) in list)
+        {
+            var n = t.numel() * t.ElementSize;
+            header[name] = new JsonObject
+            {
+                ["dtype"] = DTypeName(t.dtype),
+                ["shape"] = new JsonArray(t.shape.Select(s => (JsonNode)JsonValue.Create(s)).ToArray()),
+                ["data_offsets"] = new JsonArray(offset, offset + n),
+            };
+            offset += n;
+        }
+        var headerBytes = Encoding.UTF8.GetBytes(header.ToJsonString());
+        var padded = (headerBytes.Length + 7) / 8 * 8;                  // keep the data 8-byte aligned, as the reference writer does
+        AtomicFile.Write(path, stream =>
+        {
+            stream.Write(BitConverter.GetBytes((long)padded));
+            stream.Write(headerBytes);
+            for (var i = headerBytes.Length; i < padded; i++) stream.WriteByte((byte)' ');
+            foreach (var (_, t) in list)
+            {
+                using var c = t.detach().cpu().contiguous();
+                if (c.numel() > 0) stream.Write(c.bytes);
+            }
+        });
+    }
+}
+
+/// <summary>Write-to-temporary-then-rename, so that an interrupted job never leaves a half-written output behind.</summary>
+public static class AtomicFile
+{
+    public static void Write(string path, Action<Stream> write)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(dir);
+        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var s = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                write(s);
+                s.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+
+    public static void WriteText(string path, string text) => Write(path, s => s.Write(Encoding.UTF8.GetBytes(text)));
+}

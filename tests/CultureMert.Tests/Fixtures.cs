@@ -1,0 +1,28 @@
+using CultureMert.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CultureMert.Tests;
+
+/// <summary>Paths to the golden data under tests/fixtures and helpers to compare against it.</summary>
+public static class Fixtures
+{
+    public static string Dir(string name) => Path.Combine(AppContext.BaseDirectory, "fixtures", name);
+
+    public static Tensor Expected(string fixture, string tensor) => SafeTensors.LoadTensor(Path.Combine(Dir(fixture), "expected.safetensors"), tensor);
+
+    public static double MaxAbsDiff(Tensor a, Tensor b)
+    {
+        Assert.Equal(b.shape, a.shape);
+        return (a.to(ScalarType.Float64) - b.to(ScalarType.Float64)).abs().max().item<double>();
+    }
+
+    /// <summary>A fresh temporary folder, deleted by the caller's using.</summary>
+    public sealed class TempDir : IDisposable
+    {
+        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "cm-test-" + Guid.NewGuid().ToString("N")[..10]);
+        public TempDir() => Directory.CreateDirectory(Path);
+        public string this[string relative] => System.IO.Path.Combine(Path, relative);
+        public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
+    }
+}
