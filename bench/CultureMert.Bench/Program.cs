@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using CultureMert.Audio;
+using CultureMert.Checkpoints;
+using CultureMert.Corpus;
+using CultureMert.Embedding;
+using CultureMert.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+// One benchmark configuration per process (so that peak RSS belongs to it), printed as one JSON line.
+//   forward  --batch B --clips K [--threads T] [--model DIR]   model forward on 5-s clips, all hidden states, time-mean
+//   embed    --batch B --clips K [--threads T] [--model DIR]   end to end: K 5-s clips in one 44.1 kHz stereo WAV per 4 clips → decode,
+//                                                              resample, forward, .safetensors (the `embed` job)
+var mode = args.Length > 0 ? args[0] : "forward";
+int Arg(string name, int fallback) { var i = Array.IndexOf(args, name); return i >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback; }
+string? Str(string name) { var i = Array.IndexOf(args, name); return i >= 0 ? args[i + 1] : null; }
+var batch = Arg("--batch", 1);
+var clips = Arg("--clips", 8);
+var threads = Arg("--threads", Environment.ProcessorCount);
+torch.set_num_threads(threads);
+
+var work = Path.Combine(Path.GetTempPath(), $"cm-bench-{Environment.ProcessId}");
+Directory.CreateDirectory(work);
+try
+{
+    var modelDir = Str("--model");
+    if (modelDir is null)
+    {
+        modelDir = Path.Combine(work, "mert-95m");
+        using var init = new MertModel(MertConfig.Preset("mert-95m")).InitializeWeights(0);
+        MertCheckpoint.Save(init, modelDir);
+    }
+    using var mert = MertCheckpoint.Load(modelDir);
+    var rate = mert.Model.Config.SampleRate;
+    const double clipSeconds = 5.0;
+    var rng = new Random(1);
+    double seconds;
+    if (mode == "forward")
+    {
+        var x = torch.rand(batch, (long)(clipSeconds * rate)) * 0.2 - 0.1;    // (batch, samples)
+        void Step()
+        {
+            using var scope = NewDisposeScope();
+            using var _ = inference_mode();
+            var states = mert.Model.HiddenStates(x);
+            var pooled = stack(states.Select(s => s.mean([1])).ToArray(), 1);  // (batch, layers, hidden)
+            pooled.sum().item<float>();
+        }
+        Step();                                                               // warm-up
+        var steps = Math.Max(1, clips / batch);
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < steps; i++) Step();
+        seconds = clock.Elapsed.TotalSeconds;
+        clips = steps * batch;
+    }
+    else
+    {
+        var audioDir = Path.Combine(work, "audio");
+        var perFile = 4;
+        var piece = DemoAudio.Pieces[0] with { Seconds = perFile * clipSeconds, SampleRate = 44100 };
+        for (var f = 0; f * perFile < clips; f++)
+            AudioFile.WriteWav(Path.Combine(audioDir, $"clip{f:D3}.wav"), DemoAudio.Render(piece, f), piece.SampleRate);
+        clips = (clips + perFile - 1) / perFile * perFile;
+        var warm = new EmbedJob(mert, new EmbedOptions { BatchSize = batch }, Path.Combine(work, "warm"), true);
+        warm.Run(EmbedJob.Plan([Directory.EnumerateFiles(audioDir).First()], Path.Combine(work, "warm")));
+        var outDir = Path.Combine(work, "out");
+        var job = new EmbedJob(mert, new EmbedOptions { BatchSize = batch }, outDir, true);
+        var clock = Stopwatch.StartNew();
+        var rows = job.Run(EmbedJob.Plan([audioDir], outDir));
+        seconds = clock.Elapsed.TotalSeconds;
+        if (rows.Any(r => r.Status != "ok")) throw new InvalidOperationException(rows.First(r => r.Status != "ok").Error);
+    }
+    var peakMb = File.ReadLines("/proc/self/status").Where(l => l.StartsWith("VmHWM:"))
+        .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024).FirstOrDefault();
+    Console.WriteLine(JsonSerializer.Serialize(new
+    {
+        impl = "culturemert", mode, batch, threads, clips, audio_s = clips * clipSeconds, seconds,
+        throughput = clips * clipSeconds / seconds, peak_rss_mb = Math.Round(peakMb),
+    }));
+}
+finally
+{
+    Directory.Delete(work, true);
+}

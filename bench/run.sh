@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Embedding benchmark: CultureMERT.NET vs the PyTorch reference on MERT-v1-95M's shape, 5-s clips, batch 1 and 4.
+# usage: bench/run.sh [--clips K] [--threads T] [--model DIR] [--install-reference]
+# Prints a Markdown table and writes it to bench/results/latest.md (+ raw JSON lines).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/../scripts/bootstrap.sh"
+clips=8; threads=$(nproc); model_args=(); install=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --clips) clips=$2; shift 2;; --threads) threads=$2; shift 2;; --model) model_args=(--model "$2"); shift 2;;
+    --install-reference) install=1; shift;; *) echo "unknown option $1" >&2; exit 2;;
+  esac
+done
+if [ "$install" = 1 ] && [ "$(id -u)" = 0 ]; then
+  # libopenblas0-pthread: without it Debian's torch falls back to the reference BLAS, about 15x slower.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-torchaudio libopenblas0-pthread >&2
+fi
+dotnet build "$here/CultureMert.Bench/CultureMert.Bench.csproj" -c Release --nologo -v q -o "$CULTUREMERT_ROOT/artifacts/bench" >&2
+results="$here/results"; mkdir -p "$results"; raw="$results/latest.jsonl"; : > "$raw"
+has_ref=0; /usr/bin/python3 -c 'import torch, torchaudio' 2>/dev/null && has_ref=1
+for b in 1 4; do
+  echo "[bench] culturemert forward batch $b" >&2
+  dotnet "$CULTUREMERT_ROOT/artifacts/bench/CultureMert.Bench.dll" forward --batch "$b" --clips "$clips" --threads "$threads" "${model_args[@]}" >> "$raw"
+  if [ "$has_ref" = 1 ]; then
+    echo "[bench] pytorch forward batch $b" >&2
+    /usr/bin/python3 "$here/reference_torchaudio.py" forward --batch "$b" --clips "$clips" --threads "$threads" >> "$raw"
+  fi
+  echo "[bench] culturemert embed (end to end) batch $b" >&2
+  dotnet "$CULTUREMERT_ROOT/artifacts/bench/CultureMert.Bench.dll" embed --batch "$b" --clips "$clips" --threads "$threads" "${model_args[@]}" >> "$raw"
+done
+/usr/bin/python3 - "$raw" "$has_ref" <<'PY' | tee "$results/latest.md"
+import json, sys, platform, os
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ref = {r["batch"]: r for r in rows if r["impl"] == "pytorch"}
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+print(f"MERT-v1-95M shape, 5-s clips, {rows[0]['threads']} threads, {cpu}")
+print()
+print("| impl | workload | batch | clips | audio-s/s | peak RSS (MiB) | vs PyTorch forward |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+for r in rows:
+    ratio = f"{r['throughput'] / ref[r['batch']]['throughput']:.2f}x" if r["batch"] in ref and r["impl"] != "pytorch" else ""
+    name = r["impl"] + (f" (torch {r['torch']})" if "torch" in r else "")
+    print(f"| {name} | {r['mode']} | {r['batch']} | {r['clips']} | {r['throughput']:.2f} | {r['peak_rss_mb']} | {ratio} |")
+if sys.argv[2] != "1":
+    print("\n(PyTorch reference not installed: run bench/run.sh --install-reference as root)")
+PY

@@ -1,0 +1,102 @@
+using System.CommandLine;
+using CultureMert.Checkpoints;
+using CultureMert.Embedding;
+using Spectre.Console;
+
+namespace CultureMert.Cli.Commands;
+
+/// <summary><c>culturemert embed</c>: layer-wise embeddings of audio files.</summary>
+static class EmbedCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Hugging Face model folder (MERT-v1-95M, MERT-v1-330M, CultureMERT-95M, or one from `init`).", Required = true };
+        var output = new Option<string>("--out") { Description = "Output folder: one .safetensors per input plus index.csv.", Required = true };
+        var layers = new Option<string>("--layers") { Description = "Hidden states to keep: all, or a list such as 0,6,12 (0 = input to layer 1).", DefaultValueFactory = _ => "all" };
+        var pool = new Option<string>("--pool") { Description = "mean: time-mean per chunk and over chunks; none: all frames of the whole file in one pass.", DefaultValueFactory = _ => "mean" };
+        pool.AcceptOnlyFromAmong("mean", "none");
+        var chunk = new Option<double>("--chunk-seconds") { Description = "Chunk length for --pool mean.", DefaultValueFactory = _ => 5.0 };
+        var batch = new Option<int>("--batch-size") { Description = "Chunks per forward pass (results do not depend on it).", DefaultValueFactory = _ => 4 };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Recompute outputs that already exist." };
+        var inputs = new Argument<string[]>("INPUT") { Description = "Audio files, folders (searched recursively) or CSV manifests with a 'path' column.", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("embed", "Extract layer-wise MERT embeddings from audio files.")
+            { model, output, layers, pool, chunk, batch, threads, overwrite, inputs };
+        command.SetAction(r => Common.Guard(() =>
+        {
+            Common.SetThreads(r.GetValue(threads));
+            var options = new EmbedOptions
+            {
+                Layers = ParseLayers(r.GetValue(layers)!),
+                Pool = r.GetValue(pool) == "none" ? Pooling.None : Pooling.Mean,
+                ChunkSeconds = r.GetValue(chunk),
+                BatchSize = r.GetValue(batch),
+            };
+            var outDir = r.GetValue(output)!;
+            var tasks = EmbedJob.Plan(r.GetValue(inputs)!, outDir);
+            if (tasks.Count == 0) throw new ArgumentException("no audio files found in the inputs.");
+            using var mert = MertCheckpoint.Load(r.GetValue(model)!);
+            if (mert.IgnoredHeads.Count > 0)
+                Console.Error.WriteLine($"note: {mert.WeightsFile}: {mert.IgnoredHeads.Count} pre-training head tensor(s) not used for embedding ({string.Join(", ", mert.IgnoredHeads.Take(3))}...)");
+            var job = new EmbedJob(mert, options, outDir, r.GetValue(overwrite));
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("interrupted: finishing the index; no partial outputs are left."); };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                var rows = Progress.Run(tasks, (p, c) => job.Run(tasks, p, c), cancel.Token);
+                var failed = rows.Where(x => x.Status == "error").ToList();
+                foreach (var f in failed) Console.Error.WriteLine($"error: {f.Error}");
+                Console.WriteLine($"{rows.Count(x => x.Status == "ok")} embedded, {rows.Count(x => x.Status == "skipped")} already done, {failed.Count} failed" +
+                                  $"{(cancel.IsCancellationRequested ? $", {tasks.Count - rows.Count} not started (interrupted)" : "")}; index: {Path.Combine(outDir, EmbedJob.IndexFile)}");
+                return cancel.IsCancellationRequested ? 130 : failed.Count > 0 ? 1 : 0;
+            }
+            finally { Console.CancelKeyPress -= onCancel; }
+        }));
+        return command;
+    }
+
+    static int[]? ParseLayers(string s)
+    {
+        if (s.Trim() == "all") return null;
+        try { return s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToArray(); }
+        catch (FormatException) { throw new ArgumentException($"--layers \"{s}\": expected 'all' or a comma-separated list of layer numbers such as 0,6,12."); }
+    }
+}
+
+/// <summary>A Spectre.Console progress bar on a terminal; one plain line per file otherwise (CI logs, pipes).</summary>
+static class Progress
+{
+    public static List<IndexRow> Run(IReadOnlyList<EmbedTask> tasks, Func<IProgress<EmbedProgress>, CancellationToken, List<IndexRow>> work, CancellationToken cancel)
+    {
+        if (Console.IsOutputRedirected || Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null)
+            return work(new Inline(p =>
+            {
+                if (p.Current is null) return;
+                Console.WriteLine($"[{p.FilesDone + 1}/{p.FilesTotal}] {p.Current}  ({p.AudioSeconds:F0} audio-s done, {p.Throughput:F2} audio-s/s, {p.Failed} failed{Eta(p)})");
+            }), cancel);
+        List<IndexRow> rows = [];
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var bar = ctx.AddTask("embedding", maxValue: tasks.Count);
+                rows = work(new Inline(p =>
+                {
+                    bar.Value = p.FilesDone;
+                    bar.Description = $"{p.FilesDone}/{p.FilesTotal} files, {p.AudioSeconds:F0} audio-s, {p.Throughput:F2} audio-s/s, {p.Failed} failed";
+                }), cancel);
+                bar.Value = tasks.Count;
+            });
+        return rows;
+    }
+
+    static string Eta(EmbedProgress p) =>
+        p.FilesDone == 0 ? "" : $", ETA {TimeSpan.FromSeconds(p.Elapsed.TotalSeconds / p.FilesDone * (p.FilesTotal - p.FilesDone)):hh\\:mm\\:ss}";
+
+    /// <summary>Reports synchronously on the worker's thread (System.Progress would post to the thread pool).</summary>
+    sealed class Inline(Action<EmbedProgress> report) : IProgress<EmbedProgress>
+    {
+        public void Report(EmbedProgress value) => report(value);
+    }
+}

@@ -1,0 +1,28 @@
+using System.CommandLine;
+using CultureMert.Checkpoints;
+using CultureMert.Model;
+
+namespace CultureMert.Cli.Commands;
+
+/// <summary><c>culturemert init</c>: a randomly initialised model in Hugging Face format.</summary>
+static class InitCommand
+{
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset") { Description = "Architecture: mert-95m, mert-330m or tiny.", DefaultValueFactory = _ => "mert-95m" };
+        preset.AcceptOnlyFromAmong("mert-95m", "mert-330m", "tiny");
+        var seed = new Option<int>("--seed") { Description = "Random seed of the initialisation.", DefaultValueFactory = _ => 0 };
+        var output = new Option<string>("--out") { Description = "Model folder to write (config.json, preprocessor_config.json, model.safetensors).", Required = true };
+        var command = new Command("init", "Write a randomly initialised MERT model (Hugging Face's initialisation scheme) in Hugging Face format.") { preset, seed, output };
+        command.SetAction(r => Common.Guard(() =>
+        {
+            var dir = r.GetValue(output)!;
+            using var model = new MertModel(MertConfig.Preset(r.GetValue(preset)!)).InitializeWeights(r.GetValue(seed));
+            MertCheckpoint.Save(model, dir);
+            var count = model.parameters().Sum(p => p.numel());
+            Console.WriteLine($"wrote {dir}: {r.GetValue(preset)}, {model.NumLayers} layers × {model.Config.HiddenSize}, {count:N0} parameters, seed {r.GetValue(seed)}");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,76 @@
+namespace CultureMert.Embedding;
+
+/// <summary>
+/// The CSV dialect of manifests and indices (RFC 4180: comma-separated, double-quoted fields with doubled quotes), read
+/// and written by hand because it is one small function each way and every job uses it.
+/// </summary>
+public static class Manifest
+{
+    /// <summary>The <c>path</c> column of a manifest, in order; errors name the file and line.</summary>
+    public static List<string> ReadPaths(string manifest)
+    {
+        var rows = ReadRows(manifest);
+        if (rows.Count == 0) throw new InvalidDataException($"{manifest}: empty manifest (expected a header with a 'path' column).");
+        var col = rows[0].FindIndex(h => h.Trim().Equals("path", StringComparison.OrdinalIgnoreCase));
+        if (col < 0) throw new InvalidDataException($"{manifest}: no 'path' column in the header ({string.Join(",", rows[0])}).");
+        var paths = new List<string>();
+        for (var i = 1; i < rows.Count; i++)
+        {
+            if (rows[i].Count == 1 && rows[i][0].Length == 0) continue;       // blank line
+            if (col >= rows[i].Count || rows[i][col].Trim().Length == 0)
+                throw new InvalidDataException($"{manifest}:{i + 1}: no path in this row.");
+            paths.Add(rows[i][col].Trim());
+        }
+        return paths;
+    }
+
+    /// <summary>Rows of an existing <c>index.csv</c> (none if the file does not exist).</summary>
+    public static List<IndexRow> ReadIndex(string path)
+    {
+        if (!File.Exists(path)) return [];
+        var rows = ReadRows(path);
+        if (rows.Count == 0) return [];
+        var h = rows[0];
+        int Col(string name) => h.IndexOf(name);
+        var result = new List<IndexRow>();
+        foreach (var r in rows.Skip(1).Where(r => r.Count == h.Count))
+            result.Add(new IndexRow(r[Col("path")], r[Col("output")],
+                double.TryParse(r[Col("duration_s")], System.Globalization.CultureInfo.InvariantCulture, out var d) ? d : null,
+                int.TryParse(r[Col("chunks")], out var c) ? c : null, r[Col("status")], r[Col("error")]));
+        return result;
+    }
+
+    public static List<List<string>> ReadRows(string path)
+    {
+        var text = File.ReadAllText(path);
+        var rows = new List<List<string>>();
+        var row = new List<string>();
+        var field = new System.Text.StringBuilder();
+        var quoted = false;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var ch = text[i];
+            if (quoted)
+            {
+                if (ch == '"' && i + 1 < text.Length && text[i + 1] == '"') { field.Append('"'); i++; }
+                else if (ch == '"') quoted = false;
+                else field.Append(ch);
+            }
+            else if (ch == '"') quoted = true;
+            else if (ch == ',') { row.Add(field.ToString()); field.Clear(); }
+            else if (ch == '\n' || ch == '\r')
+            {
+                if (ch == '\r' && i + 1 < text.Length && text[i + 1] == '\n') i++;
+                row.Add(field.ToString()); field.Clear();
+                rows.Add(row); row = [];
+            }
+            else field.Append(ch);
+        }
+        if (field.Length > 0 || row.Count > 0) { row.Add(field.ToString()); rows.Add(row); }
+        return rows;
+    }
+
+    /// <summary>One CSV field, quoted when it needs to be.</summary>
+    public static string Csv(string s) =>
+        s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+}

@@ -1,0 +1,154 @@
+using CultureMert.Checkpoints;
+using CultureMert.Cli;
+using CultureMert.Embedding;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CultureMert.Tests.Embedding;
+
+/// <summary>`embed` through the library and through the CLI, against torchaudio goldens.</summary>
+public class EmbedJobTests
+{
+    const double Tol = 1e-4;
+
+    static string FixtureWav(string fixture) => Path.Combine(Fixtures.Dir(fixture), "input.wav");
+
+    [Theory]
+    [InlineData("mert-tiny")]
+    [InlineData("mert-tiny-bin")]
+    public void Embed_PoolNone_MatchesGoldenHiddenStates(string fixture)
+    {
+        using var mert = MertCheckpoint.Load(Fixtures.Dir(fixture));
+        using var result = new Embedder(mert, new EmbedOptions { Pool = Pooling.None }).Embed(FixtureWav(fixture));
+        Assert.True(Fixtures.MaxAbsDiff(result.HiddenStates!, Fixtures.Expected(fixture, "hidden_states")) < Tol);
+    }
+
+    [Fact]
+    public void Embed_PoolMeanOneChunk_IsTimeMeanOfGolden()
+    {
+        // 1.0 s of audio with 5 s chunks: one chunk, which is the whole file, so its embedding is the golden's time-mean.
+        using var mert = MertCheckpoint.Load(Fixtures.Dir("mert-tiny"));
+        using var result = new Embedder(mert, new EmbedOptions()).Embed(FixtureWav("mert-tiny"));
+        var expected = Fixtures.Expected("mert-tiny", "hidden_states").mean([1]);   // (layers, hidden)
+        Assert.Equal(new long[] { 1, 3, 64 }, result.ChunkEmbeddings!.shape);
+        Assert.True(Fixtures.MaxAbsDiff(result.ChunkEmbeddings![0], expected) < Tol);
+        Assert.True(Fixtures.MaxAbsDiff(result.Embedding!, expected) < Tol);
+    }
+
+    [Fact]
+    public void Embed_Resampled44kStereo_MatchesTorchaudioPipeline()
+    {
+        // Reference: scipy read → channel mean → torchaudio resample 44.1→24 kHz → torchaudio wav2vec2 (make_golden.py).
+        using var mert = MertCheckpoint.Load(Fixtures.Dir("mert-tiny"));
+        var wav = Path.Combine(Fixtures.Dir("e2e-44k-stereo"), "input-44k-stereo.wav");
+        using var result = new Embedder(mert, new EmbedOptions { Pool = Pooling.None }).Embed(wav);
+        var expected = SafeTensors.LoadTensor(Path.Combine(Fixtures.Dir("e2e-44k-stereo"), "expected.safetensors"), "hidden_states");
+        Assert.True(Fixtures.MaxAbsDiff(result.HiddenStates!, expected) < Tol);
+        Assert.Equal(44100, result.SourceRate);
+        Assert.Equal(2, result.SourceChannels);
+    }
+
+    [Fact]
+    public void Embed_BatchSize_DoesNotChangeResults()
+    {
+        using var dir = new Fixtures.TempDir();
+        var wav = dir["long.wav"];
+        var rng = new Random(3);
+        var audio = Enumerable.Range(0, 24000 * 4 + 9000).Select(i => (float)(0.3 * Math.Sin(i * 0.05) + 0.05 * (rng.NextDouble() - 0.5))).ToArray();
+        CultureMert.Audio.AudioFile.WriteWav(wav, audio, 24000);
+        using var mert = MertCheckpoint.Load(Fixtures.Dir("mert-tiny"));
+        var opts = new EmbedOptions { ChunkSeconds = 1.0, Layers = [0, 2] };
+        using var one = new Embedder(mert, opts with { BatchSize = 1 }).Embed(wav);
+        using var three = new Embedder(mert, opts with { BatchSize = 3 }).Embed(wav);
+        // 4 full chunks + 0.375 s tail (dropped: shorter than 1 s and not the only chunk)
+        Assert.Equal(new long[] { 4, 2, 64 }, one.ChunkEmbeddings!.shape);
+        Assert.True(Fixtures.MaxAbsDiff(one.ChunkEmbeddings!, three.ChunkEmbeddings!) < 1e-5);
+        // Each chunk equals an independent forward of exactly that second of audio.
+        using var __ = inference_mode();
+        var chunk2 = tensor(audio[(2 * 24000)..(3 * 24000)]).unsqueeze(0);
+        var states = mert.Model.HiddenStates(chunk2);
+        Assert.True(Fixtures.MaxAbsDiff(one.ChunkEmbeddings![2][1], states[2][0].mean([0])) < Tol);
+        Assert.True(Fixtures.MaxAbsDiff(one.Embedding!, one.ChunkEmbeddings!.mean([0])) < 1e-6);
+    }
+
+    [Fact]
+    public void Cli_Embed_WritesOutputsIndexAndResumes()
+    {
+        using var dir = new Fixtures.TempDir();
+        var music = Directory.CreateDirectory(dir["music/sub"]).Parent!.FullName;
+        File.Copy(FixtureWav("mert-tiny"), Path.Combine(music, "sub", "a.wav"));
+        File.Copy(Path.Combine(Fixtures.Dir("e2e-44k-stereo"), "input-44k-stereo.wav"), Path.Combine(music, "b.wav"));
+        File.WriteAllBytes(Path.Combine(music, "broken.wav"), "RIFF\x10\0\0\0WAVEjunk"u8.ToArray());
+        File.WriteAllText(Path.Combine(music, "notes.txt"), "not audio, not picked up");
+        var outDir = dir["emb"];
+
+        var rc = CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", outDir, "--layers", "0,2", music]);
+        Assert.Equal(1, rc);                                              // one file failed → non-zero, after doing the rest
+        var a = Path.Combine(outDir, "sub", "a.safetensors");
+        var (tensors, meta, _) = SafeTensors.ReadHeader(a);
+        Assert.Equal(["chunk_embeddings", "embedding"], tensors.Select(t => t.Name).Order());
+        Assert.Equal(new long[] { 2, 64 }, tensors.Single(t => t.Name == "embedding").Shape);
+        Assert.Equal("0,2", meta["layers"]);
+        Assert.Equal("mert-tiny", meta["model"]);
+        var expected = Fixtures.Expected("mert-tiny", "hidden_states").mean([1]);
+        var emb = SafeTensors.LoadTensor(a, "embedding");
+        Assert.True(Fixtures.MaxAbsDiff(emb, stack([expected[0], expected[2]])) < Tol);
+
+        var index = Manifest.ReadIndex(Path.Combine(outDir, "index.csv"));
+        Assert.Equal(3, index.Count);
+        var broken = index.Single(r => r.Path.EndsWith("broken.wav"));
+        Assert.Equal("error", broken.Status);
+        Assert.Contains("broken.wav", broken.Error);
+        Assert.Equal("ok", index.Single(r => r.Path.EndsWith("a.wav")).Status);
+        Assert.Equal(1.0, index.Single(r => r.Path.EndsWith("a.wav")).DurationSeconds!.Value, 6);
+        Assert.Empty(Directory.EnumerateFiles(outDir, "*.tmp", SearchOption.AllDirectories));
+
+        // Rerun: finished files are skipped, not rewritten.
+        var stamp = File.GetLastWriteTimeUtc(a);
+        Thread.Sleep(20);
+        CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", outDir, "--layers", "0,2", music]);
+        Assert.Equal(stamp, File.GetLastWriteTimeUtc(a));
+        Assert.Equal("skipped", Manifest.ReadIndex(Path.Combine(outDir, "index.csv")).Single(r => r.Path.EndsWith("a.wav")).Status);
+        // --overwrite recomputes.
+        CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", outDir, "--layers", "0,2", "--overwrite", music]);
+        Assert.NotEqual(stamp, File.GetLastWriteTimeUtc(a));
+    }
+
+    [Fact]
+    public void Cli_EmbedManifest_ResolvesRelativePathsAndPoolNone()
+    {
+        using var dir = new Fixtures.TempDir();
+        Directory.CreateDirectory(dir["data/clips"]);
+        File.Copy(FixtureWav("mert-tiny-bin"), dir["data/clips/x.wav"]);
+        File.WriteAllText(dir["data/manifest.csv"], "path,labels\nclips/x.wav,\"a;b\"\n");
+        var rc = CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny-bin"), "--out", dir["out"], "--pool", "none", dir["data/manifest.csv"]]);
+        Assert.Equal(0, rc);
+        var hs = SafeTensors.LoadTensor(dir["out/clips/x.safetensors"], "hidden_states");
+        Assert.True(Fixtures.MaxAbsDiff(hs, Fixtures.Expected("mert-tiny-bin", "hidden_states")) < Tol);
+    }
+
+    [Fact]
+    public void Embed_TooShortOrSilent_ErrorNamesFile()
+    {
+        using var dir = new Fixtures.TempDir();
+        CultureMert.Audio.AudioFile.WriteWav(dir["short.wav"], new float[399].Select((_, i) => (float)Math.Sin(i)).ToArray(), 24000);
+        CultureMert.Audio.AudioFile.WriteWav(dir["silent.wav"], new float[24000], 24000);
+        using var mert = MertCheckpoint.Load(Fixtures.Dir("mert-tiny"));
+        var embedder = new Embedder(mert, new EmbedOptions());
+        var e1 = Assert.Throws<InvalidDataException>(() => embedder.Embed(dir["short.wav"]));
+        Assert.Contains("short.wav", e1.Message);
+        Assert.Contains("too short", e1.Message);
+        var e2 = Assert.Throws<InvalidDataException>(() => embedder.Embed(dir["silent.wav"]));
+        Assert.Contains("silent.wav", e2.Message);
+        Assert.Contains("silent", e2.Message);
+    }
+
+    [Fact]
+    public void Cli_Embed_BadArguments_ClearErrors()
+    {
+        using var dir = new Fixtures.TempDir();
+        Assert.Equal(1, CliApp.Run(["embed", "--model", dir["nope"], "--out", dir["o"], FixtureWav("mert-tiny")]));
+        Assert.Equal(2, CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", dir["o"], "--layers", "0,7", FixtureWav("mert-tiny")]));
+        Assert.NotEqual(0, CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", dir["o"], dir["missing.wav"]]));
+    }
+}
