@@ -1,0 +1,53 @@
+using NLayer;
+
+namespace CultureMert.Audio;
+
+/// <summary>
+/// MPEG-1/2 layer I–III through NLayer's managed <see cref="MpegFile"/> (NAudio's Mp3FileReader needs Windows' ACM).
+/// NLayer does not strip the encoder delay/padding (LAME: 576 + 529 samples of delay, padding to a whole frame), so the
+/// decoded signal is a little longer than the source and shifted, as with most decoders; <see cref="Frames"/> is null
+/// because an MP3 has no reliable length field.
+/// </summary>
+internal sealed class Mp3Reader : IAudioReader
+{
+    readonly MpegFile file;
+
+    public string Path { get; }
+    public int SampleRate { get; }
+    public int Channels { get; }
+    public long? Frames => null;
+
+    public Mp3Reader(string path)
+    {
+        Path = path;
+        try
+        {
+            file = new MpegFile(path);
+            (SampleRate, Channels) = (file.SampleRate, file.Channels);
+        }
+        catch (Exception e) when (e is not IOException and not UnauthorizedAccessException)
+        {
+            throw new InvalidDataException($"{path}: not a decodable MP3 file ({e.GetType().Name}: {e.Message}).", e);
+        }
+        if (SampleRate <= 0 || Channels <= 0)
+        {
+            file.Dispose();
+            throw new InvalidDataException($"{path}: no MPEG audio frame found (truncated or corrupt MP3).");
+        }
+    }
+
+    public int Read(float[] buffer)
+    {
+        var want = buffer.Length / Channels * Channels;
+        var got = 0;
+        while (got < want)
+        {
+            var n = file.ReadSamples(buffer, got, want - got);
+            if (n <= 0) break;
+            got += n;
+        }
+        return got / Channels;
+    }
+
+    public void Dispose() => file.Dispose();
+}

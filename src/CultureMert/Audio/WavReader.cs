@@ -1,0 +1,119 @@
+using NAudio.Wave;
+
+namespace CultureMert.Audio;
+
+/// <summary>
+/// RIFF/WAVE through NAudio.Core's <see cref="WaveFileReader"/> (managed, cross-platform; it parses the chunks and hands
+/// out the raw data bytes). The sample conversion is ours rather than NAudio's <c>ToSampleProvider()</c> because that
+/// has no path for WAVE_FORMAT_EXTENSIBLE and we want scipy/torchaudio's integer scaling spelled out: uint8 (x − 128)/128,
+/// int16 x/2^15, int24 x/2^23, int32 x/2^31; float32 as stored; float64 rounded to float32.
+/// A data chunk that claims more bytes than the file holds (an interrupted recording) decodes what is there, whole
+/// frames only; <see cref="Frames"/> then reports the declared length.
+/// </summary>
+internal sealed class WavReader : IAudioReader
+{
+    // KSDATAFORMAT_SUBTYPE_PCM / _IEEE_FLOAT (mmreg.h): the format tag in the first 4 bytes of the base GUID
+    static readonly Guid SubtypePcm = new("00000001-0000-0010-8000-00aa00389b71");
+    static readonly Guid SubtypeFloat = new("00000003-0000-0010-8000-00aa00389b71");
+
+    enum Kind { UInt8, Int16, Int24, Int32, Float32, Float64 }
+
+    readonly WaveFileReader reader;
+    readonly Kind kind;
+    readonly int bytesPerSample, blockAlign;
+    byte[] scratch = [];
+
+    public string Path { get; }
+    public int SampleRate { get; }
+    public int Channels { get; }
+    public long? Frames { get; }
+
+    public WavReader(string path)
+    {
+        Path = path;
+        try { reader = new WaveFileReader(path); }
+        catch (Exception e) when (e is FormatException or EndOfStreamException or InvalidDataException or ArgumentException)
+        {
+            throw new InvalidDataException($"{path}: truncated or corrupt WAV header ({e.Message}).", e);
+        }
+        try
+        {
+            var fmt = reader.WaveFormat;
+            var encoding = fmt.Encoding;
+            if (fmt is WaveFormatExtensible ext)                           // 0xFFFE: the real encoding is the SubFormat GUID
+                encoding = ext.SubFormat == SubtypePcm ? WaveFormatEncoding.Pcm
+                    : ext.SubFormat == SubtypeFloat ? WaveFormatEncoding.IeeeFloat
+                    : throw new NotSupportedException($"{path}: WAVE_FORMAT_EXTENSIBLE sub-format {ext.SubFormat} is not supported (PCM or IEEE float only).");
+            kind = (encoding, fmt.BitsPerSample) switch
+            {
+                (WaveFormatEncoding.Pcm, 8) => Kind.UInt8,
+                (WaveFormatEncoding.Pcm, 16) => Kind.Int16,
+                (WaveFormatEncoding.Pcm, 24) => Kind.Int24,
+                (WaveFormatEncoding.Pcm, 32) => Kind.Int32,
+                (WaveFormatEncoding.IeeeFloat, 32) => Kind.Float32,
+                (WaveFormatEncoding.IeeeFloat, 64) => Kind.Float64,
+                _ => throw new NotSupportedException(
+                    $"{path}: WAV encoding {encoding} with {fmt.BitsPerSample} bits per sample is not supported " +
+                    "(PCM 8/16/24/32-bit or IEEE float 32/64-bit)."),
+            };
+            (SampleRate, Channels) = (fmt.SampleRate, fmt.Channels);
+            bytesPerSample = fmt.BitsPerSample / 8;
+            blockAlign = bytesPerSample * Channels;
+            if (SampleRate <= 0 || Channels <= 0 || fmt.BlockAlign != blockAlign)
+                throw new InvalidDataException($"{path}: corrupt WAV fmt chunk ({SampleRate} Hz, {Channels} channels, block align {fmt.BlockAlign}).");
+            Frames = reader.Length / blockAlign;
+        }
+        catch
+        {
+            reader.Dispose();
+            throw;
+        }
+    }
+
+    public int Read(float[] buffer)
+    {
+        var frames = buffer.Length / Channels;
+        if (frames == 0) return 0;
+        var want = frames * blockAlign;
+        if (scratch.Length < want) scratch = new byte[want];
+        var got = 0;
+        while (got < want)                                                // Read may return less than asked before the end
+        {
+            var n = reader.Read(scratch, got, want - got);
+            if (n <= 0) break;
+            got += n;
+        }
+        frames = got / blockAlign;                                        // a cut-off last frame is dropped
+        Convert(scratch.AsSpan(0, frames * blockAlign), buffer.AsSpan(0, frames * Channels));
+        return frames;
+    }
+
+    void Convert(ReadOnlySpan<byte> b, Span<float> y)
+    {
+        switch (kind)
+        {
+            case Kind.UInt8:
+                for (var i = 0; i < y.Length; i++) y[i] = (b[i] - 128) / 128f;
+                break;
+            case Kind.Int16:
+                for (var i = 0; i < y.Length; i++) y[i] = BitConverter.ToInt16(b.Slice(2 * i, 2)) / 32768f;
+                break;
+            case Kind.Int24:
+                for (var i = 0; i < y.Length; i++)
+                    y[i] = ((b[3 * i] | b[3 * i + 1] << 8 | (sbyte)b[3 * i + 2] << 16)) / 8388608f;
+                break;
+            case Kind.Int32:
+                // float(x) then an exact division by 2^31: the same rounding as torch's x.float() / 2**31
+                for (var i = 0; i < y.Length; i++) y[i] = BitConverter.ToInt32(b.Slice(4 * i, 4)) / 2147483648f;
+                break;
+            case Kind.Float32:
+                for (var i = 0; i < y.Length; i++) y[i] = BitConverter.ToSingle(b.Slice(4 * i, 4));
+                break;
+            case Kind.Float64:
+                for (var i = 0; i < y.Length; i++) y[i] = (float)BitConverter.ToDouble(b.Slice(8 * i, 8));
+                break;
+        }
+    }
+
+    public void Dispose() => reader.Dispose();
+}
