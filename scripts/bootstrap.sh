@@ -27,9 +27,13 @@ has_glibcxx_3432() {
 is_debian12() { [ -r /etc/os-release ] && . /etc/os-release && [ "${ID:-}" = debian ] && [ "${VERSION_ID:-}" = 12 ]; }
 
 apt_updated=0
-apt_install() { # apt_install [apt-get args...] packages
-  if [ "$apt_updated" = 0 ]; then apt-get update -qq >&2 || true; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+apt_install() { # apt_install [apt-get args...] packages; apt's chatter goes to a log, shown only on failure
+  local aptlog; aptlog=$(mktemp)
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq > "$aptlog" 2>&1 || true; apt_updated=1; fi
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >> "$aptlog" 2>&1; then
+    cat "$aptlog" >&2; rm -f "$aptlog"; return 1
+  fi
+  rm -f "$aptlog"
 }
 
 # Writes /etc/apt/sources.list.d/culturemert-trixie.sources from the first non-security Debian source found
@@ -83,7 +87,8 @@ MSG
 }
 
 ensure_libsndfile() {
-  ldconfig -p 2>/dev/null | grep -q 'libsndfile\.so\.1' && return 0
+  # (grep without -q: with pipefail, -q's early exit would fail the pipeline through SIGPIPE)
+  ldconfig -p 2>/dev/null | grep 'libsndfile\.so\.1' >/dev/null && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing libsndfile1 (FLAC/OGG/MP3 decoding)"; apt_install libsndfile1 && return 0
   fi
@@ -101,7 +106,10 @@ build_if_stale() {
   command -v dotnet >/dev/null || { log "the .NET 10 SDK (dotnet) is required: https://dot.net"; return 1; }
   log "building CultureMert (Release)..."
   mkdir -p "$CULTUREMERT_ROOT/artifacts"
-  dotnet build "$CULTUREMERT_ROOT/src/CultureMert.Cli/CultureMert.Cli.csproj" -c Release --nologo -v q -o "$CULTUREMERT_ROOT/artifacts/cli" >&2
+  local log="$CULTUREMERT_ROOT/artifacts/build.log"
+  if ! dotnet build "$CULTUREMERT_ROOT/src/CultureMert.Cli/CultureMert.Cli.csproj" -c Release --nologo -v q -o "$CULTUREMERT_ROOT/artifacts/cli" > "$log" 2>&1; then
+    cat "$log" >&2; log "build failed (log: $log)"; return 1
+  fi
   touch "$stamp"
 }
 

@@ -156,7 +156,7 @@ public sealed class Embedder
         if (peak == 0) throw new InvalidDataException($"{path}: silent: every sample is zero (a broken export?).");
     }
 
-    /// <summary>Fills <paramref name="buffer"/> from the stream, keeping what overflows for the next call.</summary>
+    /// <summary>Fills fixed-size chunks from the stream, keeping what overflows for the next chunk.</summary>
     sealed class ChunkReader(MonoAudioStream stream)
     {
         readonly float[] scratch = new float[1 << 15];
