@@ -29,14 +29,33 @@ try
     if (modelDir is null)
     {
         modelDir = Path.Combine(work, "mert-95m");
-        using var init = new MertModel(MertConfig.Preset("mert-95m")).InitializeWeights(0);
-        MertCheckpoint.Save(init, modelDir);
+        using (var init = new MertModel(MertConfig.Preset("mert-95m")).InitializeWeights(0))
+            MertCheckpoint.Save(init, modelDir);
     }
     using var mert = MertCheckpoint.Load(modelDir);
     var rate = mert.Model.Config.SampleRate;
     const double clipSeconds = 5.0;
     var rng = new Random(1);
     double seconds;
+    if (mode == "profile")
+    {
+        // Where the time goes in one forward pass, per stage (CNN, projection + positional conv, transformer layers).
+        var x = torch.rand(batch, (long)(clipSeconds * rate)) * 0.2 - 0.1;
+        using var _ = inference_mode();
+        for (var it = 0; it < 3; it++)
+        {
+            using var scope = NewDisposeScope();
+            var c = Stopwatch.StartNew();
+            var cnn = mert.Model.ExtractFeatures(x); cnn.sum().item<float>();
+            var tCnn = c.Elapsed.TotalSeconds;
+            var all = mert.Model.HiddenStates(x, 0); all[0].sum().item<float>();
+            var tFront = c.Elapsed.TotalSeconds - tCnn;
+            var full = mert.Model.HiddenStates(x); full[^1].sum().item<float>();
+            var tFull = c.Elapsed.TotalSeconds - tCnn - tFront;
+            Console.Error.WriteLine($"cnn {tCnn:F3} s, cnn+proj+pos {tFront:F3} s, full forward {tFull:F3} s (layers ≈ {tFull - tFront:F3} s)");
+        }
+        return;
+    }
     if (mode == "forward")
     {
         var x = torch.rand(batch, (long)(clipSeconds * rate)) * 0.2 - 0.1;    // (batch, samples)

@@ -143,6 +143,20 @@ public class EmbedJobTests
         Assert.Contains("silent", e2.Message);
     }
 
+    [Theory]
+    [InlineData(Pooling.Mean)]
+    [InlineData(Pooling.None)]
+    public void Embed_Repeated_LeavesNoLiveTensors(Pooling pool)
+    {
+        using var mert = MertCheckpoint.Load(Fixtures.Dir("mert-tiny"));
+        var embedder = new Embedder(mert, new EmbedOptions { Pool = pool, ChunkSeconds = 0.4, BatchSize = 2 });
+        var wav = Path.Combine(Fixtures.Dir("e2e-44k-stereo"), "input-44k-stereo.wav");
+        embedder.Embed(wav).Dispose();                                    // warm-up: anything cached once stays
+        var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (var i = 0; i < 3; i++) embedder.Embed(wav).Dispose();
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
     [Fact]
     public void Cli_Embed_BadArguments_ClearErrors()
     {
