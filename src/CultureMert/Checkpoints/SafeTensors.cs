@@ -55,7 +55,11 @@ public static class SafeTensors
         {
             if (name == "__metadata__")
             {
-                foreach (var (k, v) in node!.AsObject()) metadata[k] = v?.GetValue<string>() ?? "";
+                // the format allows only string → string here; anything else is a corrupt header, not a crash
+                if (node is not JsonObject meta) throw new InvalidDataException($"{path}: corrupt safetensors header: __metadata__ is not an object.");
+                foreach (var (k, v) in meta)
+                    metadata[k] = v is JsonValue jv && jv.TryGetValue<string>(out var str) ? str
+                        : throw new InvalidDataException($"{path}: corrupt safetensors header: __metadata__ key {k} is not a string ({v?.ToJsonString() ?? "null"}).");
                 continue;
             }
             var (dtype, shape, offsets) = ParseEntry(node, path, name);
