@@ -162,6 +162,22 @@ public class MertCheckpointTests
     }
 
     [Fact]
+    public void Load_SafetensorsMetadataValueNotString_ThrowsNamingFileAndKey()
+    {
+        using var tmp = CopyFixture(weights: false);
+        var path = EditWeights(tmp, _ => { });                           // our writer adds {"format":"pt"}
+        var bytes = File.ReadAllBytes(path);
+        var text = System.Text.Encoding.UTF8.GetString(bytes);
+        var at = text.IndexOf("\"format\":\"pt\"", StringComparison.Ordinal);
+        Assert.True(at > 0);
+        System.Text.Encoding.UTF8.GetBytes("\"format\":1234").CopyTo(bytes, at);   // same length: offsets unchanged
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<InvalidDataException>(() => MertCheckpoint.Load(tmp.Path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("__metadata__ key format", e.Message);
+    }
+
+    [Fact]
     public void Load_TruncatedPytorchBin_ThrowsNamingFile()
     {
         using var tmp = CopyFixture("mert-tiny-bin");
