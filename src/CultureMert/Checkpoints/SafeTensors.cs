@@ -55,14 +55,15 @@ public static class SafeTensors
         {
             if (name == "__metadata__")
             {
-                foreach (var (k, v) in node!.AsObject()) metadata[k] = v?.GetValue<string>() ?? "";
+                // the format allows only string → string here; anything else is a corrupt header, not a crash
+                if (node is not JsonObject meta) throw new InvalidDataException($"{path}: corrupt safetensors header: __metadata__ is not an object.");
+                foreach (var (k, v) in meta)
+                    metadata[k] = v is JsonValue jv && jv.TryGetValue<string>(out var str) ? str
+                        : throw new InvalidDataException($"{path}: corrupt safetensors header: __metadata__ key {k} is not a string ({v?.ToJsonString() ?? "null"}).");
                 continue;
             }
-            var o = node!.AsObject();
-            var dtype = o["dtype"]!.GetValue<string>();
+            var (dtype, shape, offsets) = ParseEntry(node, path, name);
             if (!DTypes.ContainsKey(dtype)) throw new InvalidDataException($"{path}: tensor {name} has unsupported dtype {dtype}.");
-            var shape = o["shape"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
-            var offsets = o["data_offsets"]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
             var info = new SafeTensorInfo(name, dtype, shape, offsets[0], offsets[1]);
             var expected = shape.Aggregate(1L, (a, b) => a * b) * DTypes[dtype].Bytes;
             if (info.ByteLength != expected || info.Begin < 0 || info.End > dataLen)
@@ -72,6 +73,28 @@ public static class SafeTensors
             tensors.Add(info);
         }
         return (tensors.OrderBy(t => t.Begin).ToList(), metadata, 8 + headerLen);
+    }
+
+    /// <summary>One header entry's dtype, shape and data offsets; a missing or ill-typed field is a format error naming the tensor.</summary>
+    static (string DType, long[] Shape, long[] Offsets) ParseEntry(JsonNode? node, string path, string name)
+    {
+        string field = "entry";
+        try
+        {
+            var o = node!.AsObject();
+            field = "dtype";
+            var dtype = o[field]!.GetValue<string>();
+            field = "shape";
+            var shape = o[field]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
+            field = "data_offsets";
+            var offsets = o[field]!.AsArray().Select(x => x!.GetValue<long>()).ToArray();
+            if (offsets.Length != 2 || shape.Any(d => d < 0)) throw new InvalidDataException("wrong length or negative");
+            return (dtype, shape, offsets);
+        }
+        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException or InvalidDataException)
+        {
+            throw new InvalidDataException($"{path}: corrupt safetensors header: tensor {name} has a missing or invalid {field}.");
+        }
     }
 
     /// <summary>Reads every tensor (or those <paramref name="keep"/> accepts) in its stored dtype, on the CPU.</summary>
