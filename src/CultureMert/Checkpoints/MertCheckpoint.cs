@@ -76,13 +76,21 @@ public static class MertCheckpoint
             var map = index["weight_map"] as JsonObject ?? throw new InvalidDataException($"{weights}: no weight_map.");
             var dir = Path.GetDirectoryName(weights)!;
             var all = new Dictionary<string, Tensor>();
-            foreach (var shard in map.Select(kv => kv.Value!.GetValue<string>()).Distinct())
+            try
             {
-                var shardPath = Path.Combine(dir, shard);
-                if (!File.Exists(shardPath)) throw new FileNotFoundException($"{weights}: shard {shard} is missing.", shardPath);
-                foreach (var (k, v) in ReadStateDict(shardPath)) all[k] = v;
+                foreach (var shard in map.Select(kv => kv.Value!.GetValue<string>()).Distinct())
+                {
+                    var shardPath = Path.Combine(dir, shard);
+                    if (!File.Exists(shardPath)) throw new FileNotFoundException($"{weights}: shard {shard} is missing.", shardPath);
+                    foreach (var (k, v) in ReadStateDict(shardPath)) all[k] = v;
+                }
+                return all;
             }
-            return all;
+            catch
+            {
+                foreach (var t in all.Values) t.Dispose();                    // a bad shard must not strand the good ones' memory
+                throw;
+            }
         }
         return weights.EndsWith(".safetensors") ? SafeTensors.Load(weights) : TorchPickle.Load(weights);
     }
