@@ -3,10 +3,10 @@ using static CultureMert.Tests.Audio.AudioFixtures;
 
 namespace CultureMert.Tests.Audio;
 
-/// <summary>Resampler against torchaudio.functional.resample goldens (fixtures/audio/resample_*.safetensors), tolerance 1e-5.</summary>
+/// <summary>Resampler against torchaudio.functional.resample goldens (fixtures/audio/resample_*.safetensors).</summary>
 public class ResamplerTests
 {
-    const double Tol = 1e-5;
+    const double Tol = 1e-6;   // required: 1e-5; measured ≤ 1.8e-7 with the float32 kernel (double kernel: 9.6e-6 at 22050)
 
     [Fact]
     public void Resample_44100To24000_MatchesTorchaudio()
