@@ -4,9 +4,10 @@ namespace CultureMert.Audio;
 
 /// <summary>
 /// MPEG-1/2 layer I–III through NLayer's managed <see cref="MpegFile"/> (NAudio's Mp3FileReader needs Windows' ACM).
-/// NLayer does not strip the encoder delay/padding (LAME: 576 + 529 samples of delay, padding to a whole frame), so the
-/// decoded signal is a little longer than the source and shifted, as with most decoders; <see cref="Frames"/> is null
-/// because an MP3 has no reliable length field.
+/// NLayer reads LAME's gapless header and drops the encoder delay (576 samples) and end padding, but not the 529-sample
+/// synthesis delay of the MP3 decoder itself, so its output lags the source (and ffmpeg's gapless decode) by 529 samples
+/// (~12 ms at 44.1 kHz; test Mp3_Mono44100_MatchesSourceWithinCodecError). We leave that as decoded.
+/// <see cref="Frames"/> is null because an MP3 has no reliable length field.
 /// </summary>
 internal sealed class Mp3Reader : IAudioReader
 {

@@ -8,7 +8,8 @@ namespace CultureMert.Audio;
 /// has no path for WAVE_FORMAT_EXTENSIBLE and we want scipy/torchaudio's integer scaling spelled out: uint8 (x − 128)/128,
 /// int16 x/2^15, int24 x/2^23, int32 x/2^31; float32 as stored; float64 rounded to float32.
 /// A data chunk that claims more bytes than the file holds (an interrupted recording) decodes what is there, whole
-/// frames only; <see cref="Frames"/> then reports the declared length.
+/// frames only; NAudio clamps the declared data length to the file, so <see cref="Frames"/> then counts the whole frames
+/// present (test Wav_DataChunkCutShort_DecodesWhatIsThere).
 /// </summary>
 internal sealed class WavReader : IAudioReader
 {
@@ -40,10 +41,13 @@ internal sealed class WavReader : IAudioReader
         {
             var fmt = reader.WaveFormat;
             var encoding = fmt.Encoding;
-            if (fmt is WaveFormatExtensible ext)                           // 0xFFFE: the real encoding is the SubFormat GUID
-                encoding = ext.SubFormat == SubtypePcm ? WaveFormatEncoding.Pcm
-                    : ext.SubFormat == SubtypeFloat ? WaveFormatEncoding.IeeeFloat
-                    : throw new NotSupportedException($"{path}: WAVE_FORMAT_EXTENSIBLE sub-format {ext.SubFormat} is not supported (PCM or IEEE float only).");
+            if (encoding == WaveFormatEncoding.Extensible)                // 0xFFFE: the real encoding is the SubFormat GUID
+            {
+                var sub = SubFormat(fmt) ?? throw new InvalidDataException($"{path}: WAVE_FORMAT_EXTENSIBLE fmt chunk too short for its SubFormat GUID.");
+                encoding = sub == SubtypePcm ? WaveFormatEncoding.Pcm
+                    : sub == SubtypeFloat ? WaveFormatEncoding.IeeeFloat
+                    : throw new NotSupportedException($"{path}: WAVE_FORMAT_EXTENSIBLE sub-format {sub} is not supported (PCM or IEEE float only).");
+            }
             kind = (encoding, fmt.BitsPerSample) switch
             {
                 (WaveFormatEncoding.Pcm, 8) => Kind.UInt8,
@@ -70,6 +74,15 @@ internal sealed class WavReader : IAudioReader
         }
     }
 
+    static Guid? SubFormat(WaveFormat fmt)
+    {
+        // NAudio's WaveFileReader returns the extensible fmt as WaveFormatExtraData (cbSize 22 bytes: valid bits, channel
+        // mask, SubFormat GUID), not as WaveFormatExtensible, so we read the GUID from the extra bytes ourselves
+        if (fmt is WaveFormatExtensible ext) return ext.SubFormat;
+        if (fmt is WaveFormatExtraData extra && extra.ExtraData.Length >= 22) return new Guid(extra.ExtraData.AsSpan(6, 16));
+        return null;
+    }
+
     public int Read(float[] buffer)
     {
         var frames = buffer.Length / Channels;
@@ -77,7 +90,8 @@ internal sealed class WavReader : IAudioReader
         var want = frames * blockAlign;
         if (scratch.Length < want) scratch = new byte[want];
         var got = 0;
-        while (got < want)                                                // Read may return less than asked before the end
+        // Read may return less than asked; NAudio insists on whole blocks, so a partial block means the file ended mid-frame
+        while (got < want && got % blockAlign == 0)
         {
             var n = reader.Read(scratch, got, want - got);
             if (n <= 0) break;
