@@ -18,6 +18,12 @@ if [ "$install" = 1 ] && [ "$(id -u)" = 0 ]; then
 fi
 dotnet build "$here/CultureMert.Bench/CultureMert.Bench.csproj" -c Release --nologo -v q -o "$CULTUREMERT_ROOT/artifacts/bench" >&2
 results="$here/results"; mkdir -p "$results"; raw="$results/latest.jsonl"; : > "$raw"
+if [ ${#model_args[@]} -eq 0 ]; then
+  # A random MERT-v1-95M written once, so that each measured process only loads it (its peak RSS is that of embedding).
+  model_dir="$results/mert-95m-random"
+  [ -f "$model_dir/model.safetensors" ] || dotnet "$CULTUREMERT_CLI_DLL" init --preset mert-95m --seed 0 --out "$model_dir" >&2
+  model_args=(--model "$model_dir")
+fi
 has_ref=0; /usr/bin/python3 -c 'import torch, torchaudio' 2>/dev/null && has_ref=1
 for b in 1 4; do
   echo "[bench] culturemert forward batch $b" >&2

@@ -40,6 +40,7 @@ try
     if (mode == "profile")
     {
         // Where the time goes in one forward pass, per stage (CNN, projection + positional conv, transformer layers).
+        Console.Error.WriteLine($"after load: RSS {Rss("VmRSS"):F0} MiB, peak {Rss("VmHWM"):F0} MiB");
         var x = torch.rand(batch, (long)(clipSeconds * rate)) * 0.2 - 0.1;
         using var _ = inference_mode();
         for (var it = 0; it < 3; it++)
@@ -52,7 +53,8 @@ try
             var tFront = c.Elapsed.TotalSeconds - tCnn;
             var full = mert.Model.HiddenStates(x); full[^1].sum().item<float>();
             var tFull = c.Elapsed.TotalSeconds - tCnn - tFront;
-            Console.Error.WriteLine($"cnn {tCnn:F3} s, cnn+proj+pos {tFront:F3} s, full forward {tFull:F3} s (layers ≈ {tFull - tFront:F3} s)");
+            Console.Error.WriteLine($"cnn {tCnn:F3} s, cnn+proj+pos {tFront:F3} s, full forward {tFull:F3} s (layers ≈ {tFull - tFront:F3} s); " +
+                                    $"RSS {Rss("VmRSS"):F0} MiB, peak {Rss("VmHWM"):F0} MiB");
         }
         return;
     }
@@ -91,8 +93,7 @@ try
         seconds = clock.Elapsed.TotalSeconds;
         if (rows.Any(r => r.Status != "ok")) throw new InvalidOperationException(rows.First(r => r.Status != "ok").Error);
     }
-    var peakMb = File.ReadLines("/proc/self/status").Where(l => l.StartsWith("VmHWM:"))
-        .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024).FirstOrDefault();
+    var peakMb = Rss("VmHWM");
     Console.WriteLine(JsonSerializer.Serialize(new
     {
         impl = "culturemert", mode, batch, threads, clips, audio_s = clips * clipSeconds, seconds,
@@ -103,3 +104,7 @@ finally
 {
     Directory.Delete(work, true);
 }
+
+/// <summary>A memory figure of this process from /proc/self/status, in MiB (VmRSS: now, VmHWM: peak).</summary>
+static double Rss(string key) => File.ReadLines("/proc/self/status").Where(l => l.StartsWith(key + ":"))
+    .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024).FirstOrDefault();

@@ -46,11 +46,12 @@ public static class MertCheckpoint
         var preprocessor = PreprocessorConfig.Load(directory, config.SampleRate);
         var weights = WeightFiles.Select(f => Path.Combine(directory, f)).FirstOrDefault(File.Exists)
                       ?? throw new FileNotFoundException($"{directory}: no weights found (looked for {string.Join(", ", WeightFiles)}).");
-        var state = ReadStateDict(weights);
         var model = new MertModel(config);
         try
         {
-            var ignored = Assign(model, state, weights);
+            var ignored = weights.EndsWith(".safetensors") || IsSafeTensorsIndex(weights)
+                ? LoadSafeTensors(model, weights)
+                : AssignAndDispose(model, ReadStateDict(weights), weights);
             model.eval();
             return new LoadedMert(model, preprocessor, directory, weights, ignored, HashFile(configPath));
         }
@@ -59,10 +60,53 @@ public static class MertCheckpoint
             model.Dispose();
             throw;
         }
-        finally
+    }
+
+    static List<string> AssignAndDispose(MertModel model, Dictionary<string, Tensor> state, string source)
+    {
+        try { return Assign(model, state, source); }
+        finally { foreach (var t in state.Values) t.Dispose(); }
+    }
+
+    static bool IsSafeTensorsIndex(string weights) => weights.EndsWith(".safetensors.index.json");
+
+    /// <summary>
+    /// Checks every shard's header against the model first, then reads each tensor straight into its parameter, so that
+    /// loading needs memory for the model and nothing more.
+    /// </summary>
+    static List<string> LoadSafeTensors(MertModel model, string weights)
+    {
+        var files = IsSafeTensorsIndex(weights) ? ShardFiles(weights) : [weights];
+        var headers = files.Select(f => (File: f, SafeTensors.ReadHeader(f).Tensors)).ToList();
+        var entries = headers.SelectMany(h => h.Tensors.Select(t =>
         {
-            foreach (var t in state.Values) t.Dispose();
+            var type = SafeTensors.ScalarTypeOf(t.DType);
+            return new Entry(t.Name, t.Shape, type is ScalarType.Float64 or ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16, type.ToString());
+        }));
+        var ignored = Validate(model, entries, weights);
+        var parameters = model.state_dict();
+        using (no_grad())
+            foreach (var (file, _) in headers)
+                SafeTensors.ReadInto(file, info => parameters.GetValueOrDefault(Renames.GetValueOrDefault(info.Name, info.Name)));
+        return ignored;
+    }
+
+    /// <summary>The shard files a <c>*.index.json</c> names, each checked to exist.</summary>
+    static List<string> ShardFiles(string index)
+    {
+        JsonObject json;
+        try { json = (JsonObject)JsonNode.Parse(File.ReadAllText(index))!; }
+        catch (Exception e) { throw new InvalidDataException($"{index}: not a valid shard index ({e.Message})."); }
+        var map = json["weight_map"] as JsonObject ?? throw new InvalidDataException($"{index}: no weight_map.");
+        var dir = Path.GetDirectoryName(index)!;
+        var files = new List<string>();
+        foreach (var shard in map.Select(kv => kv.Value!.GetValue<string>()).Distinct())
+        {
+            var shardPath = Path.Combine(dir, shard);
+            if (!File.Exists(shardPath)) throw new FileNotFoundException($"{index}: shard {shard} is missing.", shardPath);
+            files.Add(shardPath);
         }
+        return files;
     }
 
     /// <summary>Every tensor of a weights file (or of all shards an index names), by checkpoint name.</summary>
@@ -70,20 +114,11 @@ public static class MertCheckpoint
     {
         if (weights.EndsWith(".index.json"))
         {
-            JsonObject index;
-            try { index = (JsonObject)JsonNode.Parse(File.ReadAllText(weights))!; }
-            catch (Exception e) { throw new InvalidDataException($"{weights}: not a valid shard index ({e.Message})."); }
-            var map = index["weight_map"] as JsonObject ?? throw new InvalidDataException($"{weights}: no weight_map.");
-            var dir = Path.GetDirectoryName(weights)!;
             var all = new Dictionary<string, Tensor>();
             try
             {
-                foreach (var shard in map.Select(kv => kv.Value!.GetValue<string>()).Distinct())
-                {
-                    var shardPath = Path.Combine(dir, shard);
-                    if (!File.Exists(shardPath)) throw new FileNotFoundException($"{weights}: shard {shard} is missing.", shardPath);
-                    foreach (var (k, v) in ReadStateDict(shardPath)) all[k] = v;
-                }
+                foreach (var shard in ShardFiles(weights))
+                    foreach (var (k, v) in ReadStateDict(shard)) all[k] = v;
                 return all;
             }
             catch
@@ -95,43 +130,56 @@ public static class MertCheckpoint
         return weights.EndsWith(".safetensors") ? SafeTensors.Load(weights) : TorchPickle.Load(weights);
     }
 
-    /// <summary>Copies <paramref name="state"/> into the model; throws one error that lists every problem.</summary>
-    /// <returns>the pre-training heads present in the file and not loaded</returns>
+    /// <summary>What the checks need to know of one stored tensor.</summary>
+    sealed record Entry(string Name, long[] Shape, bool IsFloat, string DType);
+
+    /// <summary>
+    /// Copies <paramref name="state"/> into the model after checking it; the caller keeps ownership of the tensors.
+    /// </summary>
+    /// <returns>the pre-training heads present in the state and not loaded</returns>
     public static List<string> Assign(MertModel model, IReadOnlyDictionary<string, Tensor> state, string source)
+    {
+        var ignored = Validate(model, state.Select(kv => new Entry(kv.Key, kv.Value.shape, kv.Value.is_floating_point(), kv.Value.dtype.ToString())), source);
+        var parameters = model.state_dict();
+        using (no_grad())
+            foreach (var (fileName, tensor) in state)
+                if (parameters.TryGetValue(Renames.GetValueOrDefault(fileName, fileName), out var target))
+                    target.copy_(tensor);                                     // converts fp16/bf16/fp64 to the parameter's dtype
+        return ignored;
+    }
+
+    /// <summary>Throws one error that lists every problem: missing, unexpected, mis-shaped and non-float tensors.</summary>
+    /// <returns>the pre-training heads present and not loaded</returns>
+    static List<string> Validate(MertModel model, IEnumerable<Entry> entries, string source)
     {
         var parameters = model.state_dict();
         var problems = new List<string>();
         var ignored = new List<string>();
         var seen = new HashSet<string>();
-        using (no_grad())
+        foreach (var e in entries)
         {
-            foreach (var (fileName, tensor) in state)
+            var name = Renames.GetValueOrDefault(e.Name, e.Name);
+            if (!parameters.TryGetValue(name, out var target))
             {
-                var name = Renames.GetValueOrDefault(fileName, fileName);
-                if (!parameters.TryGetValue(name, out var target))
-                {
-                    if (IsPretrainingHead(name)) ignored.Add(fileName);
-                    else problems.Add($"unexpected tensor {fileName} {Shape(tensor)}");
-                    continue;
-                }
-                seen.Add(name);
-                if (!tensor.is_floating_point())
-                    problems.Add($"{fileName} has dtype {tensor.dtype}, expected a floating-point tensor");
-                else if (!tensor.shape.SequenceEqual(target.shape))
-                    problems.Add($"{fileName} has shape {Shape(tensor)}, expected {Shape(target)}");
-                else
-                    target.copy_(tensor.to(target.dtype));
+                if (IsPretrainingHead(name)) ignored.Add(e.Name);
+                else problems.Add($"unexpected tensor {e.Name} {Shape(e.Shape)}");
+                continue;
             }
+            seen.Add(name);
+            if (!e.IsFloat)
+                problems.Add($"{e.Name} has dtype {e.DType}, expected a floating-point tensor");
+            else if (!e.Shape.SequenceEqual(target.shape))
+                problems.Add($"{e.Name} has shape {Shape(e.Shape)}, expected {Shape(target.shape)}");
         }
         foreach (var name in parameters.Keys.Where(n => !seen.Contains(n)))
-            problems.Add($"missing tensor {name} {Shape(parameters[name])}");
+            problems.Add($"missing tensor {name} {Shape(parameters[name].shape)}");
         if (problems.Count > 0)
             throw new InvalidDataException($"{source}: the checkpoint does not match config.json ({problems.Count} problem{(problems.Count > 1 ? "s" : "")}):\n  " +
                                            string.Join("\n  ", problems));
         return ignored;
     }
 
-    static string Shape(Tensor t) => $"[{string.Join(", ", t.shape)}]";
+    static string Shape(long[] shape) => $"[{string.Join(", ", shape)}]";
 
     /// <summary>
     /// Writes <c>model.safetensors</c> (float32, HF names, pos-conv as <c>weight_g</c>/<c>weight_v</c>, <c>format: pt</c>

@@ -29,6 +29,8 @@ public static class SafeTensors
 
     public static string DTypeName(ScalarType t) => DTypes.First(kv => kv.Value.Type == t).Key;
 
+    public static ScalarType ScalarTypeOf(string dtype) => DTypes[dtype].Type;
+
     /// <summary>Reads the header: tensor entries (in file order) and the string metadata.</summary>
     public static (List<SafeTensorInfo> Tensors, Dictionary<string, string> Metadata, long DataStart) ReadHeader(string path)
     {
@@ -108,6 +110,31 @@ public static class SafeTensors
         return result;
     }
 
+    /// <summary>
+    /// Reads each tensor for which <paramref name="target"/> gives a destination of the same shape straight into it (a
+    /// dtype conversion goes through one temporary tensor); tensors without a destination are skipped unread.
+    /// </summary>
+    public static void ReadInto(string path, Func<SafeTensorInfo, Tensor?> target)
+    {
+        using var f = File.OpenRead(path);
+        var (infos, _, dataStart) = ReadHeader(f, path);
+        foreach (var info in infos)
+        {
+            if (target(info) is not { } dst) continue;
+            if (!dst.shape.SequenceEqual(info.Shape)) throw new InvalidDataException($"{path}: {info.Name} has shape [{string.Join(", ", info.Shape)}], expected [{string.Join(", ", dst.shape)}].");
+            if (dst.dtype == DTypes[info.DType].Type && dst.is_contiguous() && dst.device_type == DeviceType.CPU)
+            {
+                f.Position = dataStart + info.Begin;
+                if (info.ByteLength > 0) f.ReadExactly(dst.bytes);
+            }
+            else
+            {
+                using var tmp = ReadTensor(f, dataStart, info);
+                dst.copy_(tmp);
+            }
+        }
+    }
+
     /// <summary>Reads one tensor by name without loading the others.</summary>
     public static Tensor LoadTensor(string path, string name)
     {
@@ -119,11 +146,10 @@ public static class SafeTensors
 
     static Tensor ReadTensor(FileStream f, long dataStart, SafeTensorInfo info)
     {
-        var bytes = new byte[info.ByteLength];
-        f.Position = dataStart + info.Begin;
-        f.ReadExactly(bytes);
+        // Straight into the tensor's native memory (Tensor.bytes is a span over it): no managed copy of the weights.
         var t = empty(info.Shape, DTypes[info.DType].Type);
-        if (bytes.Length > 0) t.bytes = bytes;
+        f.Position = dataStart + info.Begin;
+        if (info.ByteLength > 0) f.ReadExactly(t.bytes);
         return t;
     }
 

@@ -86,14 +86,16 @@ public static class TorchPickle
     static Tensor ReadStorage(ZipArchiveEntry entry, ScalarType dtype, string path, string name)
     {
         using var s = entry.Open();
-        using var ms = new MemoryStream();
-        try { s.CopyTo(ms); }
-        catch (InvalidDataException e) { throw new InvalidDataException($"{path}: storage of {name} is corrupt ({e.Message})."); }
-        var bytes = ms.ToArray();
-        var elementSize = empty(0, dtype).ElementSize;
-        if (bytes.Length % elementSize != 0) throw new InvalidDataException($"{path}: storage of {name} has {bytes.Length} bytes, not a multiple of {elementSize}.");
-        var t = empty(bytes.Length / elementSize, dtype);
-        if (bytes.Length > 0) t.bytes = bytes;   // torch.save writes little-endian storages (archive/byteorder)
+        using var probe = empty(0, dtype);
+        var elementSize = probe.ElementSize;
+        if (entry.Length % elementSize != 0) throw new InvalidDataException($"{path}: storage of {name} has {entry.Length} bytes, not a multiple of {elementSize}.");
+        var t = empty(entry.Length / elementSize, dtype);
+        try { if (entry.Length > 0) s.ReadExactly(t.bytes); }   // little-endian, as torch.save writes (archive/byteorder)
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
+        {
+            t.Dispose();
+            throw new InvalidDataException($"{path}: storage of {name} is corrupt or truncated ({e.Message}).");
+        }
         return t;
     }
 

@@ -28,11 +28,12 @@ public sealed class MertAttention : nn.Module<Tensor, Tensor>
     /// <param name="x">(batch, frames, hidden)</param> <returns>(batch, frames, hidden)</returns>
     public override Tensor forward(Tensor x)
     {
+        using var scope = NewDisposeScope();
         var (B, T, C) = (x.size(0), x.size(1), x.size(2));
         Tensor Heads(Linear proj) => proj.call(x).view(B, T, heads, C / heads).transpose(1, 2); // (batch, heads, frames, head_dim)
         var y = nn.functional.scaled_dot_product_attention(Heads(q_proj), Heads(k_proj), Heads(v_proj),
             p: training ? dropout : 0.0);                                                         // (batch, heads, frames, head_dim)
-        return out_proj.call(y.transpose(1, 2).reshape(B, T, C));
+        return out_proj.call(y.transpose(1, 2).reshape(B, T, C)).MoveToOuterDisposeScope();
     }
 }
 
@@ -56,7 +57,8 @@ public sealed class MertFeedForward : nn.Module<Tensor, Tensor>
     /// <param name="x">(batch, frames, hidden)</param> <returns>(batch, frames, hidden)</returns>
     public override Tensor forward(Tensor x)
     {
+        using var scope = NewDisposeScope();
         x = intermediate_dropout.call(Activations.Apply(activation, intermediate_dense.call(x)));  // (batch, frames, intermediate)
-        return output_dropout.call(output_dense.call(x));
+        return output_dropout.call(output_dense.call(x)).MoveToOuterDisposeScope();
     }
 }

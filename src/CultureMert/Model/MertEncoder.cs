@@ -39,9 +39,12 @@ public sealed class MertEncoder : nn.Module<Tensor, Tensor>
     /// <returns>lastLayer + 1 tensors, each (batch, frames, hidden)</returns>
     public List<Tensor> HiddenStates(Tensor x, int lastLayer)
     {
-        x = x + pos_conv_embed.call(x);
-        if (!preLN) x = layer_norm.call(x);
-        x = dropout.call(x);
+        using (var scope = NewDisposeScope())
+        {
+            x = x + pos_conv_embed.call(x);
+            if (!preLN) x = layer_norm.call(x);
+            x = dropout.call(x).MoveToOuterDisposeScope();
+        }
         var states = new List<Tensor>(lastLayer + 1) { x };
         for (var i = 0; i < lastLayer; i++)
         {

@@ -23,8 +23,9 @@ public sealed class MertEncoderLayer : nn.Module<Tensor, Tensor>
     /// <param name="x">(batch, frames, hidden)</param> <returns>(batch, frames, hidden)</returns>
     public override Tensor forward(Tensor x)
     {
+        using var scope = NewDisposeScope();
         x = layer_norm.call(x + dropout.call(attention.call(x)));   // post-LN: norm after the residual
-        return final_layer_norm.call(x + feed_forward.call(x));
+        return final_layer_norm.call(x + feed_forward.call(x)).MoveToOuterDisposeScope();
     }
 }
 
@@ -47,7 +48,8 @@ public sealed class MertEncoderLayerStableLayerNorm : nn.Module<Tensor, Tensor>
     /// <param name="x">(batch, frames, hidden)</param> <returns>(batch, frames, hidden)</returns>
     public override Tensor forward(Tensor x)
     {
+        using var scope = NewDisposeScope();
         x = x + dropout.call(attention.call(layer_norm.call(x)));  // pre-LN: norm inside the residual branch
-        return x + feed_forward.call(final_layer_norm.call(x));
+        return (x + feed_forward.call(final_layer_norm.call(x))).MoveToOuterDisposeScope();
     }
 }

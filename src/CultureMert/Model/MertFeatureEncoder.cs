@@ -34,12 +34,13 @@ public sealed class MertConvLayer : nn.Module<Tensor, Tensor>
     /// <param name="x">(batch, in_channels, samples)</param> <returns>(batch, conv_dim[i], frames)</returns>
     public override Tensor forward(Tensor x)
     {
+        using var scope = NewDisposeScope();              // free this block's intermediates now, not at the caller's scope end
         x = conv.call(x);
         if (layer_norm is not null)
             x = channelLayerNorm
                 ? layer_norm.call(x.transpose(-2, -1)).transpose(-2, -1)   // LayerNorm over channels: (batch, frames, channels) and back
                 : layer_norm.call(x);
-        return Activations.Apply(activation, x);
+        return Activations.Apply(activation, x).MoveToOuterDisposeScope();
     }
 }
 
@@ -57,9 +58,15 @@ public sealed class MertFeatureEncoder : nn.Module<Tensor, Tensor>
     /// <param name="inputValues">(batch, samples)</param> <returns>(batch, conv_dim[-1], frames)</returns>
     public override Tensor forward(Tensor inputValues)
     {
+        using var scope = NewDisposeScope();
         var x = inputValues.unsqueeze(1);                 // (batch, 1, samples)
-        foreach (var layer in conv_layers) x = layer.call(x);
-        return x;
+        foreach (var layer in conv_layers)
+        {
+            var next = layer.call(x);
+            x.Dispose();                                  // the largest activations of the model: drop each as soon as it is used
+            x = next;
+        }
+        return x.MoveToOuterDisposeScope();
     }
 }
 
@@ -81,7 +88,8 @@ public sealed class MertFeatureProjection : nn.Module<Tensor, Tensor>
     /// <param name="features">(batch, frames, conv_dim[-1])</param> <returns>(batch, frames, hidden)</returns>
     public override Tensor forward(Tensor features)
     {
+        using var scope = NewDisposeScope();
         var x = layer_norm is null ? features : layer_norm.call(features);
-        return dropout.call(projection.call(x));
+        return dropout.call(projection.call(x)).MoveToOuterDisposeScope();
     }
 }

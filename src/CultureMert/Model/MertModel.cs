@@ -46,8 +46,13 @@ public sealed class MertModel : nn.Module<Tensor, Tensor>
         var last = lastLayer ?? encoder.NumLayers;
         if (last < 0 || last > encoder.NumLayers)
             throw new ArgumentOutOfRangeException(nameof(lastLayer), $"layer {last} does not exist (the model has 0..{encoder.NumLayers}).");
-        var features = feature_extractor.call(inputValues).transpose(1, 2);   // (batch, frames, conv_dim[-1])
-        return encoder.HiddenStates(feature_projection.call(features), last);
+        Tensor projected;
+        using (var scope = NewDisposeScope())
+        {
+            var features = feature_extractor.call(inputValues).transpose(1, 2);   // (batch, frames, conv_dim[-1])
+            projected = feature_projection.call(features).MoveToOuterDisposeScope();
+        }
+        return encoder.HiddenStates(projected, last);
     }
 
     /// <param name="inputValues">(batch, samples)</param> <returns>last_hidden_state, (batch, frames, hidden)</returns>

@@ -50,8 +50,9 @@ public sealed class MertPositionalConvEmbedding : nn.Module<Tensor, Tensor>
     /// <param name="x">(batch, frames, hidden)</param> <returns>(batch, frames, hidden)</returns>
     public override Tensor forward(Tensor x)
     {
+        using var scope = NewDisposeScope();
         var y = conv.call(x.transpose(1, 2));             // (batch, hidden, frames [+1])
         if (removeLast) y = y[.., .., ..^1];
-        return Activations.Apply(activation, y).transpose(1, 2); // (batch, frames, hidden)
+        return Activations.Apply(activation, y).transpose(1, 2).MoveToOuterDisposeScope(); // (batch, frames, hidden)
     }
 }
