@@ -25,27 +25,34 @@ if [ ${#model_args[@]} -eq 0 ]; then
   model_args=(--model "$model_dir")
 fi
 has_ref=0; /usr/bin/python3 -c 'import torch, torchaudio' 2>/dev/null && has_ref=1
-for b in 1 4; do
-  echo "[bench] culturemert forward batch $b" >&2
-  dotnet "$CULTUREMERT_ROOT/artifacts/bench/CultureMert.Bench.dll" forward --batch "$b" --clips "$clips" --threads "$threads" "${model_args[@]}" >> "$raw"
-  if [ "$has_ref" = 1 ]; then
-    echo "[bench] pytorch forward batch $b" >&2
-    /usr/bin/python3 "$here/reference_torchaudio.py" forward --batch "$b" --clips "$clips" --threads "$threads" >> "$raw"
+audio="$results/audio"; rm -rf "$audio"
+dotnet "$CULTUREMERT_ROOT/artifacts/bench/CultureMert.Bench.dll" make-audio --clips "$clips" --out "$audio"
+bench() { # bench IMPL MODE BATCH
+  echo "[bench] $1 $2 batch $3" >&2
+  if [ "$1" = culturemert ]; then
+    dotnet "$CULTUREMERT_ROOT/artifacts/bench/CultureMert.Bench.dll" "$2" --batch "$3" --clips "$clips" --audio "$audio" --threads "$threads" "${model_args[@]}" >> "$raw"
+  else
+    /usr/bin/python3 "$here/reference_torchaudio.py" "$2" --batch "$3" --clips "$clips" --audio "$audio" --threads "$threads" >> "$raw"
   fi
-  echo "[bench] culturemert embed (end to end) batch $b" >&2
-  dotnet "$CULTUREMERT_ROOT/artifacts/bench/CultureMert.Bench.dll" embed --batch "$b" --clips "$clips" --threads "$threads" "${model_args[@]}" >> "$raw"
+}
+for mode in forward embed; do
+  for b in 1 4; do
+    bench culturemert "$mode" "$b"
+    [ "$has_ref" = 1 ] && bench pytorch "$mode" "$b"
+  done
 done
 /usr/bin/python3 - "$raw" "$has_ref" <<'PY' | tee "$results/latest.md"
 import json, sys, platform, os
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-ref = {r["batch"]: r for r in rows if r["impl"] == "pytorch"}
+ref = {(r["mode"], r["batch"]): r for r in rows if r["impl"] == "pytorch"}
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 print(f"MERT-v1-95M shape, 5-s clips, {rows[0]['threads']} threads, {cpu}")
 print()
-print("| impl | workload | batch | clips | audio-s/s | peak RSS (MiB) | vs PyTorch forward |")
+print("| impl | workload | batch | clips | audio-s/s | peak RSS (MiB) | vs PyTorch, same workload |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
 for r in rows:
-    ratio = f"{r['throughput'] / ref[r['batch']]['throughput']:.2f}x" if r["batch"] in ref and r["impl"] != "pytorch" else ""
+    key = (r["mode"], r["batch"])
+    ratio = f"{r['throughput'] / ref[key]['throughput']:.2f}x" if key in ref and r["impl"] != "pytorch" else ""
     name = r["impl"] + (f" (torch {r['torch']})" if "torch" in r else "")
     print(f"| {name} | {r['mode']} | {r['batch']} | {r['clips']} | {r['throughput']:.2f} | {r['peak_rss_mb']} | {ratio} |")
 if sys.argv[2] != "1":

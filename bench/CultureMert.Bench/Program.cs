@@ -11,8 +11,8 @@ using static TorchSharp.torch;
 
 // One benchmark configuration per process (so that peak RSS belongs to it), printed as one JSON line.
 //   forward  --batch B --clips K [--threads T] [--model DIR]   model forward on 5-s clips, all hidden states, time-mean
-//   embed    --batch B --clips K [--threads T] [--model DIR]   end to end: K 5-s clips in one 44.1 kHz stereo WAV per 4 clips → decode,
-//                                                              resample, forward, .safetensors (the `embed` job)
+//   make-audio --clips K --out DIR                             K 5-s clips of music as 44.1 kHz WAV files of 4 clips each
+//   embed    --batch B --audio DIR [--threads T] [--model DIR]   end to end over those files, as `culturemert embed` runs
 var mode = args.Length > 0 ? args[0] : "forward";
 int Arg(string name, int fallback) { var i = Array.IndexOf(args, name); return i >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback; }
 string? Str(string name) { var i = Array.IndexOf(args, name); return i >= 0 ? args[i + 1] : null; }
@@ -25,6 +25,15 @@ var work = Path.Combine(Path.GetTempPath(), $"cm-bench-{Environment.ProcessId}")
 Directory.CreateDirectory(work);
 try
 {
+    if (mode == "make-audio")
+    {
+        // The shared input of the end-to-end runs: 20-s music files at 44.1 kHz (4 chunks of 5 s each).
+        var audioDir = Str("--out") ?? throw new ArgumentException("make-audio needs --out DIR");
+        var piece = DemoAudio.Pieces[0] with { Seconds = 4 * 5.0, SampleRate = 44100 };
+        for (var f = 0; f * 4 < clips; f++)
+            AudioFile.WriteWav(Path.Combine(audioDir, $"clip{f:D3}.wav"), DemoAudio.Render(piece, f), piece.SampleRate);
+        return;
+    }
     var modelDir = Str("--model");
     if (modelDir is null)
     {
@@ -78,20 +87,18 @@ try
     }
     else
     {
-        var audioDir = Path.Combine(work, "audio");
-        var perFile = 4;
-        var piece = DemoAudio.Pieces[0] with { Seconds = perFile * clipSeconds, SampleRate = 44100 };
-        for (var f = 0; f * perFile < clips; f++)
-            AudioFile.WriteWav(Path.Combine(audioDir, $"clip{f:D3}.wav"), DemoAudio.Render(piece, f), piece.SampleRate);
-        clips = (clips + perFile - 1) / perFile * perFile;
+        // End to end, as `culturemert embed` runs: decode, resample 44.1→24 kHz, chunk, forward, pool, write .safetensors.
+        var audioDir = Str("--audio") ?? throw new ArgumentException("embed needs --audio DIR (from make-audio)");
+        var files = Directory.EnumerateFiles(audioDir, "*.wav").Order().ToList();
         var warm = new EmbedJob(mert, new EmbedOptions { BatchSize = batch }, Path.Combine(work, "warm"), true);
-        warm.Run(EmbedJob.Plan([Directory.EnumerateFiles(audioDir).First()], Path.Combine(work, "warm")));
+        warm.Run(EmbedJob.Plan([files[0]], Path.Combine(work, "warm")));
         var outDir = Path.Combine(work, "out");
         var job = new EmbedJob(mert, new EmbedOptions { BatchSize = batch }, outDir, true);
         var clock = Stopwatch.StartNew();
         var rows = job.Run(EmbedJob.Plan([audioDir], outDir));
         seconds = clock.Elapsed.TotalSeconds;
         if (rows.Any(r => r.Status != "ok")) throw new InvalidOperationException(rows.First(r => r.Status != "ok").Error);
+        clips = (int)Math.Round(rows.Sum(r => r.DurationSeconds ?? 0) / clipSeconds);
     }
     var peakMb = Rss("VmHWM");
     Console.WriteLine(JsonSerializer.Serialize(new

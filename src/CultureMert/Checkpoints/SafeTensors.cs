@@ -215,4 +215,27 @@ public static class AtomicFile
     }
 
     public static void WriteText(string path, string text) => Write(path, s => s.Write(Encoding.UTF8.GetBytes(text)));
+
+    /// <summary>
+    /// Deletes temporaries that a killed process left in <paramref name="directory"/> (recursively); those of processes
+    /// still running (another shard writing into the same folder) are left alone.
+    /// </summary>
+    public static int CleanStale(string directory)
+    {
+        if (!Directory.Exists(directory)) return 0;
+        var removed = 0;
+        foreach (var tmp in Directory.EnumerateFiles(directory, ".*.tmp", SearchOption.AllDirectories))
+        {
+            var parts = Path.GetFileName(tmp).Split('.');              // "", name..., pid, guid, "tmp"
+            if (parts.Length < 5 || !int.TryParse(parts[^3], out var pid) || IsRunning(pid)) continue;
+            try { File.Delete(tmp); removed++; } catch (IOException) { }
+        }
+        return removed;
+    }
+
+    static bool IsRunning(int pid)
+    {
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+    }
 }

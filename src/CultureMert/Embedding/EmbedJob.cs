@@ -75,6 +75,7 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
     public List<IndexRow> Run(IReadOnlyList<EmbedTask> tasks, IProgress<EmbedProgress>? progress = null, CancellationToken cancel = default)
     {
         Directory.CreateDirectory(outDir);
+        AtomicFile.CleanStale(outDir);                                        // leftovers of a run that was killed
         var embedder = new Embedder(mert, options);
         var rows = new List<IndexRow>();
         var clock = Stopwatch.StartNew();

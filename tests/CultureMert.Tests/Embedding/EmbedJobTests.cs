@@ -115,6 +115,32 @@ public class EmbedJobTests
     }
 
     [Fact]
+    public void Job_CancelledAfterFirstFile_LeavesOnlyFinishedOutputsAndCleansStaleTemporaries()
+    {
+        using var dir = new Fixtures.TempDir();
+        File.Copy(FixtureWav("mert-tiny"), dir["a.wav"]);
+        File.Copy(FixtureWav("mert-tiny"), dir["b.wav"]);
+        Directory.CreateDirectory(dir["out"]);
+        var stale = dir["out/.a.safetensors.999999.0123456789abcdef.tmp"];     // as a killed process (pid 999999) leaves it
+        File.WriteAllText(stale, "half");
+        using var mert = MertCheckpoint.Load(Fixtures.Dir("mert-tiny"));
+        var job = new EmbedJob(mert, new EmbedOptions(), dir["out"], overwrite: false);
+        using var cancel = new CancellationTokenSource();
+        var tasks = EmbedJob.Plan([dir["a.wav"], dir["b.wav"]], dir["out"]);
+        var rows = job.Run(tasks, new CancelAfterFirst(cancel), cancel.Token);
+        Assert.Single(rows);
+        Assert.True(File.Exists(dir["out/a.safetensors"]));
+        Assert.False(File.Exists(dir["out/b.safetensors"]));
+        Assert.False(File.Exists(stale));
+        Assert.Single(Manifest.ReadIndex(dir["out/index.csv"]));
+    }
+
+    sealed class CancelAfterFirst(CancellationTokenSource cancel) : IProgress<EmbedProgress>
+    {
+        public void Report(EmbedProgress p) { if (p.FilesDone == 1) cancel.Cancel(); }
+    }
+
+    [Fact]
     public void Cli_EmbedManifest_ResolvesRelativePathsAndPoolNone()
     {
         using var dir = new Fixtures.TempDir();
