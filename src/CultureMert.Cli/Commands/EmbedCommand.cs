@@ -72,7 +72,7 @@ static class Progress
         if (Console.IsOutputRedirected || Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null)
             return work(new Inline(p =>
             {
-                if (p.Current is null) return;
+                if (p.Current is null || p.CurrentFraction > 0) return;       // one line per file
                 Console.WriteLine($"[{p.FilesDone + 1}/{p.FilesTotal}] {p.Current}  ({p.AudioSeconds:F0} audio-s done, {p.Throughput:F2} audio-s/s, {p.Failed} failed{Eta(p)})");
             }), cancel);
         List<IndexRow> rows = [];
@@ -83,7 +83,7 @@ static class Progress
                 var bar = ctx.AddTask("embedding", maxValue: tasks.Count);
                 rows = work(new Inline(p =>
                 {
-                    bar.Value = p.FilesDone;
+                    bar.Value = p.FilesDone + p.CurrentFraction;
                     bar.Description = $"{p.FilesDone}/{p.FilesTotal} files, {p.AudioSeconds:F0} audio-s, {p.Throughput:F2} audio-s/s, {p.Failed} failed";
                 }), cancel);
                 bar.Value = tasks.Count;

@@ -14,7 +14,9 @@ public sealed record EmbedTask(string Path, string Output, string RelativeOutput
 public sealed record IndexRow(string Path, string Output, double? DurationSeconds, int? Chunks, string Status, string Error);
 
 /// <summary>Progress of a running job: files done, audio seconds done, elapsed time.</summary>
-public sealed record EmbedProgress(int FilesDone, int FilesTotal, int Failed, double AudioSeconds, TimeSpan Elapsed, string? Current)
+/// <param name="CurrentFraction">how much of the current file is done, 0..1</param>
+public sealed record EmbedProgress(int FilesDone, int FilesTotal, int Failed, double AudioSeconds, TimeSpan Elapsed, string? Current,
+                                   double CurrentFraction = 0)
 {
     public double Throughput => Elapsed.TotalSeconds > 0 ? AudioSeconds / Elapsed.TotalSeconds : 0;
 }
@@ -86,7 +88,8 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
         {
             if (cancel.IsCancellationRequested) break;
             progress?.Report(new EmbedProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, task.Path));
-            var row = ProcessOne(embedder, task, cancel);
+            var row = ProcessOne(embedder, task, cancel, fraction =>
+                progress?.Report(new EmbedProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, task.Path, fraction)));
             if (row is null) break;                                           // cancelled mid-file: nothing written for it
             rows.Add(row);
             if (row.Status == "error") failed++;
@@ -98,7 +101,7 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
         return rows;
     }
 
-    IndexRow? ProcessOne(Embedder embedder, EmbedTask task, CancellationToken cancel)
+    IndexRow? ProcessOne(Embedder embedder, EmbedTask task, CancellationToken cancel, Action<double> fileProgress)
     {
         if (!overwrite && File.Exists(task.Output))
         {
@@ -113,7 +116,7 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
         try
         {
             using var scope = torch.NewDisposeScope();                        // every tensor of this file dies here
-            using var result = embedder.Embed(task.Path, cancel);
+            using var result = embedder.Embed(task.Path, cancel, fileProgress);
             Write(task, result);
             return new IndexRow(task.Path, task.RelativeOutput, result.DurationSeconds, result.Chunks, "ok", "");
         }

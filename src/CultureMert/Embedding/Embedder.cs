@@ -64,14 +64,19 @@ public sealed class Embedder
     }
 
     /// <summary>Embeds one file; throws <see cref="InvalidDataException"/> naming the file for audio it cannot use.</summary>
-    public FileEmbedding Embed(string path, CancellationToken cancel = default)
+    /// <param name="progress">called after each batch with the fraction of the file done (when its length is known)</param>
+    public FileEmbedding Embed(string path, CancellationToken cancel = default, Action<double>? progress = null)
     {
         using var stream = MonoAudioStream.Open(path, rate);
-        return options.Pool == Pooling.None ? EmbedWhole(stream, cancel) : EmbedChunks(stream, cancel);
+        return options.Pool == Pooling.None ? EmbedWhole(stream, cancel) : EmbedChunks(stream, cancel, progress);
     }
 
-    FileEmbedding EmbedChunks(MonoAudioStream stream, CancellationToken cancel)
+    FileEmbedding EmbedChunks(MonoAudioStream stream, CancellationToken cancel, Action<double>? progress)
     {
+        void Report(long samples)
+        {
+            if (progress is not null && stream.DurationSeconds is > 0 and var d) progress(Math.Min(1, samples / (d * rate)));
+        }
         var pooled = new List<Tensor>();                          // each (layers, hidden)
         var pending = new List<float[]>();
         var reader = new ChunkReader(stream);
@@ -89,7 +94,7 @@ public sealed class Embedder
                 if (n == chunkSamples)
                 {
                     pending.Add(chunk);
-                    if (pending.Count == options.BatchSize) { pooled.AddRange(PoolBatch(pending)); pending.Clear(); }
+                    if (pending.Count == options.BatchSize) { pooled.AddRange(PoolBatch(pending)); pending.Clear(); Report(total); }
                     continue;
                 }
                 if (pending.Count > 0) { pooled.AddRange(PoolBatch(pending)); pending.Clear(); }
