@@ -97,7 +97,7 @@ ensure_libsndfile() {
 
 build_if_stale() {
   local stamp="$CULTUREMERT_ROOT/artifacts/.build-stamp"
-  CULTUREMERT_CLI_DLL="$CULTUREMERT_ROOT/artifacts/cli/culturemert.dll"
+  CULTUREMERT_CLI_DLL="$CULTUREMERT_ROOT/artifacts/cli/CultureMert.Cli.dll"
   export CULTUREMERT_CLI_DLL
   if [ -f "$stamp" ] && [ -f "$CULTUREMERT_CLI_DLL" ] && \
      [ -z "$(find "$CULTUREMERT_ROOT/src" "$CULTUREMERT_ROOT/Directory.Build.props" -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
