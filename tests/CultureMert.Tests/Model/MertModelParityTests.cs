@@ -4,7 +4,12 @@ using static TorchSharp.torch;
 
 namespace CultureMert.Tests.Model;
 
-/// <summary>Block-by-block parity with torchaudio's independent wav2vec2 implementation (tests/fixtures/mert-tiny*).</summary>
+/// <summary>
+/// Block-by-block parity with torchaudio's independent wav2vec2 implementation (tests/fixtures/mert-tiny*): the
+/// MERT-v1-95M family (safetensors and pytorch_model.bin with the newer pos-conv names and do_normalize), the pre-LN
+/// encoder of MERT-v1-330M (do_stable_layer_norm) and the LayerNorm-on-every-conv CNN with conv biases
+/// (feat_extract_norm = layer, HuBERT-large style; tests/fixtures/make_variant_goldens.py).
+/// </summary>
 public class MertModelParityTests
 {
     const double Tol = 1e-4;   // fixtures/README: hidden states within 1e-4 absolute
@@ -12,6 +17,8 @@ public class MertModelParityTests
     [Theory]
     [InlineData("mert-tiny")]
     [InlineData("mert-tiny-bin")]
+    [InlineData("mert-tiny-preln")]
+    [InlineData("mert-tiny-layernorm")]
     public void FeatureEncoder_TinyFixture_MatchesGolden(string fixture)
     {
         using var loaded = MertCheckpoint.Load(Fixtures.Dir(fixture));
@@ -36,6 +43,8 @@ public class MertModelParityTests
     [Theory]
     [InlineData("mert-tiny")]
     [InlineData("mert-tiny-bin")]
+    [InlineData("mert-tiny-preln")]
+    [InlineData("mert-tiny-layernorm")]
     public void HiddenStates_EveryLayer_MatchesGolden(string fixture)
     {
         using var loaded = MertCheckpoint.Load(Fixtures.Dir(fixture));
