@@ -183,11 +183,17 @@ public static class MertCheckpoint
 
     /// <summary>
     /// Writes <c>model.safetensors</c> (float32, HF names, pos-conv as <c>weight_g</c>/<c>weight_v</c>, <c>format: pt</c>
-    /// metadata), <c>config.json</c> and <c>preprocessor_config.json</c>, each atomically.
+    /// metadata), <c>config.json</c> and <c>preprocessor_config.json</c>, each atomically. A model loaded from a folder
+    /// with remote code (MERT's <c>modeling_MERT.py</c>, <c>configuration_MERT.py</c>, named by its config's
+    /// <c>auto_map</c>) gets those files copied from <paramref name="sourceDirectory"/>, so that
+    /// <c>AutoModel.from_pretrained(dir, trust_remote_code=True)</c> keeps working.
     /// </summary>
-    public static void Save(MertModel model, string directory, PreprocessorConfig? preprocessor = null)
+    public static void Save(MertModel model, string directory, PreprocessorConfig? preprocessor = null, string? sourceDirectory = null)
     {
         System.IO.Directory.CreateDirectory(directory);
+        if (sourceDirectory is not null && Path.GetFullPath(sourceDirectory) != Path.GetFullPath(directory))
+            foreach (var py in System.IO.Directory.EnumerateFiles(sourceDirectory, "*.py"))
+                File.Copy(py, Path.Combine(directory, Path.GetFileName(py)), overwrite: true);
         var tensors = model.state_dict().Select(kv => KeyValuePair.Create(kv.Key, kv.Value.to(ScalarType.Float32)));
         SafeTensors.Save(Path.Combine(directory, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         var opts = new System.Text.Json.JsonSerializerOptions { WriteIndented = true };

@@ -10,6 +10,7 @@ namespace CultureMert.Model;
 /// </summary>
 public sealed record MertConfig
 {
+    /// <summary>model_type: <c>mert_model</c> needs MERT's remote code in the folder; <c>hubert</c> loads in plain transformers.</summary>
     public string ModelType { get; init; } = "mert_model";                  // model_type
     public int HiddenSize { get; init; } = 768;                             // hidden_size
     public int NumHiddenLayers { get; init; } = 12;                         // num_hidden_layers
@@ -154,7 +155,7 @@ public sealed record MertConfig
     public JsonObject ToJson()
     {
         var json = Source?.DeepClone().AsObject() ?? new JsonObject();
-        json["architectures"] ??= new JsonArray("MERTModel");
+        json["architectures"] ??= new JsonArray(ModelType == "hubert" ? "HubertModel" : "MERTModel");
         json["model_type"] = ModelType;
         json["hidden_size"] = HiddenSize;
         json["num_hidden_layers"] = NumHiddenLayers;
@@ -186,25 +187,28 @@ public sealed record MertConfig
         json["deepnorm"] ??= false;
         json["sample_rate"] = SampleRate;
         json["torch_dtype"] = "float32";
-        // MERT's remote code; a user with trust_remote_code gets MERTModel, plain HubertModel loads the same tensors.
-        if (ModelType == "mert_model" && json["auto_map"] is null)
-            json["auto_map"] = new JsonObject { ["AutoConfig"] = "configuration_MERT.MERTConfig", ["AutoModel"] = "modeling_MERT.MERTModel" };
         return json;
     }
 
     /// <summary>Preset architectures for <c>culturemert init</c>.</summary>
+    /// <remarks>
+    /// Presets are written as <c>model_type: hubert</c> (architectures HubertModel), which plain <c>transformers</c>
+    /// loads with <c>AutoModel.from_pretrained</c>; for the released configs MERTModel computes exactly HubertModel.
+    /// </remarks>
     public static MertConfig Preset(string name) => name switch
     {
-        "mert-95m" => new MertConfig(),
+        "mert-95m" => new MertConfig { ModelType = "hubert" },
         // MERT-v1-330M (repo scripts/hf_config/mert_large.json): pre-LN, 24 × 1024, no dropout.
         "mert-330m" => new MertConfig
         {
+            ModelType = "hubert",
             HiddenSize = 1024, NumHiddenLayers = 24, NumAttentionHeads = 16, IntermediateSize = 4096, DoStableLayerNorm = true,
             HiddenDropout = 0, AttentionDropout = 0, FeatProjDropout = 0, LayerDrop = 0, MaskTimeProb = 0.075, AttentionRelax = 32.0,
         },
         // A model small enough to train and test in seconds, same family as the 95M.
         "tiny" => new MertConfig
         {
+            ModelType = "hubert",
             HiddenSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, IntermediateSize = 128,
             ConvDim = [32, 32, 32, 32, 32, 32, 32], NumConvPosEmbeddings = 16, NumConvPosEmbeddingGroups = 4,
         },

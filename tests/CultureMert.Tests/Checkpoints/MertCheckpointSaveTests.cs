@@ -140,6 +140,20 @@ public class MertCheckpointSaveTests
     }
 
     /// <summary>JSON equality with numbers compared by value (1e-05 and 1E-05 are the same eps).</summary>
+    [Fact]
+    public void Save_FromFolderWithRemoteCode_CopiesPyFilesAndKeepsModelType()
+    {
+        using var src = new Fixtures.TempDir();
+        foreach (var f in Directory.EnumerateFiles(Fixtures.Dir("mert-tiny"))) File.Copy(f, src[Path.GetFileName(f)]);
+        File.WriteAllText(src["modeling_MERT.py"], "# MERT remote code stand-in\n");
+        using var loaded = MertCheckpoint.Load(src.Path);
+        using var dst = new Fixtures.TempDir();
+        MertCheckpoint.Save(loaded.Model, dst.Path, loaded.Preprocessor, sourceDirectory: src.Path);
+        Assert.Equal("# MERT remote code stand-in\n", File.ReadAllText(dst["modeling_MERT.py"]));
+        var config = JsonNode.Parse(File.ReadAllText(dst["config.json"]))!;
+        Assert.Equal("mert_model", config["model_type"]!.GetValue<string>());   // as the fixture's config.json says
+    }
+
     static void AssertSameJson(JsonNode? expected, JsonNode? actual, string what)
     {
         Assert.True(expected is not null, $"{what}: missing in the reference");

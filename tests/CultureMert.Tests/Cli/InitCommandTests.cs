@@ -17,6 +17,12 @@ public class InitCommandTests
         var reference = SafeTensors.ReadHeader(Path.Combine(Fixtures.Dir("mert-tiny"), "model.safetensors")).Tensors.ToDictionary(t => t.Name, t => t.Shape);
         Assert.Equal(reference.Keys.Order(), ours.Keys.Order());
         foreach (var (k, shape) in reference) Assert.Equal(shape, ours[k]);
+        // Plain transformers maps model_type "hubert" to HubertConfig/HubertModel; "mert_model" would need remote code.
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir["m"], "config.json")))!;
+        Assert.Equal("hubert", config["model_type"]!.GetValue<string>());
+        Assert.Equal("HubertModel", config["architectures"]![0]!.GetValue<string>());
+        Assert.False(config["do_stable_layer_norm"]!.GetValue<bool>());
+        Assert.Equal(16, config["num_conv_pos_embeddings"]!.GetValue<int>());
         using var loaded = MertCheckpoint.Load(dir["m"]);
         Assert.Equal(2, loaded.Model.NumLayers);
     }
