@@ -127,6 +127,7 @@ public sealed class Embedder
         while ((n = stream.Read(buffer)) > 0) { cancel.ThrowIfCancellationRequested(); samples.AddRange(buffer.AsSpan(0, n)); }
         var audio = samples.ToArray();
         CheckUsable(stream.Path, audio.Length, MaxAbs(audio));
+        CheckFitsInMemory(stream.Path, audio.Length);
         using var scope = NewDisposeScope();
         var states = Forward([audio]);                            // each (1, frames, hidden)
         var hidden = stack(Layers.Select(l => states[l][0]).ToArray());   // (layers, frames, hidden)
@@ -151,6 +152,32 @@ public sealed class Embedder
         var device = mert.Model.parameters().First().device;
         var x = stack(batch.Select(b => tensor(b)).ToArray()).to(device);  // (batch, samples)
         return mert.Model.HiddenStates(mert.Preprocessor.Apply(x), Layers.Max());
+    }
+
+    /// <summary>
+    /// One pass over a whole file needs memory in proportion to its length (the first CNN block alone keeps three
+    /// (conv_dim, samples / stride) float tensors); refuse a file that cannot fit rather than let the process be killed.
+    /// </summary>
+    void CheckFitsInMemory(string path, long samples)
+    {
+        var c = mert.Model.Config;
+        var bytesPerSample = 3.0 * c.ConvDim[0] * 4 / c.ConvStride[0] + 2.0 * (c.NumHiddenLayers + 1) * c.HiddenSize * 4 / c.TotalStride;
+        var needed = samples * bytesPerSample;
+        var available = AvailableMemoryBytes();
+        if (needed > 0.8 * available)
+            throw new InvalidDataException($"{path}: {(double)samples / rate:F0} s is too long for --pool none: one forward pass over the whole file " +
+                                           $"needs about {needed / (1L << 30):F1} GiB and {available / (double)(1L << 30):F1} GiB are available; use --pool mean (chunked) or split the file.");
+    }
+
+    static double AvailableMemoryBytes()
+    {
+        // Linux: MemAvailable (what can be allocated without swapping); elsewhere the runtime's view of the machine.
+        const string meminfo = "/proc/meminfo";
+        if (File.Exists(meminfo))
+            foreach (var line in File.ReadLines(meminfo))
+                if (line.StartsWith("MemAvailable:") && double.TryParse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], out var kb))
+                    return kb * 1024;
+        return GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
     }
 
     void CheckUsable(string path, long samples, float peak)
