@@ -79,6 +79,7 @@ public sealed class Embedder
         }
         var pooled = new List<Tensor>();                          // each (layers, hidden)
         var pending = new List<float[]>();
+        var spare = new Stack<float[]>();                         // chunk buffers are reused: no garbage per chunk on long files
         var reader = new ChunkReader(stream);
         long total = 0;
         var peak = 0f;
@@ -87,14 +88,20 @@ public sealed class Embedder
             while (true)
             {
                 cancel.ThrowIfCancellationRequested();
-                var chunk = new float[chunkSamples];
+                var chunk = spare.Count > 0 ? spare.Pop() : new float[chunkSamples];
                 var n = reader.Fill(chunk);
                 total += n;
                 peak = Math.Max(peak, MaxAbs(chunk.AsSpan(0, n)));
                 if (n == chunkSamples)
                 {
                     pending.Add(chunk);
-                    if (pending.Count == options.BatchSize) { pooled.AddRange(PoolBatch(pending)); pending.Clear(); Report(total); }
+                    if (pending.Count == options.BatchSize)
+                    {
+                        pooled.AddRange(PoolBatch(pending));
+                        foreach (var used in pending) spare.Push(used);
+                        pending.Clear();
+                        Report(total);
+                    }
                     continue;
                 }
                 if (pending.Count > 0) { pooled.AddRange(PoolBatch(pending)); pending.Clear(); }
@@ -150,7 +157,9 @@ public sealed class Embedder
     {
         using var _ = inference_mode();
         var device = mert.Model.parameters().First().device;
-        var x = stack(batch.Select(b => tensor(b)).ToArray()).to(device);  // (batch, samples)
+        var x = empty(batch.Count, batch[0].Length);                        // (batch, samples)
+        for (var i = 0; i < batch.Count; i++) x[i].bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(batch[i].AsSpan());
+        x = x.to(device);
         return mert.Model.HiddenStates(mert.Preprocessor.Apply(x), Layers.Max());
     }
 
