@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test (xunit) after the same set-up as ./culturemert. Prints "N passed, N failed" and exits non-zero on any failure.
+# Runs every test (xunit) after the same set-up as ./culturemert. Prints "N passed, N failed" and exits non-zero on
+# any failure, including a set-up or build failure.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-source "$here/scripts/bootstrap.sh" || exit 1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+if ! "$here/scripts/bootstrap.sh" > /dev/null; then
+  echo "0 passed, 1 failed"
+  echo "set-up failed (see above)" >&2
+  exit 1
+fi
 results="$here/artifacts/test-results"
 rm -rf "$results"
+rc=0
 dotnet test "$here/tests/CultureMert.Tests/CultureMert.Tests.csproj" -c Release --nologo -v q \
-  --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@"
-rc=$?
+  --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@" || rc=$?
 trx="$results/results.trx"
 if [ -f "$trx" ]; then
   # The run's counters, from the test runner's own report.

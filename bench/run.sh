@@ -4,7 +4,8 @@
 # Prints a Markdown table and writes it to bench/results/latest.md (+ raw JSON lines).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-source "$here/../scripts/bootstrap.sh"
+CULTUREMERT_ROOT="$(cd "$here/.." && pwd)"
+CULTUREMERT_CLI_DLL=$("$CULTUREMERT_ROOT/scripts/bootstrap.sh")
 clips=8; threads=$(nproc); model_args=(); install=0
 while [ $# -gt 0 ]; do
   case "$1" in

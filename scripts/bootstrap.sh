@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # One-time machine set-up and incremental Release build, shared by ./culturemert, ./test.sh and bench/.
-# Sourced, not executed: it exports CULTUREMERT_ROOT and leaves the CLI dll at $CULTUREMERT_CLI_DLL.
+# Run it (do not source it): it prints the path of the CLI dll on stdout, everything else on stderr, and exits
+# non-zero when the machine cannot run the project, saying why.
 #
 # What it does, each step only when needed:
 #   1. TorchSharp-cpu 0.107 (libtorch 2.10) needs libstdc++ with GLIBCXX_3.4.32. Debian 12 ships 3.4.30, so on
 #      Debian 12 as root we add a trixie apt source derived from the machine's own Debian source (same mirror,
-#      same keyring), pin it low (priority 100: nothing else is upgraded from it) and install libstdc++6 from it.
-#      Elsewhere we print exactly what to run.
+#      same keyring), pin it low (priority 100: no package is upgraded from it unless asked) and install libstdc++6
+#      from it, which also brings the trixie libc6 and libgcc-s1 it depends on. Elsewhere we print what to run.
 #   2. libsndfile1 (FLAC decoding, and a fallback for other formats) from the distribution.
 #   3. dotnet build -c Release when any source is newer than the last build.
 set -euo pipefail
 CULTUREMERT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export CULTUREMERT_ROOT
 log() { echo "[setup] $*" >&2; }
 
 libstdcxx_path() {
@@ -87,8 +87,10 @@ MSG
 }
 
 ensure_libsndfile() {
-  # (grep without -q: with pipefail, -q's early exit would fail the pipeline through SIGPIPE)
-  ldconfig -p 2>/dev/null | grep 'libsndfile\.so\.1' >/dev/null && return 0
+  # ldconfig lives in /sbin, which a non-root PATH may lack; grep without -q: with pipefail, -q's early exit would
+  # fail the pipeline through SIGPIPE
+  local ldconfig; ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
+  "$ldconfig" -p 2>/dev/null | grep 'libsndfile\.so\.1' >/dev/null && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing libsndfile1 (FLAC/OGG/MP3 decoding)"; apt_install libsndfile1 && return 0
   fi
@@ -98,7 +100,6 @@ ensure_libsndfile() {
 build_if_stale() {
   local stamp="$CULTUREMERT_ROOT/artifacts/.build-stamp"
   CULTUREMERT_CLI_DLL="$CULTUREMERT_ROOT/artifacts/cli/CultureMert.Cli.dll"
-  export CULTUREMERT_CLI_DLL
   if [ -f "$stamp" ] && [ -f "$CULTUREMERT_CLI_DLL" ] && \
      [ -z "$(find "$CULTUREMERT_ROOT/src" "$CULTUREMERT_ROOT/Directory.Build.props" -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
     return 0
@@ -113,7 +114,8 @@ build_if_stale() {
   touch "$stamp"
 }
 
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 ensure_libstdcxx
 ensure_libsndfile
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 build_if_stale
+echo "$CULTUREMERT_CLI_DLL"
