@@ -23,5 +23,11 @@ static class Common
             Console.Error.WriteLine($"error: {e.Message}");
             return e is ArgumentException ? 2 : 1;
         }
+        catch (Exception e)
+        {
+            // Not a bad input we know of: say so, with the details a bug report needs.
+            Console.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message}\n{e.StackTrace}");
+            return 70;
+        }
     }
 }

@@ -31,7 +31,7 @@ static class EmbedCommand
                 Pool = r.GetValue(pool) == "none" ? Pooling.None : Pooling.Mean,
                 ChunkSeconds = r.GetValue(chunk),
                 BatchSize = r.GetValue(batch),
-            };
+            }.Validate();
             var outDir = r.GetValue(output)!;
             var tasks = EmbedJob.Plan(r.GetValue(inputs)!, outDir);
             if (tasks.Count == 0) throw new ArgumentException("no audio files found in the inputs.");
@@ -58,9 +58,10 @@ static class EmbedCommand
 
     static int[]? ParseLayers(string s)
     {
-        if (s.Trim() == "all") return null;
+        if (s.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)) return null;
         try { return s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToArray(); }
-        catch (FormatException) { throw new ArgumentException($"--layers \"{s}\": expected 'all' or a comma-separated list of layer numbers such as 0,6,12."); }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        { throw new ArgumentException($"--layers \"{s}\": expected 'all' or a comma-separated list of layer numbers such as 0,6,12."); }
     }
 }
 

@@ -31,11 +31,26 @@ public sealed class MonoAudioStream : IDisposable
         mono = new float[BlockFrames];
     }
 
+    /// <summary>Highest source rate and channel count accepted: beyond them a header is corrupt, not unusual.</summary>
+    public const int MaxSampleRate = 768_000, MaxChannels = 256;
+
     public static MonoAudioStream Open(string path, int targetRate)
     {
         if (targetRate <= 0) throw new ArgumentOutOfRangeException(nameof(targetRate), $"{path}: target sample rate must be positive (got {targetRate}).");
         var reader = AudioDecoder.Open(path);
-        return new MonoAudioStream(reader, targetRate);
+        try
+        {
+            if (reader.SampleRate is <= 0 or > MaxSampleRate)
+                throw new InvalidDataException($"{path}: implausible sample rate {reader.SampleRate} Hz (corrupt header?); supported: 1 to {MaxSampleRate} Hz.");
+            if (reader.Channels is <= 0 or > MaxChannels)
+                throw new InvalidDataException($"{path}: implausible channel count {reader.Channels} (corrupt header?); supported: 1 to {MaxChannels}.");
+            return new MonoAudioStream(reader, targetRate);
+        }
+        catch
+        {
+            reader.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Fills up to buffer.Length mono samples at <see cref="TargetRate"/>; returns the count, 0 at the end.</summary>

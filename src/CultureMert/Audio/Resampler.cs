@@ -55,7 +55,14 @@ public sealed class Resampler
             // 8× fewer multiply-adds for 44.1 kHz → 24 kHz, and no change above 1e-15.
             var row = new List<double>();
             var first = -1;
-            for (var m = 0; m < kernelLength; m++)
+            // Only m near the window (|t| ≤ lpw ⇔ m ∈ width + orig·(i/new ± lpw/base_freq)) can be non-zero: scanning just
+            // that range (with a margin for float rounding) keeps odd rates such as 96001 Hz (no common divisor with
+            // 24000) to ~1e6 steps instead of ~2e9.
+            var centre = width + (double)orig * i / @new;
+            var half = (double)orig * LowpassFilterWidth / baseFreq;
+            var mFrom = (int)Math.Max(0, Math.Floor(centre - half) - 2);
+            var mTo = (int)Math.Min(kernelLength - 1, Math.Ceiling(centre + half) + 2);
+            for (var m = mFrom; m <= mTo; m++)
             {
                 // float32 throughout, in torchaudio's operation order: its kernel is built in the waveform's dtype, and the
                 // rounding of t (≈ 1e-5 at |t| ≈ 6 for 147 → 160) moves outputs by up to 1e-5, so doubles would not match

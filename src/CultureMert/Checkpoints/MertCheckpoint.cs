@@ -8,10 +8,12 @@ using static TorchSharp.torch;
 namespace CultureMert.Checkpoints;
 
 /// <summary>A model loaded from a Hugging Face folder, with what the loader noticed on the way.</summary>
+/// <param name="ConfigHash">SHA-256 of config.json (16 hex digits)</param>
+/// <param name="WeightsHash">SHA-256 of the weight file(s) (16 hex digits): tells two checkpoints of one architecture apart</param>
 public sealed record LoadedMert(MertModel Model, PreprocessorConfig Preprocessor, string Directory, string WeightsFile,
-                                IReadOnlyList<string> IgnoredHeads, string ConfigHash) : IDisposable
+                                IReadOnlyList<string> IgnoredHeads, string ConfigHash, string WeightsHash) : IDisposable
 {
-    public string Name => Path.GetFileName(Directory.TrimEnd('/', '\\'));
+    public string Name => Path.GetFileName(Path.GetFullPath(Directory).TrimEnd('/', '\\'));
     public void Dispose() => Model.Dispose();
 }
 
@@ -53,7 +55,8 @@ public static class MertCheckpoint
                 ? LoadSafeTensors(model, weights)
                 : AssignAndDispose(model, ReadStateDict(weights), weights);
             model.eval();
-            return new LoadedMert(model, preprocessor, directory, weights, ignored, HashFile(configPath));
+            var weightFiles = weights.EndsWith(".index.json") ? [weights, .. ShardFiles(weights)] : new List<string> { weights };
+            return new LoadedMert(model, preprocessor, directory, weights, ignored, HashFiles([configPath]), HashFiles(weightFiles));
         }
         catch
         {
@@ -202,10 +205,17 @@ public static class MertCheckpoint
             (preprocessor ?? new PreprocessorConfig(false, model.Config.SampleRate)).ToJson().ToJsonString(opts) + "\n");
     }
 
-    /// <summary>Short content hash (SHA-256, 16 hex digits) used to tag outputs with the model that made them.</summary>
-    public static string HashFile(string path)
+    /// <summary>Short content hash (SHA-256 over the files in order, 16 hex digits) that tags outputs with their model.</summary>
+    public static string HashFiles(IEnumerable<string> paths)
     {
-        using var f = File.OpenRead(path);
-        return Convert.ToHexString(SHA256.HashData(f))[..16].ToLowerInvariant();
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        foreach (var path in paths)
+        {
+            using var f = File.OpenRead(path);
+            int n;
+            while ((n = f.Read(buffer)) > 0) sha.AppendData(buffer, 0, n);
+        }
+        return Convert.ToHexString(sha.GetHashAndReset())[..16].ToLowerInvariant();
     }
 }

@@ -194,11 +194,14 @@ public static class SafeTensors
 /// <summary>Write-to-temporary-then-rename, so that an interrupted job never leaves a half-written output behind.</summary>
 public static class AtomicFile
 {
+    const string TempPrefix = ".cmtmp.";
+
     public static void Write(string path, Action<Stream> write)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        // A short name, so that a target whose own name is near the file-system limit still gets a temporary.
+        var tmp = Path.Combine(dir, $"{TempPrefix}{Environment.ProcessId}.{Guid.NewGuid().ToString("N")[..12]}.tmp");
         try
         {
             using (var s = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
@@ -224,10 +227,10 @@ public static class AtomicFile
     {
         if (!Directory.Exists(directory)) return 0;
         var removed = 0;
-        foreach (var tmp in Directory.EnumerateFiles(directory, ".*.tmp", SearchOption.AllDirectories))
+        foreach (var tmp in Directory.EnumerateFiles(directory, TempPrefix + "*.tmp", SearchOption.AllDirectories))
         {
-            var parts = Path.GetFileName(tmp).Split('.');              // "", name..., pid, guid, "tmp"
-            if (parts.Length < 5 || !int.TryParse(parts[^3], out var pid) || IsRunning(pid)) continue;
+            var parts = Path.GetFileName(tmp).Split('.');              // "", "cmtmp", pid, guid, "tmp"
+            if (parts.Length != 5 || !int.TryParse(parts[2], out var pid) || IsRunning(pid)) continue;
             try { File.Delete(tmp); removed++; } catch (IOException) { }
         }
         return removed;

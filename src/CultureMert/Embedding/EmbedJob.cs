@@ -7,8 +7,8 @@ using TorchSharp;
 
 namespace CultureMert.Embedding;
 
-/// <summary>One audio file to embed and where its output goes.</summary>
-public sealed record EmbedTask(string Path, string Output, string RelativeOutput);
+/// <summary>One audio file to embed and where its output goes, or why it cannot be (<see cref="Error"/>).</summary>
+public sealed record EmbedTask(string Path, string Output, string RelativeOutput, string? Error = null);
 
 /// <summary>One row of <c>index.csv</c>.</summary>
 public sealed record IndexRow(string Path, string Output, double? DurationSeconds, int? Chunks, string Status, string Error);
@@ -30,14 +30,24 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
 {
     public const string IndexFile = "index.csv";
 
-    /// <summary>Expands command-line inputs into tasks; an input that does not exist is an error naming it.</summary>
+    /// <summary>
+    /// Expands command-line inputs into tasks. Nothing here stops the batch: an input that does not exist, an unreadable
+    /// manifest or two inputs whose outputs would collide become tasks that carry their error.
+    /// </summary>
     public static List<EmbedTask> Plan(IEnumerable<string> inputs, string outDir)
     {
         var tasks = new List<EmbedTask>();
         var byOutput = new Dictionary<string, string>();
         foreach (var input in inputs)
         {
-            foreach (var (file, root) in Expand(input))
+            List<(string File, string Root)> files;
+            try { files = Expand(input).ToList(); }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                tasks.Add(new EmbedTask(Path.GetFullPath(input), "", "", e.Message));
+                continue;
+            }
+            foreach (var (file, root) in files)
             {
                 var rel = Path.GetRelativePath(root, file);
                 if (rel.StartsWith("..")) rel = Path.GetFileName(file);       // a manifest entry outside the manifest's folder
@@ -45,8 +55,10 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
                 var output = Path.GetFullPath(Path.Combine(outDir, relOut));
                 if (byOutput.TryGetValue(output, out var other))
                 {
-                    if (Path.GetFullPath(other) == Path.GetFullPath(file)) continue;   // the same file given twice
-                    throw new ArgumentException($"{file}: its output {relOut} collides with that of {other}; rename one of them or embed them into different --out folders.");
+                    if (other != file)                                        // (the same file given twice is embedded once)
+                        tasks.Add(new EmbedTask(file, output, relOut,
+                            $"{file}: its output {relOut} would overwrite that of {other}; embed one of them into another --out folder or rename it."));
+                    continue;
                 }
                 byOutput[output] = file;
                 tasks.Add(new EmbedTask(file, output, relOut));
@@ -60,23 +72,30 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
         if (Directory.Exists(input))
         {
             var root = Path.GetFullPath(input);
-            return Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
-                .Where(AudioDecoder.IsAudioFile).OrderBy(f => f, StringComparer.Ordinal).Select(f => (f, root));
+            return AudioFilesIn(root).Select(f => (f, root));
         }
         if (!File.Exists(input)) throw new FileNotFoundException($"{input}: no such file or folder.", input);
         if (input.EndsWith(".csv", StringComparison.OrdinalIgnoreCase))
         {
             var root = Path.GetDirectoryName(Path.GetFullPath(input))!;
-            return Manifest.ReadPaths(input).Select(p => (Path.GetFullPath(Path.Combine(root, p)), root));
+            return Manifest.ReadPaths(input).SelectMany(p =>
+            {
+                var full = Path.GetFullPath(Path.Combine(root, p));
+                return Directory.Exists(full) ? AudioFilesIn(full) : [full];    // a folder entry stands for its audio files
+            }).Select(f => (f, root));
         }
-        var full = Path.GetFullPath(input);
-        return [(full, Path.GetDirectoryName(full)!)];
+        var file = Path.GetFullPath(input);
+        return [(file, Path.GetDirectoryName(file)!)];
     }
 
-    /// <summary>Runs every task; returns the index rows (also written to <c>index.csv</c>).</summary>
+    static IEnumerable<string> AudioFilesIn(string folder) =>
+        Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(AudioDecoder.IsAudioFile).Order(StringComparer.Ordinal);
+
+    /// <summary>Runs every task; returns the index rows (also written to <c>index.csv</c>, even when interrupted).</summary>
     public List<IndexRow> Run(IReadOnlyList<EmbedTask> tasks, IProgress<EmbedProgress>? progress = null, CancellationToken cancel = default)
     {
         Directory.CreateDirectory(outDir);
+        var earlier = Manifest.ReadIndex(Path.Combine(outDir, IndexFile));     // refuses a foreign index.csv before any work
         AtomicFile.CleanStale(outDir);                                        // leftovers of a run that was killed
         var embedder = new Embedder(mert, options);
         var rows = new List<IndexRow>();
@@ -84,34 +103,36 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
         var lastIndexWrite = TimeSpan.Zero;
         double audio = 0;
         var failed = 0;
-        foreach (var task in tasks)
+        try
         {
-            if (cancel.IsCancellationRequested) break;
-            progress?.Report(new EmbedProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, task.Path));
-            var row = ProcessOne(embedder, task, cancel, fraction =>
-                progress?.Report(new EmbedProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, task.Path, fraction)));
-            if (row is null) break;                                           // cancelled mid-file: nothing written for it
-            rows.Add(row);
-            if (row.Status == "error") failed++;
-            else if (row.Status == "ok") audio += row.DurationSeconds ?? 0;
-            if (clock.Elapsed - lastIndexWrite > TimeSpan.FromSeconds(2)) { WriteIndex(rows); lastIndexWrite = clock.Elapsed; }
+            foreach (var task in tasks)
+            {
+                if (cancel.IsCancellationRequested) break;
+                progress?.Report(new EmbedProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, task.Path));
+                var row = ProcessOne(embedder, task, cancel, fraction =>
+                    progress?.Report(new EmbedProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, task.Path, fraction)));
+                if (row is null) break;                                       // cancelled mid-file: nothing written for it
+                rows.Add(row);
+                if (row.Status == "error") failed++;
+                else if (row.Status == "ok") audio += row.DurationSeconds ?? 0;
+                if (clock.Elapsed - lastIndexWrite > TimeSpan.FromSeconds(2)) { WriteIndex(earlier, rows); lastIndexWrite = clock.Elapsed; }
+            }
         }
-        WriteIndex(rows);
+        finally
+        {
+            WriteIndex(earlier, rows);
+        }
         progress?.Report(new EmbedProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, null));
         return rows;
     }
 
     IndexRow? ProcessOne(Embedder embedder, EmbedTask task, CancellationToken cancel, Action<double> fileProgress)
     {
+        if (task.Error is not null) return new IndexRow(task.Path, task.RelativeOutput, null, null, "error", task.Error);
         if (!overwrite && File.Exists(task.Output))
         {
-            try
-            {
-                var meta = SafeTensors.ReadHeader(task.Output).Metadata;
-                return new IndexRow(task.Path, task.RelativeOutput, ParseDouble(meta.GetValueOrDefault("duration_s")),
-                                    int.TryParse(meta.GetValueOrDefault("chunks"), out var c) ? c : null, "skipped", "");
-            }
-            catch (InvalidDataException) { }                                  // unreadable output: embed again
+            var done = Finished(task);
+            if (done is not null) return done;
         }
         try
         {
@@ -121,16 +142,53 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
             return new IndexRow(task.Path, task.RelativeOutput, result.DurationSeconds, result.Chunks, "ok", "");
         }
         catch (OperationCanceledException) { return null; }
-        catch (Exception e) when (e is InvalidDataException or NotSupportedException or IOException or UnauthorizedAccessException or DllNotFoundException)
+        catch (Exception e)
         {
-            var message = e.Message.Contains(task.Path) ? e.Message : $"{task.Path}: {e.Message}";
+            // One bad file never stops the batch: whatever went wrong becomes this file's error row.
+            var expected = e is InvalidDataException or NotSupportedException or IOException or UnauthorizedAccessException or DllNotFoundException;
+            var message = expected ? e.Message : $"{e.GetType().Name}: {e.Message}";
+            if (!message.Contains(task.Path)) message = $"{task.Path}: {message}";
             return new IndexRow(task.Path, task.RelativeOutput, null, null, "error", message.ReplaceLineEndings(" "));
         }
     }
 
+    /// <summary>
+    /// The row for an output that an earlier run finished with the same source, model and settings; an error row when
+    /// the existing file came from something else (never silently kept); null when it is unreadable (embed again).
+    /// </summary>
+    IndexRow? Finished(EmbedTask task)
+    {
+        Dictionary<string, string> meta;
+        try { meta = SafeTensors.ReadHeader(task.Output).Metadata; }
+        catch (InvalidDataException) { return null; }
+        var expected = Provenance();
+        var differs = expected.Where(kv => meta.GetValueOrDefault(kv.Key) != kv.Value).Select(kv => kv.Key).ToList();
+        if (meta.GetValueOrDefault("source") != task.Path) differs.Insert(0, "source");
+        if (differs.Count > 0)
+            return new IndexRow(task.Path, task.RelativeOutput, null, null, "error",
+                $"{task.Output} already exists from a different {string.Join("/", differs)} ({string.Join(", ", differs.Select(k => $"{k}={meta.GetValueOrDefault(k) ?? "none"}"))}); " +
+                "rerun with --overwrite to replace it, or use another --out folder.");
+        return new IndexRow(task.Path, task.RelativeOutput, ParseDouble(meta.GetValueOrDefault("duration_s")),
+                            int.TryParse(meta.GetValueOrDefault("chunks"), out var c) ? c : null, "skipped", "");
+    }
+
+    /// <summary>The metadata that identifies how an output was made; a rerun may reuse an output only if all of it matches.</summary>
+    Dictionary<string, string> Provenance()
+    {
+        var p = new Dictionary<string, string>
+        {
+            ["model_config_sha256"] = mert.ConfigHash,
+            ["model_weights_sha256"] = mert.WeightsHash,
+            ["layers"] = string.Join(",", options.Layers ?? Enumerable.Range(0, mert.Model.NumLayers + 1)),
+            ["pool"] = options.Pool == Pooling.Mean ? "mean" : "none",
+        };
+        if (options.Pool == Pooling.Mean) p["chunk_seconds"] = options.ChunkSeconds.ToString("R", CultureInfo.InvariantCulture);
+        return p;
+    }
+
     void Write(EmbedTask task, FileEmbedding e)
     {
-        var metadata = new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>(Provenance())
         {
             ["format"] = "pt",
             ["source"] = task.Path,
@@ -139,10 +197,6 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
             ["sample_rate"] = mert.Model.Config.SampleRate.ToString(CultureInfo.InvariantCulture),
             ["duration_s"] = e.DurationSeconds.ToString("R", CultureInfo.InvariantCulture),
             ["model"] = mert.Name,
-            ["model_config_sha256"] = mert.ConfigHash,
-            ["layers"] = string.Join(",", e.Layers),
-            ["pool"] = options.Pool == Pooling.Mean ? "mean" : "none",
-            ["chunk_seconds"] = options.ChunkSeconds.ToString("R", CultureInfo.InvariantCulture),
             ["chunks"] = e.Chunks.ToString(CultureInfo.InvariantCulture),
         };
         var tensors = new List<KeyValuePair<string, torch.Tensor>>();
@@ -152,17 +206,16 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
         SafeTensors.Save(task.Output, tensors, metadata);
     }
 
-    void WriteIndex(List<IndexRow> rows)
+    void WriteIndex(List<IndexRow> earlier, List<IndexRow> rows)
     {
         // Rows of earlier runs for files not in this run are kept, so that several runs into one folder share one index.
-        var path = Path.Combine(outDir, IndexFile);
-        var merged = Manifest.ReadIndex(path).Where(r => rows.All(n => n.Path != r.Path)).Concat(rows).ToList();
-        var sb = new StringBuilder("path,output,duration_s,chunks,status,error\n");
-        foreach (var r in merged)
+        var current = rows.Select(r => r.Path).ToHashSet();
+        var sb = new StringBuilder(Manifest.IndexHeader + "\n");
+        foreach (var r in earlier.Where(r => !current.Contains(r.Path)).Concat(rows))
             sb.Append(string.Join(",", Manifest.Csv(r.Path), Manifest.Csv(r.Output),
                 r.DurationSeconds?.ToString("0.######", CultureInfo.InvariantCulture) ?? "", r.Chunks?.ToString(CultureInfo.InvariantCulture) ?? "",
                 r.Status, Manifest.Csv(r.Error))).Append('\n');
-        AtomicFile.WriteText(path, sb.ToString());
+        AtomicFile.WriteText(Path.Combine(outDir, IndexFile), sb.ToString());
     }
 
     static double? ParseDouble(string? s) => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;

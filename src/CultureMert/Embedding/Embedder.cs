@@ -16,6 +16,15 @@ public sealed record EmbedOptions
     public double ChunkSeconds { get; init; } = 5.0;
     /// <summary>Chunks of equal length run through the model together; never changes results (no padding).</summary>
     public int BatchSize { get; init; } = 4;
+
+    /// <summary>Checks what can be checked before a model is loaded.</summary>
+    public EmbedOptions Validate()
+    {
+        if (!double.IsFinite(ChunkSeconds) || ChunkSeconds <= 0 || ChunkSeconds > 3600)
+            throw new ArgumentException($"--chunk-seconds {ChunkSeconds}: expected a number of seconds above 0 and at most 3600.");
+        if (BatchSize is < 1 or > 4096) throw new ArgumentException($"--batch-size {BatchSize}: expected 1 to 4096.");
+        return this;
+    }
 }
 
 /// <summary>Embeddings of one audio file, ready to be written.</summary>
@@ -54,11 +63,13 @@ public sealed class Embedder
         rate = mert.Model.Config.SampleRate;
         var L = mert.Model.NumLayers;
         Layers = options.Layers ?? Enumerable.Range(0, L + 1).ToArray();
+        if (Layers.Length == 0) throw new ArgumentException("--layers names no layer.");
         foreach (var l in Layers)
             if (l < 0 || l > L) throw new ArgumentException($"layer {l} does not exist: {mert.Name} has hidden states 0..{L}.");
+        if (Layers.Distinct().Count() != Layers.Length) throw new ArgumentException($"--layers {string.Join(",", Layers)} names a layer twice.");
+        options.Validate();
         if (options.ChunkSeconds * rate < mert.Model.Config.ReceptiveField)
             throw new ArgumentException($"--chunk-seconds {options.ChunkSeconds} is shorter than the model's receptive field ({mert.Model.Config.ReceptiveField} samples).");
-        if (options.BatchSize < 1) throw new ArgumentException("--batch-size must be at least 1.");
         chunkSamples = (int)Math.Round(options.ChunkSeconds * rate);
         minSamples = mert.Model.Config.ReceptiveField;
     }

@@ -24,19 +24,30 @@ public static class Manifest
         return paths;
     }
 
-    /// <summary>Rows of an existing <c>index.csv</c> (none if the file does not exist).</summary>
+    public const string IndexHeader = "path,output,duration_s,chunks,status,error";
+
+    /// <summary>Rows of an existing <c>index.csv</c> (none if the file does not exist); a file that is not an index is an error.</summary>
     public static List<IndexRow> ReadIndex(string path)
     {
         if (!File.Exists(path)) return [];
         var rows = ReadRows(path);
         if (rows.Count == 0) return [];
-        var h = rows[0];
-        int Col(string name) => h.IndexOf(name);
+        var header = rows[0];
+        var missing = IndexHeader.Split(',').Where(c => !header.Contains(c)).ToList();
+        if (missing.Count > 0)
+            throw new InvalidDataException($"{path}: not an index written by `culturemert embed` (no column {string.Join(", ", missing)}); " +
+                                           "move it away or choose another --out folder.");
+        int Col(string name) => header.IndexOf(name);
         var result = new List<IndexRow>();
-        foreach (var r in rows.Skip(1).Where(r => r.Count == h.Count))
+        for (var i = 1; i < rows.Count; i++)
+        {
+            var r = rows[i];
+            if (r.Count == 1 && r[0].Length == 0) continue;                  // blank line
+            if (r.Count != header.Count) throw new InvalidDataException($"{path}:{i + 1}: {r.Count} fields, the header has {header.Count}.");
             result.Add(new IndexRow(r[Col("path")], r[Col("output")],
                 double.TryParse(r[Col("duration_s")], System.Globalization.CultureInfo.InvariantCulture, out var d) ? d : null,
                 int.TryParse(r[Col("chunks")], out var c) ? c : null, r[Col("status")], r[Col("error")]));
+        }
         return result;
     }
 

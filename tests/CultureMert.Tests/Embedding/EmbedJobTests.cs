@@ -121,7 +121,7 @@ public class EmbedJobTests
         File.Copy(FixtureWav("mert-tiny"), dir["a.wav"]);
         File.Copy(FixtureWav("mert-tiny"), dir["b.wav"]);
         Directory.CreateDirectory(dir["out"]);
-        var stale = dir["out/.a.safetensors.999999.0123456789abcdef.tmp"];     // as a killed process (pid 999999) leaves it
+        var stale = dir["out/.cmtmp.999999.0123456789ab.tmp"];                // as a killed process (pid 999999) leaves it
         File.WriteAllText(stale, "half");
         using var mert = MertCheckpoint.Load(Fixtures.Dir("mert-tiny"));
         var job = new EmbedJob(mert, new EmbedOptions(), dir["out"], overwrite: false);
@@ -181,6 +181,86 @@ public class EmbedJobTests
         var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         for (var i = 0; i < 3; i++) embedder.Embed(wav).Dispose();
         Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void Cli_Rerun_OutputFromOtherSourceOrSettings_IsAnErrorNotASkip()
+    {
+        using var dir = new Fixtures.TempDir();
+        Directory.CreateDirectory(dir["a"]);
+        Directory.CreateDirectory(dir["b"]);
+        File.Copy(FixtureWav("mert-tiny"), dir["a/x.wav"]);
+        File.Copy(Path.Combine(Fixtures.Dir("e2e-44k-stereo"), "input-44k-stereo.wav"), dir["b/x.wav"]);
+        var model = Fixtures.Dir("mert-tiny");
+        Assert.Equal(0, CliApp.Run(["embed", "--model", model, "--out", dir["o"], dir["a"]]));
+        var before = File.ReadAllBytes(dir["o/x.safetensors"]);
+        // Same output name, other source: the existing file is kept and the new file is reported, not skipped.
+        Assert.Equal(1, CliApp.Run(["embed", "--model", model, "--out", dir["o"], dir["b"]]));
+        var row = Manifest.ReadIndex(dir["o/index.csv"]).Single(r => r.Path == dir["b/x.wav"]);
+        Assert.Equal("error", row.Status);
+        Assert.Contains("already exists from a different source", row.Error);
+        Assert.Equal(before, File.ReadAllBytes(dir["o/x.safetensors"]));
+        // Same source, other layers: likewise.
+        Assert.Equal(1, CliApp.Run(["embed", "--model", model, "--out", dir["o"], "--layers", "0", dir["a"]]));
+        Assert.Contains("layers", Manifest.ReadIndex(dir["o/index.csv"]).Single(r => r.Path == dir["a/x.wav"]).Error);
+        // --overwrite replaces it.
+        Assert.Equal(0, CliApp.Run(["embed", "--model", model, "--out", dir["o"], "--layers", "0", "--overwrite", dir["a"]]));
+        Assert.Equal(new long[] { 1, 64 }, SafeTensors.ReadHeader(dir["o/x.safetensors"]).Tensors.Single(t => t.Name == "embedding").Shape);
+    }
+
+    [Fact]
+    public void Cli_CollidingOutputsAndMissingInput_AreErrorRowsAndTheRestRuns()
+    {
+        using var dir = new Fixtures.TempDir();
+        Directory.CreateDirectory(dir["in"]);
+        File.Copy(FixtureWav("mert-tiny"), dir["in/song.wav"]);
+        File.Copy(Path.Combine(Fixtures.Dir("audio"), "flac_s16_stereo.flac"), dir["in/song.flac"]);
+        File.Copy(FixtureWav("mert-tiny-bin"), dir["in/other.wav"]);
+        Assert.Equal(1, CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", dir["o"], dir["in"], dir["nope.wav"]]));
+        var index = Manifest.ReadIndex(dir["o/index.csv"]);
+        Assert.Equal(4, index.Count);
+        Assert.Equal(2, index.Count(r => r.Status == "ok"));                     // other.wav and the first song.*
+        Assert.Contains(index, r => r.Status == "error" && r.Error.Contains("would overwrite that of"));
+        Assert.Contains(index, r => r.Status == "error" && r.Error.Contains("nope.wav: no such file or folder"));
+    }
+
+    [Fact]
+    public void Cli_ForeignIndexCsvInOut_RefusedBeforeAnyWork()
+    {
+        using var dir = new Fixtures.TempDir();
+        Directory.CreateDirectory(dir["o"]);
+        File.WriteAllText(dir["o/index.csv"], "path,output,status\nx,y,ok\n");
+        Assert.Equal(1, CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", dir["o"], FixtureWav("mert-tiny")]));
+        Assert.False(File.Exists(dir["o/input.safetensors"]));
+        Assert.Equal("path,output,status\nx,y,ok\n", File.ReadAllText(dir["o/index.csv"]));
+    }
+
+    [Fact]
+    public void Embed_AbsurdSampleRateHeader_ErrorRowNamesFile()
+    {
+        using var dir = new Fixtures.TempDir();
+        CultureMert.Audio.AudioFile.WriteWav(dir["odd.wav"], new float[500].Select((_, i) => (float)Math.Sin(i)).ToArray(), 24000);
+        var bytes = File.ReadAllBytes(dir["odd.wav"]);
+        BitConverter.GetBytes(1_000_000_007).CopyTo(bytes, 24);                 // fmt chunk: sample rate field
+        File.WriteAllBytes(dir["odd.wav"], bytes);
+        using var mert = MertCheckpoint.Load(Fixtures.Dir("mert-tiny"));
+        var e = Assert.Throws<InvalidDataException>(() => new Embedder(mert, new EmbedOptions()).Embed(dir["odd.wav"]));
+        Assert.Contains("odd.wav", e.Message);
+        Assert.Contains("sample rate", e.Message);
+    }
+
+    [Theory]
+    [InlineData("--layers", ",")]
+    [InlineData("--layers", "1,1")]
+    [InlineData("--layers", "99999999999")]
+    [InlineData("--chunk-seconds", "NaN")]
+    [InlineData("--chunk-seconds", "1e9")]
+    [InlineData("--batch-size", "0")]
+    public void Cli_Embed_InvalidOption_ExitCode2(string option, string value)
+    {
+        using var dir = new Fixtures.TempDir();
+        Assert.Equal(2, CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", dir["o"], option, value, FixtureWav("mert-tiny")]));
+        Assert.False(File.Exists(dir["o/input.safetensors"]));
     }
 
     [Fact]
