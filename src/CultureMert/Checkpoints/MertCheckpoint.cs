@@ -103,8 +103,14 @@ public static class MertCheckpoint
         var map = json["weight_map"] as JsonObject ?? throw new InvalidDataException($"{index}: no weight_map.");
         var dir = Path.GetDirectoryName(index)!;
         var files = new List<string>();
-        foreach (var shard in map.Select(kv => kv.Value!.GetValue<string>()).Distinct())
+        var names = new List<string>();
+        foreach (var (tensor, value) in map)
+            names.Add(value is JsonValue v && v.TryGetValue<string>(out var shardName) ? shardName
+                : throw new InvalidDataException($"{index}: weight_map entry {tensor} is not a file name ({value?.ToJsonString() ?? "null"})."));
+        foreach (var shard in names.Distinct())
         {
+            if (shard != Path.GetFileName(shard) || shard is "." or "..")
+                throw new InvalidDataException($"{index}: shard \"{shard}\" is not a file name in the model folder.");
             var shardPath = Path.Combine(dir, shard);
             if (!File.Exists(shardPath)) throw new FileNotFoundException($"{index}: shard {shard} is missing.", shardPath);
             files.Add(shardPath);

@@ -48,8 +48,15 @@ public static class SafeTensors
         var header = new byte[headerLen];
         f.ReadExactly(header);
         JsonObject json;
-        try { json = JsonNode.Parse(header) as JsonObject ?? throw new InvalidDataException("header is not a JSON object"); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: corrupt safetensors header ({e.Message})."); }
+        try
+        {
+            json = JsonNode.Parse(header) as JsonObject ?? throw new InvalidDataException("not a JSON object");
+            _ = json.Count;                                           // JsonObject parses lazily: duplicate keys surface here
+        }
+        catch (Exception e) when (e is JsonException or InvalidDataException or InvalidOperationException or ArgumentException)
+        {
+            throw new InvalidDataException($"{path}: corrupt safetensors header ({e.Message}).");
+        }
         var tensors = new List<SafeTensorInfo>();
         var metadata = new Dictionary<string, string>();
         var dataLen = f.Length - 8 - headerLen;
@@ -67,14 +74,22 @@ public static class SafeTensors
             var (dtype, shape, offsets) = ParseEntry(node, path, name);
             if (!DTypes.ContainsKey(dtype)) throw new InvalidDataException($"{path}: tensor {name} has unsupported dtype {dtype}.");
             var info = new SafeTensorInfo(name, dtype, shape, offsets[0], offsets[1]);
-            var expected = shape.Aggregate(1L, (a, b) => a * b) * DTypes[dtype].Bytes;
-            if (info.ByteLength != expected || info.Begin < 0 || info.End > dataLen)
+            long expected;
+            try { expected = checked(shape.Aggregate(1L, (a, b) => a * b) * DTypes[dtype].Bytes); }
+            catch (OverflowException) { throw new InvalidDataException($"{path}: tensor {name} has an impossible shape [{string.Join(", ", shape)}]."); }
+            if (info.Begin < 0 || info.End < info.Begin)
+                throw new InvalidDataException($"{path}: tensor {name} has invalid data_offsets [{info.Begin}, {info.End}].");
+            if (info.ByteLength != expected || info.End > dataLen)
                 throw new InvalidDataException(info.End > dataLen
                     ? $"{path}: truncated: tensor {name} ends at byte {info.End} of the data section but the file holds {dataLen}."
                     : $"{path}: tensor {name} has {info.ByteLength} bytes for shape [{string.Join(", ", shape)}] {dtype} ({expected} expected).");
             tensors.Add(info);
         }
-        return (tensors.OrderBy(t => t.Begin).ToList(), metadata, 8 + headerLen);
+        var ordered = tensors.OrderBy(t => t.Begin).ThenBy(t => t.End).ToList();
+        for (var i = 1; i < ordered.Count; i++)
+            if (ordered[i].Begin < ordered[i - 1].End)
+                throw new InvalidDataException($"{path}: tensors {ordered[i - 1].Name} and {ordered[i].Name} overlap in the data section (corrupt header).");
+        return (ordered, metadata, 8 + headerLen);
     }
 
     /// <summary>One header entry's dtype, shape and data offsets; a missing or ill-typed field is a format error naming the tensor.</summary>

@@ -54,9 +54,11 @@ public static class TorchPickle
                 s.CopyTo(ms);
                 obj = new Machine(ms.ToArray(), path).Run();
             }
-            catch (Exception e) when (e is EndOfStreamException or InvalidOperationException or IndexOutOfRangeException or ArgumentOutOfRangeException or KeyNotFoundException or InvalidCastException)
+            catch (Exception e) when (e is not InvalidDataException)
             {
-                throw new InvalidDataException($"{path}: corrupt pickle data ({e.Message}).");
+                // Malformed pickle bytes surface as whatever the machine tripped over (a short read, a wrong type on the
+                // stack, a missing memo entry): all of them mean the same thing to the user.
+                throw new InvalidDataException($"{path}: corrupt pickle data ({e.GetType().Name}: {e.Message}).");
             }
             if (obj is not Dictionary<object, object?> dict)
                 throw new InvalidDataException($"{path}: the pickle holds a {obj?.GetType().Name ?? "None"}, not a state dict of tensors.");
@@ -72,15 +74,34 @@ public static class TorchPickle
                                 ?? throw new InvalidDataException($"{path}: storage data/{tr.Storage.Key} of {name} is missing from the archive (truncated file?).");
                     storages[tr.Storage.Key] = storage = ReadStorage(entry, tr.Storage.DType, path, name);
                 }
-                var needed = tr.Size.Length == 0 ? tr.Offset + 1 : tr.Offset + tr.Size.Zip(tr.Stride, (s, st) => (s - 1) * st).Sum() + 1;
-                if (tr.Size.Any(s => s == 0)) needed = 0;
-                if (needed > storage.numel())
-                    throw new InvalidDataException($"{path}: {name} needs {needed} elements but its storage holds {storage.numel()} (truncated file?).");
+                CheckView(tr, storage.numel(), path, name);
                 result[name] = storage.as_strided(tr.Size, tr.Stride, tr.Offset).clone();
             }
             foreach (var s in storages.Values) s.Dispose();
             return result;
         }
+    }
+
+    /// <summary>
+    /// A tensor is a strided view of its storage; the view must lie inside it. A state dict never holds a view with more
+    /// elements than its storage (that takes stride 0, an expanded tensor), so such a header is treated as corrupt rather
+    /// than materialised (it could ask for any amount of memory).
+    /// </summary>
+    static void CheckView(TensorRef t, long storageNumel, string path, string name)
+    {
+        if (t.Size.Length != t.Stride.Length || t.Offset < 0 || t.Size.Any(s => s < 0) || t.Stride.Any(s => s < 0))
+            throw new InvalidDataException($"{path}: {name} has an invalid size/stride/offset ({string.Join(",", t.Size)} / {string.Join(",", t.Stride)} / {t.Offset}).");
+        if (t.Size.Any(s => s == 0)) return;
+        try
+        {
+            var numel = t.Size.Aggregate(1L, (a, s) => checked(a * s));
+            var needed = checked(t.Offset + t.Size.Zip(t.Stride, (s, st) => checked((s - 1) * st)).Aggregate(0L, (a, b) => checked(a + b)) + 1);
+            if (needed > storageNumel)
+                throw new InvalidDataException($"{path}: {name} needs {needed} elements but its storage holds {storageNumel} (truncated file?).");
+            if (numel > storageNumel)
+                throw new InvalidDataException($"{path}: {name} has {numel} elements but its storage only {storageNumel} (an expanded view, not a state dict tensor).");
+        }
+        catch (OverflowException) { throw new InvalidDataException($"{path}: {name} has an impossible size [{string.Join(", ", t.Size)}]."); }
     }
 
     static Tensor ReadStorage(ZipArchiveEntry entry, ScalarType dtype, string path, string name)

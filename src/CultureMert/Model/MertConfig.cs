@@ -71,6 +71,12 @@ public sealed record MertConfig
         if (ConvKernel.Length != ConvDim.Length || ConvStride.Length != ConvDim.Length)
             throw new InvalidDataException(
                 $"{source}: conv_dim/conv_kernel/conv_stride lengths differ: {ConvDim.Length}/{ConvKernel.Length}/{ConvStride.Length}.");
+        if (ConvDim.Length == 0 || ConvDim.Concat(ConvKernel).Concat(ConvStride).Any(v => v <= 0))
+            throw new InvalidDataException($"{source}: conv_dim/conv_kernel/conv_stride must be non-empty lists of positive numbers.");
+        if (NumConvPosEmbeddings <= 0 || NumConvPosEmbeddingGroups <= 0)
+            throw new InvalidDataException($"{source}: num_conv_pos_embeddings ({NumConvPosEmbeddings}) and num_conv_pos_embedding_groups ({NumConvPosEmbeddingGroups}) must be positive.");
+        if (SampleRate <= 0) throw new InvalidDataException($"{source}: sample_rate {SampleRate} must be positive.");
+        if (!(LayerNormEps > 0)) throw new InvalidDataException($"{source}: layer_norm_eps {LayerNormEps} must be positive.");
         if (HiddenSize <= 0 || NumAttentionHeads <= 0 || HiddenSize % NumAttentionHeads != 0)
             throw new InvalidDataException($"{source}: hidden_size {HiddenSize} is not a multiple of num_attention_heads {NumAttentionHeads}.");
         if (HiddenSize % NumConvPosEmbeddingGroups != 0)
