@@ -3,6 +3,7 @@ using System.Diagnostics;
 using CultureMert.Audio;
 using CultureMert.Checkpoints;
 using CultureMert.Corpus;
+using CultureMert.Batch;
 using CultureMert.Embedding;
 using CultureMert.Model;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using CultureMert.Checkpoints;
+using CultureMert.Batch;
 using CultureMert.Embedding;
-using Spectre.Console;
 
 namespace CultureMert.Cli.Commands;
 
@@ -48,7 +48,7 @@ static class EmbedCommand
                 var failed = rows.Where(x => x.Status == "error").ToList();
                 foreach (var f in failed) Console.Error.WriteLine($"error: {f.Error}");
                 Console.WriteLine($"{rows.Count(x => x.Status == "ok")} embedded, {rows.Count(x => x.Status == "skipped")} already done, {failed.Count} failed" +
-                                  $"{(cancel.IsCancellationRequested ? $", {tasks.Count - rows.Count} not started (interrupted)" : "")}; index: {Path.Combine(outDir, EmbedJob.IndexFile)}");
+                                  $"{(cancel.IsCancellationRequested ? $", {tasks.Count - rows.Count} not started (interrupted)" : "")}; index: {Path.Combine(outDir, BatchJob.IndexFile)}");
                 return cancel.IsCancellationRequested ? 130 : failed.Count > 0 ? 1 : 0;
             }
             finally { Console.CancelKeyPress -= onCancel; }
@@ -62,42 +62,5 @@ static class EmbedCommand
         try { return s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToArray(); }
         catch (Exception e) when (e is FormatException or OverflowException)
         { throw new ArgumentException($"--layers \"{s}\": expected 'all' or a comma-separated list of layer numbers such as 0,6,12."); }
-    }
-}
-
-/// <summary>A Spectre.Console progress bar on a terminal; one plain line per file otherwise (CI logs, pipes).</summary>
-static class Progress
-{
-    public static List<IndexRow> Run(IReadOnlyList<EmbedTask> tasks, Func<IProgress<EmbedProgress>, CancellationToken, List<IndexRow>> work, CancellationToken cancel)
-    {
-        if (Console.IsOutputRedirected || Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null)
-            return work(new Inline(p =>
-            {
-                if (p.Current is null || p.CurrentFraction > 0) return;       // one line per file
-                Console.WriteLine($"[{p.FilesDone + 1}/{p.FilesTotal}] {p.Current}  ({p.AudioSeconds:F0} audio-s done, {p.Throughput:F2} audio-s/s, {p.Failed} failed{Eta(p)})");
-            }), cancel);
-        List<IndexRow> rows = [];
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-            .Start(ctx =>
-            {
-                var bar = ctx.AddTask("embedding", maxValue: tasks.Count);
-                rows = work(new Inline(p =>
-                {
-                    bar.Value = p.FilesDone + p.CurrentFraction;
-                    bar.Description = $"{p.FilesDone}/{p.FilesTotal} files, {p.AudioSeconds:F0} audio-s, {p.Throughput:F2} audio-s/s, {p.Failed} failed";
-                }), cancel);
-                bar.Value = tasks.Count;
-            });
-        return rows;
-    }
-
-    static string Eta(EmbedProgress p) =>
-        p.FilesDone == 0 ? "" : $", ETA {TimeSpan.FromSeconds(p.Elapsed.TotalSeconds / p.FilesDone * (p.FilesTotal - p.FilesDone)):hh\\:mm\\:ss}";
-
-    /// <summary>Reports synchronously on the worker's thread (System.Progress would post to the thread pool).</summary>
-    sealed class Inline(Action<EmbedProgress> report) : IProgress<EmbedProgress>
-    {
-        public void Report(EmbedProgress value) => report(value);
     }
 }

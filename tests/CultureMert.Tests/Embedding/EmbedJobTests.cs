@@ -1,5 +1,6 @@
 using CultureMert.Checkpoints;
 using CultureMert.Cli;
+using CultureMert.Batch;
 using CultureMert.Embedding;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -135,9 +136,9 @@ public class EmbedJobTests
         Assert.Single(Manifest.ReadIndex(dir["out/index.csv"]));
     }
 
-    sealed class CancelAfterFirst(CancellationTokenSource cancel) : IProgress<EmbedProgress>
+    sealed class CancelAfterFirst(CancellationTokenSource cancel) : IProgress<JobProgress>
     {
-        public void Report(EmbedProgress p) { if (p.FilesDone == 1) cancel.Cancel(); }
+        public void Report(JobProgress p) { if (p.FilesDone == 1) cancel.Cancel(); }
     }
 
     [Fact]

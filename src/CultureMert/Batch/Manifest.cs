@@ -1,4 +1,4 @@
-namespace CultureMert.Embedding;
+namespace CultureMert.Batch;
 
 /// <summary>
 /// The CSV dialect of manifests and indices (RFC 4180: comma-separated, double-quoted fields with doubled quotes), read
@@ -24,7 +24,10 @@ public static class Manifest
         return paths;
     }
 
-    public const string IndexHeader = "path,output,duration_s,chunks,status,error";
+    /// <summary>The columns of an <c>index.csv</c>; the fourth names what the job counts per file (chunks, frames).</summary>
+    public static string IndexHeader(string countColumn) => $"path,output,duration_s,{countColumn},status,error";
+
+    static readonly string[] IndexColumns = ["path", "output", "duration_s", "status", "error"];
 
     /// <summary>Rows of an existing <c>index.csv</c> (none if the file does not exist); a file that is not an index is an error.</summary>
     public static List<IndexRow> ReadIndex(string path)
@@ -33,11 +36,12 @@ public static class Manifest
         var rows = ReadRows(path);
         if (rows.Count == 0) return [];
         var header = rows[0];
-        var missing = IndexHeader.Split(',').Where(c => !header.Contains(c)).ToList();
-        if (missing.Count > 0)
-            throw new InvalidDataException($"{path}: not an index written by `culturemert embed` (no column {string.Join(", ", missing)}); " +
+        var missing = IndexColumns.Where(c => !header.Contains(c)).ToList();
+        if (missing.Count > 0 || header.Count != 6)
+            throw new InvalidDataException($"{path}: not an index written by culturemert (expected columns {IndexHeader("chunks|frames")}); " +
                                            "move it away or choose another --out folder.");
         int Col(string name) => header.IndexOf(name);
+        var count = Enumerable.Range(0, header.Count).Single(i => !IndexColumns.Contains(header[i]));
         var result = new List<IndexRow>();
         for (var i = 1; i < rows.Count; i++)
         {
@@ -46,7 +50,7 @@ public static class Manifest
             if (r.Count != header.Count) throw new InvalidDataException($"{path}:{i + 1}: {r.Count} fields, the header has {header.Count}.");
             result.Add(new IndexRow(r[Col("path")], r[Col("output")],
                 double.TryParse(r[Col("duration_s")], System.Globalization.CultureInfo.InvariantCulture, out var d) ? d : null,
-                int.TryParse(r[Col("chunks")], out var c) ? c : null, r[Col("status")], r[Col("error")]));
+                int.TryParse(r[count], out var c) ? c : null, r[Col("status")], r[Col("error")]));
         }
         return result;
     }

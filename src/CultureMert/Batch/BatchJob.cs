@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using CultureMert.Audio;
+using CultureMert.Checkpoints;
+using TorchSharp;
+
+namespace CultureMert.Batch;
+
+/// <summary>One audio file to process and where its output goes, or why it cannot be (<see cref="Error"/>).</summary>
+public sealed record BatchTask(string Path, string Output, string RelativeOutput, string? Error = null);
+
+/// <summary>One row of <c>index.csv</c>. <see cref="Chunks"/> holds the job's per-file count (chunks, frames).</summary>
+public sealed record IndexRow(string Path, string Output, double? DurationSeconds, int? Chunks, string Status, string Error);
+
+/// <summary>Progress of a running job: files done, audio seconds done, elapsed time.</summary>
+/// <param name="CurrentFraction">how much of the current file is done, 0..1</param>
+public sealed record JobProgress(int FilesDone, int FilesTotal, int Failed, double AudioSeconds, TimeSpan Elapsed, string? Current,
+                                 double CurrentFraction = 0)
+{
+    public double Throughput => Elapsed.TotalSeconds > 0 ? AudioSeconds / Elapsed.TotalSeconds : 0;
+}
+
+/// <summary>What a batch job does to one file (embed it, tokenise it).</summary>
+public interface IFileJob
+{
+    /// <summary>The index column of the per-file count the job reports ("chunks", "frames").</summary>
+    string CountColumn { get; }
+
+    /// <summary>Metadata that identifies how outputs are made: an existing output is reused only if all of it matches.</summary>
+    IReadOnlyDictionary<string, string> Provenance { get; }
+
+    /// <summary>
+    /// Processes one file and writes <see cref="BatchTask.Output"/> atomically, with metadata holding at least
+    /// <see cref="Provenance"/>, <c>source</c> (the task's path), <c>duration_s</c> and <see cref="CountColumn"/>.
+    /// Throws (InvalidDataException, …) naming the file when it cannot.
+    /// </summary>
+    (double DurationSeconds, int Count) Process(BatchTask task, CancellationToken cancel, Action<double> progress);
+}
+
+/// <summary>
+/// The batch mechanics shared by <c>embed</c> and <c>tokenize</c>: expands inputs (files, folders, CSV manifests) into
+/// tasks, runs a job on each file, keeps <c>&lt;out&gt;/&lt;relative path&gt;.safetensors</c> outputs of earlier runs
+/// that match, records every file in <c>index.csv</c> and never lets one bad file stop the others.
+/// </summary>
+public static class BatchJob
+{
+    public const string IndexFile = "index.csv";
+
+    /// <summary>
+    /// Expands command-line inputs into tasks. Nothing here stops the batch: an input that does not exist, an unreadable
+    /// manifest or two inputs whose outputs would collide become tasks that carry their error.
+    /// </summary>
+    public static List<BatchTask> Plan(IEnumerable<string> inputs, string outDir)
+    {
+        var tasks = new List<BatchTask>();
+        var byOutput = new Dictionary<string, string>();
+        foreach (var input in inputs)
+        {
+            List<(string File, string Root)> files;
+            try { files = Expand(input).ToList(); }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                tasks.Add(new BatchTask(Path.GetFullPath(input), "", "", e.Message));
+                continue;
+            }
+            foreach (var (file, root) in files)
+            {
+                var rel = Path.GetRelativePath(root, file);
+                if (rel.StartsWith("..")) rel = Path.GetFileName(file);       // a manifest entry outside the manifest's folder
+                var relOut = Path.ChangeExtension(rel, ".safetensors");
+                var output = Path.GetFullPath(Path.Combine(outDir, relOut));
+                if (byOutput.TryGetValue(output, out var other))
+                {
+                    if (other != file)                                        // (the same file given twice is processed once)
+                        tasks.Add(new BatchTask(file, output, relOut,
+                            $"{file}: its output {relOut} would overwrite that of {other}; process one of them into another --out folder or rename it."));
+                    continue;
+                }
+                byOutput[output] = file;
+                tasks.Add(new BatchTask(file, output, relOut));
+            }
+        }
+        return tasks;
+    }
+
+    static IEnumerable<(string File, string Root)> Expand(string input)
+    {
+        if (Directory.Exists(input))
+        {
+            var root = Path.GetFullPath(input);
+            return AudioFilesIn(root).Select(f => (f, root));
+        }
+        if (!File.Exists(input)) throw new FileNotFoundException($"{input}: no such file or folder.", input);
+        if (input.EndsWith(".csv", StringComparison.OrdinalIgnoreCase))
+        {
+            var root = Path.GetDirectoryName(Path.GetFullPath(input))!;
+            return Manifest.ReadPaths(input).SelectMany(p =>
+            {
+                var full = Path.GetFullPath(Path.Combine(root, p));
+                return Directory.Exists(full) ? AudioFilesIn(full) : [full];    // a folder entry stands for its audio files
+            }).Select(f => (f, root));
+        }
+        var file = Path.GetFullPath(input);
+        return [(file, Path.GetDirectoryName(file)!)];
+    }
+
+    static IEnumerable<string> AudioFilesIn(string folder) =>
+        Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(AudioDecoder.IsAudioFile).Order(StringComparer.Ordinal);
+
+    /// <summary>Runs <paramref name="job"/> on every task; returns the index rows (also written to <c>index.csv</c>, even when interrupted).</summary>
+    public static List<IndexRow> Run(IFileJob job, IReadOnlyList<BatchTask> tasks, string outDir, bool overwrite,
+                                     IProgress<JobProgress>? progress = null, CancellationToken cancel = default)
+    {
+        Directory.CreateDirectory(outDir);
+        var earlier = Manifest.ReadIndex(Path.Combine(outDir, IndexFile));     // refuses a foreign index.csv before any work
+        AtomicFile.CleanStale(outDir);                                        // leftovers of a run that was killed
+        var rows = new List<IndexRow>();
+        var clock = Stopwatch.StartNew();
+        var lastIndexWrite = TimeSpan.Zero;
+        double audio = 0;
+        var failed = 0;
+        try
+        {
+            foreach (var task in tasks)
+            {
+                if (cancel.IsCancellationRequested) break;
+                progress?.Report(new JobProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, task.Path));
+                var row = ProcessOne(job, task, overwrite, cancel, fraction =>
+                    progress?.Report(new JobProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, task.Path, fraction)));
+                if (row is null) break;                                       // cancelled mid-file: nothing written for it
+                rows.Add(row);
+                if (row.Status == "error") failed++;
+                else if (row.Status == "ok") audio += row.DurationSeconds ?? 0;
+                if (clock.Elapsed - lastIndexWrite > TimeSpan.FromSeconds(2)) { WriteIndex(job, outDir, earlier, rows); lastIndexWrite = clock.Elapsed; }
+            }
+        }
+        finally
+        {
+            WriteIndex(job, outDir, earlier, rows);
+        }
+        progress?.Report(new JobProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, null));
+        return rows;
+    }
+
+    static IndexRow? ProcessOne(IFileJob job, BatchTask task, bool overwrite, CancellationToken cancel, Action<double> fileProgress)
+    {
+        if (task.Error is not null) return new IndexRow(task.Path, task.RelativeOutput, null, null, "error", task.Error);
+        if (!overwrite && File.Exists(task.Output) && Finished(job, task) is { } done) return done;
+        try
+        {
+            using var scope = torch.NewDisposeScope();                        // every tensor of this file dies here
+            var (duration, count) = job.Process(task, cancel, fileProgress);
+            return new IndexRow(task.Path, task.RelativeOutput, duration, count, "ok", "");
+        }
+        catch (OperationCanceledException) { return null; }
+        catch (Exception e)
+        {
+            // One bad file never stops the batch: whatever went wrong becomes this file's error row.
+            var expected = e is InvalidDataException or NotSupportedException or IOException or UnauthorizedAccessException or DllNotFoundException;
+            var message = expected ? e.Message : $"{e.GetType().Name}: {e.Message}";
+            if (!message.Contains(task.Path)) message = $"{task.Path}: {message}";
+            return new IndexRow(task.Path, task.RelativeOutput, null, null, "error", message.ReplaceLineEndings(" "));
+        }
+    }
+
+    /// <summary>
+    /// The row for an output that an earlier run finished with the same source and provenance; an error row when the
+    /// existing file came from something else (never silently kept); null when it is unreadable (process again).
+    /// </summary>
+    static IndexRow? Finished(IFileJob job, BatchTask task)
+    {
+        Dictionary<string, string> meta;
+        try { meta = SafeTensors.ReadHeader(task.Output).Metadata; }
+        catch (InvalidDataException) { return null; }
+        var differs = job.Provenance.Where(kv => meta.GetValueOrDefault(kv.Key) != kv.Value).Select(kv => kv.Key).ToList();
+        if (meta.GetValueOrDefault("source") != task.Path) differs.Insert(0, "source");
+        if (differs.Count > 0)
+            return new IndexRow(task.Path, task.RelativeOutput, null, null, "error",
+                $"{task.Output} already exists from a different {string.Join("/", differs)} ({string.Join(", ", differs.Select(k => $"{k}={meta.GetValueOrDefault(k) ?? "none"}"))}); " +
+                "rerun with --overwrite to replace it, or use another --out folder.");
+        return new IndexRow(task.Path, task.RelativeOutput,
+            double.TryParse(meta.GetValueOrDefault("duration_s"), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null,
+            int.TryParse(meta.GetValueOrDefault(job.CountColumn), out var c) ? c : null, "skipped", "");
+    }
+
+    static void WriteIndex(IFileJob job, string outDir, List<IndexRow> earlier, List<IndexRow> rows)
+    {
+        // Rows of earlier runs for files not in this run are kept, so that several runs into one folder share one index.
+        var current = rows.Select(r => r.Path).ToHashSet();
+        var sb = new StringBuilder(Manifest.IndexHeader(job.CountColumn) + "\n");
+        foreach (var r in earlier.Where(r => !current.Contains(r.Path)).Concat(rows))
+            sb.Append(string.Join(",", Manifest.Csv(r.Path), Manifest.Csv(r.Output),
+                r.DurationSeconds?.ToString("0.######", CultureInfo.InvariantCulture) ?? "", r.Chunks?.ToString(CultureInfo.InvariantCulture) ?? "",
+                r.Status, Manifest.Csv(r.Error))).Append('\n');
+        AtomicFile.WriteText(Path.Combine(outDir, IndexFile), sb.ToString());
+    }
+
+    /// <summary>Metadata every output carries besides the job's provenance.</summary>
+    public static Dictionary<string, string> Metadata(IFileJob job, BatchTask task, double durationSeconds, int count) =>
+        new(job.Provenance)
+        {
+            ["format"] = "pt",
+            ["source"] = task.Path,
+            ["duration_s"] = durationSeconds.ToString("R", CultureInfo.InvariantCulture),
+            [job.CountColumn] = count.ToString(CultureInfo.InvariantCulture),
+        };
+}
