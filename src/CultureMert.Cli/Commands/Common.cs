@@ -1,3 +1,4 @@
+using CultureMert.Batch;
 using TorchSharp;
 
 namespace CultureMert.Cli.Commands;
@@ -29,5 +30,27 @@ static class Common
             Console.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message}\n{e.StackTrace}");
             return 70;
         }
+    }
+
+    /// <summary>
+    /// Runs a batch job with progress and Ctrl-C handling, prints per-file errors and a summary line; returns the exit
+    /// code: 0 all done, 1 some file failed, 130 interrupted.
+    /// </summary>
+    public static int RunBatch(IReadOnlyList<BatchTask> tasks, Func<IProgress<JobProgress>, CancellationToken, List<IndexRow>> run,
+                               string outDir, string verb)
+    {
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("interrupted: finishing the index; no partial outputs are left."); };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var rows = Progress.Run(tasks, run, cancel.Token);
+            var failed = rows.Where(x => x.Status == "error").ToList();
+            foreach (var f in failed) Console.Error.WriteLine($"error: {f.Error}");
+            Console.WriteLine($"{rows.Count(x => x.Status == "ok")} {verb}, {rows.Count(x => x.Status == "skipped")} already done, {failed.Count} failed" +
+                              $"{(cancel.IsCancellationRequested ? $", {tasks.Count - rows.Count} not started (interrupted)" : "")}; index: {Path.Combine(outDir, BatchJob.IndexFile)}");
+            return cancel.IsCancellationRequested ? 130 : failed.Count > 0 ? 1 : 0;
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
     }
 }

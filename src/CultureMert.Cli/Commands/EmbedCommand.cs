@@ -39,19 +39,7 @@ static class EmbedCommand
             if (mert.IgnoredHeads.Count > 0)
                 Console.Error.WriteLine($"note: {mert.WeightsFile}: {mert.IgnoredHeads.Count} pre-training head tensor(s) not used for embedding ({string.Join(", ", mert.IgnoredHeads.Take(3))}...)");
             var job = new EmbedJob(mert, options, outDir, r.GetValue(overwrite));
-            using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("interrupted: finishing the index; no partial outputs are left."); };
-            Console.CancelKeyPress += onCancel;
-            try
-            {
-                var rows = Progress.Run(tasks, (p, c) => job.Run(tasks, p, c), cancel.Token);
-                var failed = rows.Where(x => x.Status == "error").ToList();
-                foreach (var f in failed) Console.Error.WriteLine($"error: {f.Error}");
-                Console.WriteLine($"{rows.Count(x => x.Status == "ok")} embedded, {rows.Count(x => x.Status == "skipped")} already done, {failed.Count} failed" +
-                                  $"{(cancel.IsCancellationRequested ? $", {tasks.Count - rows.Count} not started (interrupted)" : "")}; index: {Path.Combine(outDir, BatchJob.IndexFile)}");
-                return cancel.IsCancellationRequested ? 130 : failed.Count > 0 ? 1 : 0;
-            }
-            finally { Console.CancelKeyPress -= onCancel; }
+            return Common.RunBatch(tasks, (p, c) => job.Run(tasks, p, c), outDir, "embedded");
         }));
         return command;
     }
