@@ -43,26 +43,32 @@ public static class Heatmap
         var (lo, hi) = finite.Length == 0 ? (0.0, 1.0) : (finite.Min(), finite.Max());
         if (hi - lo < 1e-12) (lo, hi) = (lo - 0.5, hi + 0.5);            // one value only: a colour bar needs a span
 
+        // Cells are drawn as rectangles: ScottPlot's heatmap plottable leaves a 1 × 1 map blank. It stays, hidden, as
+        // the colour bar's source, so the bar and the cells share one colormap and range.
+        var colormap = new ScottPlot.Colormaps.Viridis();
         var heatmap = plot.Add.Heatmap(values);
-        heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+        heatmap.Colormap = colormap;
         heatmap.ManualRange = new ScottPlot.Range(lo, hi);
-        heatmap.NaNCellColor = Colors.LightGray;
-        heatmap.Rectangle = new CoordinateRect(-0.5, cols - 0.5, -0.5, rows - 0.5);   // cell (i, j) centred on x = j, y = rows-1-i
+        heatmap.IsVisible = false;
         var bar = plot.Add.ColorBar(heatmap);
         bar.Width = 20;
 
-        var fontSize = 14f;
         for (var i = 0; i < rows; i++)
             for (var j = 0; j < cols; j++)
             {
                 var v = values[i, j];
-                var text = plot.Add.Text(double.IsFinite(v) ? v.ToString(valueFormat, System.Globalization.CultureInfo.InvariantCulture) : "n/a", j, rows - 1 - i);
-                text.LabelFontSize = fontSize;
+                var y = rows - 1 - i;                                              // row 0 at the top
+                var fill = double.IsFinite(v) ? colormap.GetColor(Math.Clamp((v - lo) / (hi - lo), 0, 1)) : Colors.LightGray;
+                var cell = plot.Add.Rectangle(j - 0.5, j + 0.5, y - 0.5, y + 0.5);
+                cell.FillColor = fill;
+                cell.LineWidth = 0;
+                var text = plot.Add.Text(double.IsFinite(v) ? v.ToString(valueFormat, System.Globalization.CultureInfo.InvariantCulture) : "n/a", j, y);
+                text.LabelFontSize = 14;
                 text.LabelAlignment = Alignment.MiddleCenter;
                 text.LabelBold = true;
-                // dark text on the bright (yellow/green) end of viridis, white on the dark (purple/blue) end
-                text.LabelFontColor = double.IsFinite(v) && (v - lo) / (hi - lo) > 0.6 ? Colors.Black : Colors.White;
-                if (!double.IsFinite(v)) text.LabelFontColor = Colors.Black;
+                // black on light cells (viridis' yellow end), white on dark ones (its purple end): relative luminance
+                var luminance = 0.2126 * fill.Red + 0.7152 * fill.Green + 0.0722 * fill.Blue;
+                text.LabelFontColor = luminance > 140 ? Colors.Black : Colors.White;
             }
 
         plot.Axes.Bottom.SetTicks(Enumerable.Range(0, cols).Select(j => (double)j).ToArray(), colLabels);
@@ -83,7 +89,7 @@ public static class Heatmap
         plot.HideGrid();
         plot.Axes.SetLimits(-0.5, cols - 0.5, -0.5, rows - 0.5);
 
-        var width = Math.Clamp(180 + labelPx + CellPx * cols, 420, 4000);
+        var width = Math.Clamp(Math.Max(180 + labelPx + CellPx * cols, 40 + 10 * title.Length), 420, 4000);   // the title must fit
         var height = Math.Clamp(120 + (longest > 8 ? (int)(0.75 * 8 * longest) : 30) + CellPx * rows, 320, 4000);
         var png = plot.GetImageBytes(width, height, ImageFormat.Png);
         AtomicFile.Write(path, s => s.Write(png));
