@@ -35,7 +35,7 @@ public static class Heatmap
             throw new ArgumentException($"{path}: {rowLabels.Length} row and {colLabels.Length} column labels for {rows} × {cols} values.");
 
         var font = FontFamily.Value;
-        var plot = new Plot();
+        using var plot = new Plot();
         if (font is not null) plot.Font.Set(font);
         plot.Title(title);
 
