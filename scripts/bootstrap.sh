@@ -9,7 +9,9 @@
 #      same keyring), pin it low (priority 100: no package is upgraded from it unless asked) and install libstdc++6
 #      from it, which also brings the trixie libc6 and libgcc-s1 it depends on. Elsewhere we print what to run.
 #   2. libsndfile1 (FLAC decoding, and a fallback for other formats) from the distribution.
-#   3. dotnet build -c Release when any source is newer than the last build.
+#   3. fonts-dejavu-core: SkiaSharp (ScottPlot's heatmaps) has no fontconfig here, so without a TrueType file in the
+#      usual folders a plot's text comes out blank.
+#   4. dotnet build -c Release when any source is newer than the last build.
 set -euo pipefail
 CULTUREMERT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { echo "[setup] $*" >&2; }
@@ -97,6 +99,19 @@ ensure_libsndfile() {
   log "libsndfile1 is missing: FLAC files will not decode. Install it with: apt-get install libsndfile1"
 }
 
+ensure_fonts() {
+  local f
+  for f in /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf \
+           /usr/share/fonts/dejavu/DejaVuSans.ttf /usr/share/fonts/TTF/DejaVuSans.ttf \
+           /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf; do
+    [ -e "$f" ] && return 0
+  done
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing fonts-dejavu-core (text in PNG reports)"; apt_install fonts-dejavu-core && return 0
+  fi
+  log "no DejaVu or Liberation font found: PNG reports will have no text. Install one with: apt-get install fonts-dejavu-core"
+}
+
 build_if_stale() {
   local stamp="$CULTUREMERT_ROOT/artifacts/.build-stamp"
   CULTUREMERT_CLI_DLL="$CULTUREMERT_ROOT/artifacts/cli/CultureMert.Cli.dll"
@@ -117,5 +132,6 @@ build_if_stale() {
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 ensure_libstdcxx
 ensure_libsndfile
+ensure_fonts
 build_if_stale
 echo "$CULTUREMERT_CLI_DLL"

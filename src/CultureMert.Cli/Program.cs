@@ -16,6 +16,7 @@ public static class CliApp
             EmbedCommand.Create(),
             InitCommand.Create(),
             DemoCommand.Create(),
+            TokensCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }
