@@ -38,7 +38,7 @@ public static class Manifest
         var header = rows[0];
         var missing = IndexColumns.Where(c => !header.Contains(c)).ToList();
         if (missing.Count > 0 || header.Count != 6)
-            throw new InvalidDataException($"{path}: not an index written by culturemert (expected columns {IndexHeader("chunks|frames")}); " +
+            throw new InvalidDataException($"{path}: not an index written by culturemert embed or tokenize (expected columns {IndexHeader("chunks|frames")}); " +
                                            "move it away or choose another --out folder.");
         int Col(string name) => header.IndexOf(name);
         var count = Enumerable.Range(0, header.Count).Single(i => !IndexColumns.Contains(header[i]));

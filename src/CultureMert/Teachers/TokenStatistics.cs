@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CultureMert.Checkpoints;
-using CultureMert.Embedding;
+using CultureMert.Batch;
 using CultureMert.Reports;
 
 namespace CultureMert.Teachers;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using CultureMert.Checkpoints;
 using CultureMert.Cli;
-using CultureMert.Embedding;
+using CultureMert.Batch;
 using CultureMert.Reports;
 using CultureMert.Teachers;
 using static TorchSharp.torch;
@@ -221,7 +221,7 @@ public class TokenStatisticsTests
             ("carnatic1", "carnatic", [Repeat(50, 4, 5, 6, 7, 7), Repeat(50, 1, 2, 3, 4, 5)]),
         };
         var labels = new List<string> { "path,culture" };
-        var index = new List<string> { Manifest.IndexHeader };
+        var index = new List<string> { Manifest.IndexHeader("frames") };
         foreach (var (name, culture, codes) in files)
         {
             var inA = name != "carnatic1";                                           // carnatic lives in the folder without an index
