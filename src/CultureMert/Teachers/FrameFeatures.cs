@@ -66,8 +66,8 @@ public sealed record FrameFeatureOptions
 /// Log-mel + chroma frame features at the hop rate (75 Hz for 24 kHz audio), as the k-means teacher of MERT's first
 /// version used (arXiv:2306.00107 §3.1: "k-means on log-mel and chroma features"). Computed from one power spectrogram:
 /// <list type="bullet">
-/// <item>STFT: Hann window (periodic) of n_fft samples, hop 320, <b>centred with zero ("constant") padding</b> of
-/// n_fft/2 on each side (librosa ≥ 0.10's default; reflect padding would fail on clips shorter than n_fft/2), so a
+/// <item>STFT: Hann window (periodic) of n_fft samples, hop 320, <b>centred with reflect padding</b> of n_fft/2 on each
+/// side (torch.stft's default; zero padding for clips of at most n_fft/2 samples, which reflection cannot pad), so a
 /// waveform of L samples gives floor(L/320) + 1 frames — one more than MERT's CNN (floor((L−400)/320) + 1), whose
 /// frame t spans samples 320t..320t+400, centred at 320t+200, while ours is centred at 320t. Power = |X|², unnormalised.</item>
 /// <item>Mel: librosa's <c>filters.mel</c> — Slaney mel scale (linear below 1 kHz, logarithmic above) with Slaney area
@@ -106,8 +106,12 @@ public sealed class FrameFeatures : IDisposable
         if (waveform.shape[0] == 0) throw new ArgumentException("Frame features need at least one sample; got an empty waveform.", nameof(waveform));
         using var scope = NewDisposeScope();
         var x = waveform.to(ScalarType.Float32);
+        // Reflect padding (torch.stft's default) keeps the first and last frames looking like the audio next to them; zero
+        // padding makes a hard onset there, a broadband click that k-means spends clusters on. Reflection needs more than
+        // n_fft/2 samples, so shorter clips are zero-padded instead.
+        var mode = x.shape[0] > Options.NFft / 2 ? PaddingModes.Reflect : PaddingModes.Constant;
         var spec = stft(x, Options.NFft, hop_length: Options.HopLength, win_length: Options.NFft, window: window, center: true,
-            pad_mode: PaddingModes.Constant, normalized: false, onesided: true, return_complex: true);   // (bins, frames) complex
+            pad_mode: mode, normalized: false, onesided: true, return_complex: true);                   // (bins, frames) complex
         var power = view_as_real(spec).square().sum(-1);                                                     // (bins, frames)
         var mel = matmul(mel_fb, power).add_(Options.LogEps).log_();                                          // (n_mels, frames)
         var chroma = matmul(chroma_fb, power);                                                               // (12, frames)

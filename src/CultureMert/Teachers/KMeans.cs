@@ -16,13 +16,15 @@ public sealed record KMeansOptions
     public int BatchSize { get; init; }
     /// <summary>k-means++ runs on at most this many points (0 = max(3·batch, 20·k)): it costs k passes over its sample.</summary>
     public int InitSampleSize { get; init; }
+    /// <summary>Standardisation divides by max(std, this × mean std over dimensions), so near-constant features stay small.</summary>
+    public double RelativeStdFloor { get; init; } = 0.1;
 
     public KMeansOptions Validate()
     {
         if (K < 1) throw new ArgumentException($"k must be at least 1 (got {K}).");
         if (MaxIterations < 1) throw new ArgumentException($"max iterations must be at least 1 (got {MaxIterations}).");
         if (Tolerance < 0) throw new ArgumentException($"tolerance must be ≥ 0 (got {Tolerance}).");
-        if (BatchSize < 0 || InitSampleSize < 0) throw new ArgumentException($"batch size and init sample size must be ≥ 0 (got {BatchSize}, {InitSampleSize}).");
+        if (BatchSize < 0 || InitSampleSize < 0 || RelativeStdFloor < 0) throw new ArgumentException($"batch size, init sample size and std floor must be ≥ 0 (got {BatchSize}, {InitSampleSize}, {RelativeStdFloor}).");
         return this;
     }
 }
@@ -37,7 +39,7 @@ public sealed class KMeansCodebook : IDisposable
     public Tensor Centroids { get; }
     /// <summary>(F) float32.</summary>
     public Tensor Mean { get; }
-    /// <summary>(F) float32, strictly positive (constant dimensions get 1).</summary>
+    /// <summary>(F) float32, strictly positive (floored, see <see cref="KMeansOptions.RelativeStdFloor"/>).</summary>
     public Tensor Std { get; }
     /// <summary>Mean squared distance of the fitting points to their centroid (standardised units); NaN if unknown.</summary>
     public double Inertia { get; init; } = double.NaN;
@@ -99,7 +101,10 @@ public static class KMeans
         var x64 = data.to(ScalarType.Float64);
         var mean = x64.mean([0]);                                              // (F)
         var std = x64.std(0, unbiased: false);                                 // (F)
-        std = where(std > 1e-8, std, ones_like(std));                          // constant feature: leave it centred, unscaled
+        // A dimension that barely varies (a mel band always near the log floor, chroma of a pure tone) would be blown up to
+        // unit variance and let noise decide the clusters: std is floored at a fraction of the average std (and at 1e-8).
+        var floor = Math.Max(1e-8, options.RelativeStdFloor * std.mean().item<double>());
+        std = std.clamp_min(floor);
         var z = ((x64 - mean) / std).to(ScalarType.Float32).contiguous();      // (n, F)
         var rng = new Random(options.Seed);
         var initSize = options.InitSampleSize > 0 ? options.InitSampleSize : Math.Max(3 * options.BatchSize, 20 * k);
@@ -159,10 +164,16 @@ public static class KMeans
         return (cat(idx, 0).MoveToOuterDisposeScope(), cat(val, 0).MoveToOuterDisposeScope());
     }
 
-    /// <summary>Lloyd's algorithm; stops when no point changes cluster or the centroids move less than the tolerance.</summary>
-    static (Tensor C, int Iterations, int Reseeded) Lloyd(Tensor z, Tensor c, KMeansOptions o)
+    /// <summary>
+    /// Lloyd's algorithm from given centroids; stops when no point changes cluster or the centroids move less than the
+    /// tolerance. Empty clusters are re-seeded from the farthest points. <see cref="Fit"/> calls it on standardised data.
+    /// </summary>
+    /// <param name="z">(n, F) float32</param> <param name="c">(k, F) float32 initial centroids; not modified</param>
+    /// <returns>C (k, F) float32</returns>
+    public static (Tensor C, int Iterations, int Reseeded) Lloyd(Tensor z, Tensor c, KMeansOptions o)
     {
         var (k, F) = (c.shape[0], c.shape[1]);
+        var init = c;
         Tensor? previous = null;
         var reseeded = 0;
         var it = 0;
@@ -178,6 +189,7 @@ public static class KMeans
             reseeded += Reseed(z, idx, partial, counts, next);
             var shift = (next - c).square().sum().item<float>();
             var same = previous is not null && previous.eq(idx).all().item<bool>();
+            if (!ReferenceEquals(c, init)) c.Dispose();
             c = next.MoveToOuterDisposeScope();
             previous?.Dispose();
             previous = idx.MoveToOuterDisposeScope();
@@ -195,6 +207,7 @@ public static class KMeans
     static (Tensor C, int Iterations, int Reseeded) MiniBatch(Tensor z, Tensor c, KMeansOptions o, Random rng)
     {
         var (n, k, F) = (z.shape[0], c.shape[0], c.shape[1]);
+        var init = c;
         var seen = zeros(k);                                                      // (k) points absorbed per centroid
         var reseeded = 0;
         var it = 0;
@@ -210,6 +223,7 @@ public static class KMeans
             var next = (c * seen.unsqueeze(1) + sums) / total.clamp_min(1).unsqueeze(1);
             next = where(total.unsqueeze(1) > 0, next, c);
             var shift = (next - c).square().sum().item<float>();
+            if (!ReferenceEquals(c, init)) c.Dispose();
             c = next.MoveToOuterDisposeScope();
             seen.Dispose();
             seen = total.MoveToOuterDisposeScope();
@@ -231,7 +245,7 @@ public static class KMeans
                 var sums = zeros(k, F).index_add_(0, idx, z, 1);
                 next = where(counts.unsqueeze(1) > 0, sums / counts.clamp_min(1).unsqueeze(1), next);
             }
-            c.Dispose();
+            if (!ReferenceEquals(c, init)) c.Dispose();
             c = next.MoveToOuterDisposeScope();
         }
         seen.Dispose();
