@@ -53,7 +53,7 @@ public sealed partial class EncodecTeacher : ITokenTeacher
             {
                 // One file: check the header, then read only the tensors we keep straight into the parameters.
                 var header = SafeTensors.ReadHeader(weights).Tensors;
-                Validate(state, header.Select(t => new Entry(t.Name, t.Shape, SafeTensors.ScalarTypeOf(t.DType) is var s && IsFloat(s), t.DType)), nq, weights);
+                Validate(state, header.Select(t => new Entry(t.Name, t.Shape, IsFloat(SafeTensors.ScalarTypeOf(t.DType)), t.DType)), nq, weights);
                 using (no_grad()) SafeTensors.ReadInto(weights, info => state.GetValueOrDefault(OurName(info.Name)));
             }
             else
