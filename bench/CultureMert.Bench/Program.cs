@@ -6,6 +6,7 @@ using CultureMert.Checkpoints;
 using CultureMert.Corpus;
 using CultureMert.Embedding;
 using CultureMert.Model;
+using CultureMert.Teachers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,6 +14,8 @@ using static TorchSharp.torch;
 //   forward  --batch B --clips K [--threads T] [--model DIR]   model forward on 5-s clips, all hidden states, time-mean
 //   make-audio --clips K --out DIR                             K 5-s clips of music as 44.1 kHz WAV files of 4 clips each
 //   embed    --batch B --audio DIR [--threads T] [--model DIR]   end to end over those files, as `culturemert embed` runs
+//   encodec  [--seconds S] [--clips K] [--threads T]          EnCodec 24 kHz tokens (random real-size weights, 6 kbps) of
+//                                                             K mono clips of S s (default 5); audio seconds per second
 var mode = args.Length > 0 ? args[0] : "forward";
 int Arg(string name, int fallback) { var i = Array.IndexOf(args, name); return i >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback; }
 string? Str(string name) { var i = Array.IndexOf(args, name); return i >= 0 ? args[i + 1] : null; }
@@ -32,6 +35,26 @@ try
         var piece = DemoAudio.Pieces[0] with { Seconds = 4 * 5.0, SampleRate = 44100 };
         for (var f = 0; f * 4 < clips; f++)
             AudioFile.WriteWav(Path.Combine(audioDir, $"clip{f:D3}.wav"), DemoAudio.Render(piece, f), piece.SampleRate);
+        return;
+    }
+    if (mode == "encodec")
+    {
+        // The MERT-v1 acoustic teacher at facebook/encodec_24khz size (weights cannot be downloaded here: random, same maths).
+        var clipS = double.Parse(Str("--seconds") ?? "5", CultureInfo.InvariantCulture);
+        using var teacher = EncodecTeacher.Random(new EncodecConfig(), seed: 0);
+        var samples = (long)(clipS * teacher.SampleRate);
+        using var wave = torch.rand(samples) * 0.2 - 0.1;                     // (samples)
+        teacher.Encode(wave).Dispose();                                       // warm-up
+        var clock = Stopwatch.StartNew();
+        long frames = 0;
+        for (var i = 0; i < clips; i++)
+            using (var codes = teacher.Encode(wave)) frames = codes.shape[1];
+        var secs = clock.Elapsed.TotalSeconds;
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            impl = "culturemert", mode, teacher = teacher.Name, threads, clips, clip_s = clipS, frames, audio_s = clips * clipS,
+            seconds = secs, throughput = clips * clipS / secs, peak_rss_mb = Math.Round(Rss("VmHWM")),
+        }));
         return;
     }
     var modelDir = Str("--model");

@@ -1,0 +1,38 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CultureMert.Teachers;
+
+/// <summary>
+/// Residual unit of the SEANet encoder (HF: EncodecResnetBlock; encodec <c>SEANetResnetBlock</c>):
+/// out = shortcut(x) + conv_k1(ELU(conv_k3(ELU(x)))), the inner convolution narrowing to dim / compress channels.
+/// </summary>
+public sealed class EncodecResnetBlock : nn.Module<Tensor, Tensor>
+{
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> block;   // encoder.layers.{i}.block.{1,3}.conv.* (0 and 2 are ELUs)
+    private readonly EncodecConv1d shortcut;                         // encoder.layers.{i}.shortcut.conv.*
+
+    public EncodecResnetBlock(EncodecConfig c, int dim, int dilation) : base(nameof(EncodecResnetBlock))
+    {
+        var hidden = dim / c.Compress;
+        block = nn.ModuleList<nn.Module<Tensor, Tensor>>(
+            nn.ELU(),
+            new EncodecConv1d(dim, hidden, c.ResidualKernelSize, dilation: dilation),
+            nn.ELU(),
+            new EncodecConv1d(hidden, dim, 1));
+        shortcut = new EncodecConv1d(dim, dim, 1);                   // use_conv_shortcut (true_skip = False in encodec)
+        RegisterComponents();
+    }
+
+    public IEnumerable<EncodecConv1d> Convolutions => block.OfType<EncodecConv1d>().Append(shortcut);
+
+    /// <param name="x">(batch, dim, frames)</param> <returns>(batch, dim, frames)</returns>
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var y = x;
+        foreach (var layer in block) y = layer.call(y);
+        return (shortcut.call(x) + y).MoveToOuterDisposeScope();
+    }
+}
