@@ -1,0 +1,223 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CultureMert.Teachers;
+
+/// <summary>Settings of MERT's CQT reconstruction target (MERT <c>mert_model.py</c> <c>model_cqt_pred</c>): 24 kHz, hop
+/// 320 (75 Hz, <c>sr // label_rate</c>), fmin 32.7 Hz, 336 bins at 48 per octave (7 octaves, top ≈ 4125.6 Hz).</summary>
+public sealed record CqtOptions(int SampleRate = 24000, int HopLength = 320, double FMin = 32.7, int Bins = 336, int BinsPerOctave = 48);
+
+/// <summary>
+/// Port of nnAudio's <c>CQT1992v2</c> (<c>features/cqt.py</c>, kernels from <c>utils.create_cqt_kernels</c>) as MERT
+/// constructs it: <c>filter_scale</c> 1, <c>norm</c> 1, Hann window, <c>center=True</c>, <c>pad_mode='constant'</c>,
+/// <c>output_format='Magnitude'</c>, <c>normalization_type='librosa'</c> (spec/mert.md §5).
+/// nnAudio places each complex kernel (length l_k ≤ 50460) in a zero row of width 65536 and runs a strided conv1d over
+/// the signal padded by 32768 zeros, i.e. 336 × 65536 taps per hop. We compute the same sums over each kernel's support
+/// only: in every kernel row the tap n = 0 sits at index 32768, so frame t of bin k is
+/// <c>Σ_{n=⌊−l/2⌋}^{⌊l/2⌋−1} x[320·t + n] · K_k[n]</c> (x = 0 outside the signal). With the signal cut into rows of
+/// <c>hop</c> samples, that sum is <c>Σ_q X[t + a_k + q] · W_k[q]</c> (row q of the kernel, shifted into hop-aligned rows),
+/// so one GEMM <c>W (kernel rows, hop) × X (hop, signal rows)</c> per group of bins, followed by a sum along each
+/// kernel's diagonal, gives every frame: the multiply-adds of the conv restricted to the support (Σ l_k ≈ 3.5 M complex
+/// taps per frame instead of 336 × 65536 = 22 M), at GEMM speed, and no approximation
+/// (no decimation, no spectral-kernel thresholding). Frames are processed in blocks, so memory stays bounded.
+/// Kernels are built in float64 and stored in float32 as nnAudio's complex64 kernels; sums run in float32 like its conv1d.
+/// </summary>
+public sealed class MertCqt : IDisposable
+{
+    /// <summary>Upper bound on the widest kernel (nnAudio's fftLen), so that a tiny fmin fails clearly, not by OOM.</summary>
+    const int MaxKernelWidth = 1 << 22;
+    /// <summary>Kernel rows (bins × {re, im} × hop-rows) per GEMM: keeps the per-block product near 16 MB at 1024 frames.</summary>
+    const int RowsPerGroup = 4096;
+
+    public CqtOptions Options { get; }
+
+    /// <summary>Frames per processing block: memory ≈ (block + widest kernel / hop) × 4096 × 4 bytes per group GEMM.</summary>
+    public int FramesPerBlock { get; }
+
+    /// <summary>Centre frequency of every bin, Hz: fmin · 2^(k / bins_per_octave) (nnAudio <c>freqs</c>).</summary>
+    public IReadOnlyList<double> Frequencies => frequencies;
+
+    /// <summary>Kernel length l_k of every bin: ceil(Q · sr / f_k) (nnAudio <c>lenghts</c>).</summary>
+    public IReadOnlyList<int> Lengths => lengths;
+
+    /// <summary>nnAudio's kernel width (2^ceil(log2 max l_k)); the signal is zero-padded by half of it on both sides.</summary>
+    public int KernelWidth { get; }
+
+    readonly double[] frequencies;
+    readonly int[] lengths;
+    readonly int[] rowOffset;      // a_k: first hop-row of bin k relative to the frame's row (⌊⌊−l/2⌋ / hop⌋, ≤ 0)
+    readonly int[] rowCount;       // Q_k: hop-rows the kernel of bin k spans
+    readonly Group[] groups;
+    readonly Tensor sqrtLengths;   // (bins, 1) float32: the 'librosa' scaling, applied to the output as nnAudio does
+    readonly int firstRow;         // min a_k: the left zero padding, in hop-rows
+    readonly int lastRowReach;     // max (a_k + Q_k − 1): the right zero padding, in hop-rows
+
+    /// <param name="Weights">(Σ_{k in group} 2·Q_k, hop) float32: rows (k, re/im, q) = kernel taps q·hop … q·hop + hop − 1</param>
+    /// <param name="RowLo">min (a_k − firstRow) over the group: first signal row the group reads for frame 0</param>
+    /// <param name="RowHi">max (a_k − firstRow + Q_k − 1) over the group: last signal row it reads for frame 0</param>
+    sealed record Group(int FirstBin, int BinCount, Tensor Weights, int RowLo, int RowHi, int[] WeightRow);
+
+    public MertCqt(CqtOptions? options = null, int framesPerBlock = 1024)
+    {
+        var o = Options = options ?? new CqtOptions();
+        Validate(o);
+        if (framesPerBlock < 1) throw new ArgumentOutOfRangeException(nameof(framesPerBlock), $"MertCqt: framesPerBlock must be ≥ 1 (got {framesPerBlock}).");
+        FramesPerBlock = framesPerBlock;
+        var (bins, hop, sr) = (o.Bins, o.HopLength, (double)o.SampleRate);
+
+        // nnAudio CQT1992v2.__init__ / create_cqt_kernels, same expressions in float64
+        var q = 1.0 / (Math.Pow(2, 1.0 / o.BinsPerOctave) - 1);                // Q = filter_scale / (2^(1/bpo) − 1)
+        frequencies = new double[bins];
+        lengths = new int[bins];
+        for (var k = 0; k < bins; k++)
+        {
+            frequencies[k] = o.FMin * Math.Pow(2.0, k / (double)o.BinsPerOctave);
+            lengths[k] = (int)Math.Ceiling(q * sr / frequencies[k]);
+        }
+        KernelWidth = 1 << (int)Math.Ceiling(Math.Log2(lengths.Max()));       // fftLen = 2^ceil(log2(max_len))
+
+        rowOffset = new int[bins];
+        rowCount = new int[bins];
+        var kernels = new float[bins][];                                       // per bin: (2, Q_k·hop), re then im
+        for (var k = 0; k < bins; k++)
+        {
+            var l = lengths[k];
+            var n0 = -(l + 1) / 2;                                             // numpy r_[-l//2 : l//2] starts at ⌊−l/2⌋
+            rowOffset[k] = FloorDiv(n0, hop);
+            var shift = n0 - rowOffset[k] * hop;                               // 0 ≤ shift < hop: tap n0 in its hop-row
+            rowCount[k] = (shift + l + hop - 1) / hop;
+            kernels[k] = Kernel(l, frequencies[k], sr, n0, shift, rowCount[k] * hop);
+        }
+        firstRow = rowOffset.Min();
+        lastRowReach = Enumerable.Range(0, bins).Max(k => rowOffset[k] + rowCount[k] - 1);
+
+        // Consecutive bins share one GEMM until the group holds RowsPerGroup kernel rows (a low octave: ~12 bins; the top
+        // octaves: all of them), which bounds the product per block and keeps each GEMM wide enough to run at full speed.
+        var list = new List<Group>();
+        for (var start = 0; start < bins;)
+        {
+            var (end, rows) = (start, 0);
+            while (end < bins && (end == start || rows + 2 * rowCount[end] <= RowsPerGroup)) rows += 2 * rowCount[end++];
+            var w = new float[rows * hop];
+            var weightRow = new int[end - start];
+            var (r, lo, hi) = (0, int.MaxValue, int.MinValue);
+            for (var k = start; k < end; k++)
+            {
+                weightRow[k - start] = r;
+                Array.Copy(kernels[k], 0, w, r * hop, kernels[k].Length);     // re rows then im rows, contiguous
+                r += 2 * rowCount[k];
+                lo = Math.Min(lo, rowOffset[k] - firstRow);
+                hi = Math.Max(hi, rowOffset[k] - firstRow + rowCount[k] - 1);
+            }
+            list.Add(new Group(start, end - start, tensor(w, [rows, hop]), lo, hi, weightRow));
+            start = end;
+        }
+        groups = list.ToArray();
+        // nnAudio: self.lenghts is a float32 tensor; torch.sqrt of it, multiplied onto the float32 conv output
+        sqrtLengths = tensor(lengths.Select(l => MathF.Sqrt(l)).ToArray(), [bins, 1]);
+    }
+
+    static void Validate(CqtOptions o)
+    {
+        if (o.SampleRate <= 0) throw new ArgumentException($"CqtOptions.SampleRate must be positive (got {o.SampleRate}); MERT uses 24000.", nameof(o.SampleRate));
+        if (o.HopLength <= 0) throw new ArgumentException($"CqtOptions.HopLength must be positive (got {o.HopLength}); MERT uses 320.", nameof(o.HopLength));
+        if (!(o.FMin > 0) || double.IsInfinity(o.FMin)) throw new ArgumentException($"CqtOptions.FMin must be a positive frequency in Hz (got {o.FMin}); MERT uses 32.7.", nameof(o.FMin));
+        if (o.Bins <= 0) throw new ArgumentException($"CqtOptions.Bins must be positive (got {o.Bins}); MERT uses 336.", nameof(o.Bins));
+        if (o.BinsPerOctave <= 0) throw new ArgumentException($"CqtOptions.BinsPerOctave must be positive (got {o.BinsPerOctave}); MERT uses 48.", nameof(o.BinsPerOctave));
+        // nnAudio (topbin_check): "The top bin {}Hz has exceeded the Nyquist frequency, please reduce the n_bins"
+        var top = o.FMin * Math.Pow(2.0, (o.Bins - 1) / (double)o.BinsPerOctave);
+        if (top > o.SampleRate / 2.0) throw new ArgumentException(
+            $"CqtOptions: the top bin ({top:F1} Hz = FMin·2^((Bins−1)/BinsPerOctave)) exceeds the Nyquist frequency {o.SampleRate / 2.0} Hz; reduce Bins or FMin.", nameof(o.Bins));
+        var longest = Math.Ceiling(1.0 / (Math.Pow(2, 1.0 / o.BinsPerOctave) - 1) * o.SampleRate / o.FMin);
+        if (longest > MaxKernelWidth) throw new ArgumentException(
+            $"CqtOptions: the lowest bin's kernel would be {longest:F0} samples long (limit {MaxKernelWidth}); raise FMin or lower BinsPerOctave.", nameof(o.FMin));
+    }
+
+    /// <summary>One kernel of nnAudio's <c>create_cqt_kernels</c>, conjugated as CQT1992v2's forward uses it
+    /// (real = conv(Re K), imag = −conv(Im K)), laid out from tap n0 at index <paramref name="shift"/>.</summary>
+    /// <returns>(2, width) row-major: re row, then im row</returns>
+    static float[] Kernel(int l, double freq, double sr, int n0, int shift, int width)
+    {
+        // scipy get_window('hann', l, fftbins=True) is the periodic Hann: 0.5 − 0.5·cos(2πi/l), i = 0..l−1. |exp| = 1, so
+        // the L1 norm of sig = w·exp(·)/l is Σ w / l (np.linalg.norm(sig, 1) sums complex magnitudes).
+        var w = new double[l];
+        var l1 = 0.0;
+        for (var i = 0; i < l; i++) { w[i] = 0.5 - 0.5 * Math.Cos(2 * Math.PI * i / l); l1 += w[i] / l; }
+        var kernel = new float[2 * width];
+        for (var i = 0; i < l; i++)
+        {
+            var phase = (n0 + i) * 2 * Math.PI * freq / sr;                     // numpy: n · 1j · 2 · π · freq / fs
+            var a = w[i] / l / l1;
+            kernel[shift + i] = (float)(a * Math.Cos(phase));                  // complex64 cast of the real part
+            kernel[width + shift + i] = -(float)(a * Math.Sin(phase));         // −Im: nnAudio negates the imaginary conv
+        }
+        return kernel;
+    }
+
+    /// <summary>Frames nnAudio returns for <paramref name="samples"/> samples: floor(L / hop) + 1 (centred, padded by fftLen/2).</summary>
+    public int FrameCount(long samples)
+    {
+        if (samples < 0) throw new ArgumentOutOfRangeException(nameof(samples), $"MertCqt.FrameCount: negative sample count {samples}.");
+        return checked((int)(samples / Options.HopLength + 1));
+    }
+
+    /// <summary>CQT magnitude of a mono waveform, as nnAudio <c>CQT1992v2(...)(x)[0]</c> with <c>output_format='Magnitude'</c>
+    /// (no log, no normalisation).</summary>
+    /// <param name="waveform">(samples) float at <see cref="CqtOptions.SampleRate"/>; other float dtypes are converted to float32</param>
+    /// <returns>(bins, frames) float32, frames = <see cref="FrameCount"/>; frame t is centred on sample hop·t</returns>
+    public Tensor Transform(Tensor waveform)
+    {
+        if (waveform.dim() != 1) throw new ArgumentException(
+            $"MertCqt.Transform: expected a mono waveform (samples), got shape [{string.Join(", ", waveform.shape)}]; mix down or select a channel first.", nameof(waveform));
+        if (!waveform.is_floating_point()) throw new ArgumentException($"MertCqt.Transform: expected a float waveform, got {waveform.dtype}.", nameof(waveform));
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var (hop, bins) = (Options.HopLength, Options.Bins);
+        var samples = waveform.shape[0];
+        var frames = FrameCount(samples);
+
+        // The signal in hop-rows, zero-padded so that every kernel row of every frame exists: row r holds samples
+        // hop·(r + firstRow) …; frame t of bin k reads rows t + a_k − firstRow … + Q_k − 1.
+        long rows = Math.Max(frames - 1 + lastRowReach - firstRow + 1, (samples - firstRow * (long)hop + hop - 1) / hop);
+        var padded = zeros(rows * hop, dtype: ScalarType.Float32);
+        var left = -firstRow * (long)hop;
+        padded.narrow(0, left, samples).copy_(waveform.detach().to(ScalarType.Float32).cpu());
+        var x = padded.view(rows, hop);                                        // (rows, hop)
+
+        var re = empty(bins, frames, dtype: ScalarType.Float32);              // (bins, frames)
+        var im = empty(bins, frames, dtype: ScalarType.Float32);
+        for (var t0 = 0; t0 < frames; t0 += FramesPerBlock)
+        {
+            using var block = NewDisposeScope();
+            var count = Math.Min(FramesPerBlock, frames - t0);
+            foreach (var g in groups)
+            {
+                var span = count + g.RowHi - g.RowLo;                          // signal rows this group reads for the block
+                var product = g.Weights.mm(x.narrow(0, t0 + g.RowLo, span).t()); // (kernel rows, span)
+                for (var j = 0; j < g.BinCount; j++)
+                {
+                    var k = g.FirstBin + j;
+                    var qk = rowCount[k];
+                    // out[c, t] = Σ_q product[(k, c, q), t + a_k − firstRow − RowLo + q]: a diagonal of the product, read in
+                    // place through strides (c: Q_k rows down; q: one row down and one column right; t: one column right)
+                    var diagonal = product.as_strided([2, qk, count], [qk * (long)span, span + 1, 1],
+                        g.WeightRow[j] * (long)span + rowOffset[k] - firstRow - g.RowLo);
+                    var sums = diagonal.sum(1);                                // (2, count)
+                    re[k].narrow(0, t0, count).copy_(sums[0]);
+                    im[k].narrow(0, t0, count).copy_(sums[1]);
+                }
+            }
+        }
+        re.mul_(sqrtLengths);
+        im.mul_(sqrtLengths);
+        return (re.mul_(re) + im.mul_(im)).sqrt_().MoveToOuterDisposeScope(); // (bins, frames)
+    }
+
+    static int FloorDiv(int a, int b) => (int)Math.Floor(a / (double)b);
+
+    public void Dispose()
+    {
+        foreach (var g in groups) g.Weights.Dispose();
+        sqrtLengths.Dispose();
+    }
+}
