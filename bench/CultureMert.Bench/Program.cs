@@ -6,6 +6,7 @@ using CultureMert.Checkpoints;
 using CultureMert.Corpus;
 using CultureMert.Embedding;
 using CultureMert.Model;
+using CultureMert.Teachers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,6 +14,7 @@ using static TorchSharp.torch;
 //   forward  --batch B --clips K [--threads T] [--model DIR]   model forward on 5-s clips, all hidden states, time-mean
 //   make-audio --clips K --out DIR                             K 5-s clips of music as 44.1 kHz WAV files of 4 clips each
 //   embed    --batch B --audio DIR [--threads T] [--model DIR]   end to end over those files, as `culturemert embed` runs
+//   cqt      [--clips K] [--threads T]                         MERT's CQT target (MertCqt) on 5-s and 60-s clips, audio-s/s
 var mode = args.Length > 0 ? args[0] : "forward";
 int Arg(string name, int fallback) { var i = Array.IndexOf(args, name); return i >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback; }
 string? Str(string name) { var i = Array.IndexOf(args, name); return i >= 0 ? args[i + 1] : null; }
@@ -32,6 +34,30 @@ try
         var piece = DemoAudio.Pieces[0] with { Seconds = 4 * 5.0, SampleRate = 44100 };
         for (var f = 0; f * 4 < clips; f++)
             AudioFile.WriteWav(Path.Combine(audioDir, $"clip{f:D3}.wav"), DemoAudio.Render(piece, f), piece.SampleRate);
+        return;
+    }
+    if (mode == "cqt")
+    {
+        // The CQT reconstruction target as pre-training computes it per crop (5 s), and on a long file (60 s).
+        using var cqt = new MertCqt();
+        var clock = Stopwatch.StartNew();
+        using (var warm = cqt.Transform(torch.rand(5 * 24000) - 0.5)) { }
+        var warmSeconds = clock.Elapsed.TotalSeconds;
+        double Throughput(double clipSeconds, int count)
+        {
+            using var scope = NewDisposeScope();
+            var x = torch.rand((long)(clipSeconds * 24000), generator: new Generator(1)) * 0.2 - 0.1;   // (samples)
+            var c = Stopwatch.StartNew();
+            for (var i = 0; i < count; i++) cqt.Transform(x).sum().item<float>();
+            return count * clipSeconds / c.Elapsed.TotalSeconds;
+        }
+        var short5 = Throughput(5, Math.Max(1, clips));
+        var long60 = Throughput(60, Math.Max(1, clips / 4));
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            impl = "culturemert", mode, threads, clips, first_call_s = Math.Round(warmSeconds, 3),
+            throughput_5s = Math.Round(short5, 1), throughput_60s = Math.Round(long60, 1), peak_rss_mb = Math.Round(Rss("VmHWM")),
+        }));
         return;
     }
     var modelDir = Str("--model");
