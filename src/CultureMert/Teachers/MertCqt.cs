@@ -18,8 +18,8 @@ public sealed record CqtOptions(int SampleRate = 24000, int HopLength = 320, dou
 /// only: in every kernel row the tap n = 0 sits at index 32768, so frame t of bin k is
 /// <c>Σ_{n=⌊−l/2⌋}^{⌊l/2⌋−1} x[320·t + n] · K_k[n]</c> (x = 0 outside the signal). With the signal cut into rows of
 /// <c>hop</c> samples, that sum is <c>Σ_q X[t + a_k + q] · W_k[q]</c> (row q of the kernel, shifted into hop-aligned rows),
-/// so one GEMM <c>W (kernel rows, hop) × X (hop, signal rows)</c> per group of bins, followed by a sum along each
-/// kernel's diagonal, gives every frame: the multiply-adds of the conv restricted to the support (Σ l_k ≈ 3.5 M complex
+/// so one GEMM <c>W (kernel rows, hop) × X (hop, signal rows)</c> per group of kernel pieces, followed by a sum along each
+/// piece's diagonal, gives every frame: the multiply-adds of the conv restricted to the support (Σ l_k ≈ 3.5 M complex
 /// taps per frame instead of 336 × 65536 = 22 M), at GEMM speed, and no approximation
 /// (no decimation, no spectral-kernel thresholding). Frames are processed in blocks, so memory stays bounded.
 /// Kernels are built in float64 and stored in float32 as nnAudio's complex64 kernels; sums run in float32 like its conv1d.
@@ -30,6 +30,8 @@ public sealed class MertCqt : IDisposable
     const int MaxKernelWidth = 1 << 22;
     /// <summary>Kernel rows (bins × {re, im} × hop-rows) per GEMM: keeps the per-block product near 16 MB at 1024 frames.</summary>
     const int RowsPerGroup = 4096;
+    /// <summary>Hop-rows per kernel piece (see the constructor): the GEMMs' wasted rows per block are about twice this.</summary>
+    const int PieceRows = 32;
 
     public CqtOptions Options { get; }
 
@@ -54,10 +56,16 @@ public sealed class MertCqt : IDisposable
     readonly int firstRow;         // min a_k: the left zero padding, in hop-rows
     readonly int lastRowReach;     // max (a_k + Q_k − 1): the right zero padding, in hop-rows
 
-    /// <param name="Weights">(Σ_{k in group} 2·Q_k, hop) float32: rows (k, re/im, q) = kernel taps q·hop … q·hop + hop − 1</param>
-    /// <param name="RowLo">min (a_k − firstRow) over the group: first signal row the group reads for frame 0</param>
-    /// <param name="RowHi">max (a_k − firstRow + Q_k − 1) over the group: last signal row it reads for frame 0</param>
-    sealed record Group(int FirstBin, int BinCount, Tensor Weights, int RowLo, int RowHi, int[] WeightRow);
+    /// <param name="Pieces">kernel pieces, distinct bins</param>
+    /// <param name="Weights">(Σ 2·Height, hop) float32: per piece, rows (re/im, q) = taps (q0 + q)·hop … + hop − 1 of bin k</param>
+    /// <param name="RowLo">first signal row (relative to firstRow) the group reads for frame 0</param>
+    /// <param name="RowHi">last signal row it reads for frame 0</param>
+    sealed record Group(Piece[] Pieces, Tensor Weights, int RowLo, int RowHi);
+
+    /// <summary>Hop-rows q0 … q0 + Height − 1 of bin <paramref name="Bin"/>'s kernel.</summary>
+    /// <param name="WeightRow">first of its 2·Height rows in the group's weights</param>
+    /// <param name="Column">signal row of its row q0 for frame 0, relative to the group's RowLo</param>
+    readonly record struct Piece(int Bin, int Height, int WeightRow, int Column);
 
     public MertCqt(CqtOptions? options = null, int framesPerBlock = 1024)
     {
@@ -93,26 +101,40 @@ public sealed class MertCqt : IDisposable
         firstRow = rowOffset.Min();
         lastRowReach = Enumerable.Range(0, bins).Max(k => rowOffset[k] + rowCount[k] - 1);
 
-        // Consecutive bins share one GEMM until the group holds RowsPerGroup kernel rows (a low octave: ~12 bins; the top
-        // octaves: all of them), which bounds the product per block and keeps each GEMM wide enough to run at full speed.
+        // Kernels are cut into pieces of at most PieceRows hop-rows, and pieces with nearby signal rows share one GEMM of
+        // at most RowsPerGroup kernel rows. A GEMM computes every kernel row against every signal row its group reads, but
+        // a piece uses only `count` of them, so the product wastes (group's row spread) / count: with whole kernels of the
+        // lowest octave (158 rows) that was ~40 % of a 5-s crop's work; pieces of 32 rows grouped by start row keep it small.
+        var pieces = new List<(int Bin, int Q0, int Height)>();
+        for (var q0 = 0; q0 < rowCount.Max(); q0 += PieceRows)
+            for (var k = 0; k < bins; k++)
+                if (q0 < rowCount[k]) pieces.Add((k, q0, Math.Min(PieceRows, rowCount[k] - q0)));
+        int StartRow((int Bin, int Q0, int Height) p) => rowOffset[p.Bin] - firstRow + p.Q0;
         var list = new List<Group>();
-        for (var start = 0; start < bins;)
+        for (var i = 0; i < pieces.Count;)
         {
-            var (end, rows) = (start, 0);
-            while (end < bins && (end == start || rows + 2 * rowCount[end] <= RowsPerGroup)) rows += 2 * rowCount[end++];
-            var w = new float[rows * hop];
-            var weightRow = new int[end - start];
-            var (r, lo, hi) = (0, int.MaxValue, int.MinValue);
-            for (var k = start; k < end; k++)
+            // a bin appears at most once per group, so the group's pieces can be summed in parallel into per-bin accumulators
+            var (end, rows, lo, hi, seen) = (i, 0, int.MaxValue, int.MinValue, new HashSet<int>());
+            while (end < pieces.Count)
             {
-                weightRow[k - start] = r;
-                Array.Copy(kernels[k], 0, w, r * hop, kernels[k].Length);     // re rows then im rows, contiguous
-                r += 2 * rowCount[k];
-                lo = Math.Min(lo, rowOffset[k] - firstRow);
-                hi = Math.Max(hi, rowOffset[k] - firstRow + rowCount[k] - 1);
+                var p = pieces[end];
+                var (plo, phi) = (Math.Min(lo, StartRow(p)), Math.Max(hi, StartRow(p) + p.Height - 1));
+                if (end > i && (rows + 2 * p.Height > RowsPerGroup || phi - plo > 2 * PieceRows || seen.Contains(p.Bin))) break;
+                (rows, lo, hi) = (rows + 2 * p.Height, plo, phi);
+                seen.Add(p.Bin);
+                end++;
             }
-            list.Add(new Group(start, end - start, tensor(w, [rows, hop]), lo, hi, weightRow));
-            start = end;
+            var w = new float[rows * hop];
+            var members = new Piece[end - i];
+            for (int j = i, r = 0; j < end; j++)
+            {
+                var (k, q0, h) = pieces[j];
+                members[j - i] = new Piece(k, h, r, StartRow(pieces[j]) - lo);
+                for (var c = 0; c < 2; c++, r += h)                            // re rows q0 … q0 + h − 1, then im rows
+                    Array.Copy(kernels[k], (c * rowCount[k] + q0) * hop, w, r * hop, h * hop);
+            }
+            list.Add(new Group(members, tensor(w, [rows, hop]), lo, hi));
+            i = end;
         }
         groups = list.ToArray();
         // nnAudio: self.lenghts is a float32 tensor; torch.sqrt of it, multiplied onto the float32 conv output
@@ -187,52 +209,65 @@ public sealed class MertCqt : IDisposable
         var x = padded.view(rows, hop);                                        // (rows, hop)
 
         var result = empty(bins, frames, dtype: ScalarType.Float32);            // (bins, frames)
+        var sums = new float[bins * 2 * Math.Min(FramesPerBlock, frames)];     // per bin: re sums, then im sums, of the block
         for (var t0 = 0; t0 < frames; t0 += FramesPerBlock)
         {
             var count = Math.Min(FramesPerBlock, frames - t0);
+            Array.Clear(sums);
             foreach (var g in groups)
             {
                 using var product = g.Weights.mm(x.narrow(0, t0 + g.RowLo, count + g.RowHi - g.RowLo).t()); // (kernel rows, span)
-                DiagonalSums(g, product, result, t0, count, frames);
+                DiagonalSums(g, product, sums, count);
             }
+            Magnitudes(sums, result, t0, count, frames);
         }
         return result.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Frames t0 … t0 + count − 1 of the group's bins from its GEMM product, into <paramref name="result"/>:
-    /// out[c, t] = Σ_q product[(k, c, q), t + a_k − firstRow − RowLo + q], a diagonal of the product (one row down, one
-    /// column right per kernel row q), then nnAudio's 'librosa' scaling by sqrt(l_k) and the magnitude, all in float32.
-    /// A torch <c>as_strided(...).sum()</c> of the same diagonal is exact too, but its strided reduction took as long as the
-    /// GEMM; contiguous vector adds over native memory take a few percent of it.</summary>
-    /// <param name="product">(Σ 2·Q_k, span) float32, contiguous</param>
-    /// <param name="result">(bins, frames) float32, contiguous</param>
-    unsafe void DiagonalSums(Group g, Tensor product, Tensor result, int t0, int count, int frames)
+    /// <summary>Adds the group's contributions to frames t0 … t0 + count − 1 of its bins:
+    /// sums[k, c, t] += Σ_q product[piece row (c, q), Column + t + q], a diagonal of the product (one row down, one column
+    /// right per kernel row q). A torch <c>as_strided(...).sum()</c> of the same diagonal is exact too, but its strided
+    /// reduction took as long as the GEMM; contiguous vector adds over native memory take a few percent of it.</summary>
+    /// <param name="product">(Σ 2·Height, span) float32, contiguous</param>
+    /// <param name="sums">(bins, 2, count) float32 accumulators</param>
+    static unsafe void DiagonalSums(Group g, Tensor product, float[] sums, int count)
     {
         var span = product.shape[1];
-        fixed (float* p = MemoryMarshal.Cast<byte, float>(product.bytes), r = MemoryMarshal.Cast<byte, float>(result.bytes))
+        fixed (float* p = MemoryMarshal.Cast<byte, float>(product.bytes))
         {
-            var (pp, rp) = ((nint)p, (nint)r);
-            Parallel.For(0, g.BinCount, j =>
+            var pp = (nint)p;
+            Parallel.ForEach(g.Pieces, piece =>                                // distinct bins: no two pieces share an accumulator
             {
-                var k = g.FirstBin + j;
-                var qk = rowCount[k];
-                var column = rowOffset[k] - firstRow - g.RowLo;
-                var sums = new float[2 * count];                               // re sums, then im sums
                 for (var c = 0; c < 2; c++)
                 {
-                    var acc = sums.AsSpan(c * count, count);
-                    for (var q = 0; q < qk; q++)
+                    var acc = sums.AsSpan((piece.Bin * 2 + c) * count, count);
+                    for (var q = 0; q < piece.Height; q++)
                     {
-                        var row = (float*)pp + (g.WeightRow[j] + c * qk + q) * span + column + q;
+                        var row = (float*)pp + (piece.WeightRow + c * piece.Height + q) * span + piece.Column + q;
                         TensorPrimitives.Add(acc, new ReadOnlySpan<float>(row, count), acc);
                     }
                 }
+            });
+        }
+    }
+
+    /// <summary>nnAudio's 'librosa' scaling and magnitude, in float32: re·sqrt(l), im·sqrt(l), then sqrt(re² + im²).</summary>
+    /// <param name="sums">(bins, 2, count)</param> <param name="result">(bins, frames) float32, contiguous</param>
+    unsafe void Magnitudes(float[] sums, Tensor result, int t0, int count, int frames)
+    {
+        fixed (float* r = MemoryMarshal.Cast<byte, float>(result.bytes))
+        {
+            var rp = (nint)r;
+            Parallel.For(0, Options.Bins, k =>
+            {
                 var scale = sqrtLengths[k];
                 var dst = new Span<float>((float*)rp + (long)k * frames + t0, count);
+                var re = sums.AsSpan(k * 2 * count, count);
+                var im = sums.AsSpan((k * 2 + 1) * count, count);
                 for (var t = 0; t < count; t++)
                 {
-                    float re = sums[t] * scale, im = sums[count + t] * scale;  // nnAudio: CQT_real *= sqrt(l), then sqrt(re² + im²)
-                    dst[t] = MathF.Sqrt(re * re + im * im);
+                    float a = re[t] * scale, b = im[t] * scale;
+                    dst[t] = MathF.Sqrt(a * a + b * b);
                 }
             });
         }
