@@ -28,14 +28,15 @@ public sealed class MertCqt : IDisposable
 {
     /// <summary>Upper bound on the widest kernel (nnAudio's fftLen), so that a tiny fmin fails clearly, not by OOM.</summary>
     const int MaxKernelWidth = 1 << 22;
-    /// <summary>Kernel rows (bins × {re, im} × hop-rows) per GEMM: keeps the per-block product near 16 MB at 1024 frames.</summary>
+    /// <summary>Kernel rows (pieces × {re, im} × hop-rows) per GEMM: keeps the per-block product near 17 MB at 1024 frames.</summary>
     const int RowsPerGroup = 4096;
     /// <summary>Hop-rows per kernel piece (see the constructor): the GEMMs' wasted rows per block are about twice this.</summary>
     const int PieceRows = 32;
 
     public CqtOptions Options { get; }
 
-    /// <summary>Frames per processing block: memory ≈ (block + widest kernel / hop) × 4096 × 4 bytes per group GEMM.</summary>
+    /// <summary>Frames per processing block. Working memory beyond the padded input and the output: one GEMM product of
+    /// ≤ 4096 × (block + ~64) floats (≈ 17 MB at 1024) and bins × 2 × block accumulators (2.8 MB).</summary>
     public int FramesPerBlock { get; }
 
     /// <summary>Centre frequency of every bin, Hz: fmin · 2^(k / bins_per_octave) (nnAudio <c>freqs</c>).</summary>
