@@ -16,6 +16,7 @@ using static TorchSharp.torch;
 //   embed    --batch B --audio DIR [--threads T] [--model DIR]   end to end over those files, as `culturemert embed` runs
 //   encodec  [--seconds S] [--clips K] [--threads T]          EnCodec 24 kHz tokens (random real-size weights, 6 kbps) of
 //                                                             K mono clips of S s (default 5); audio seconds per second
+//   cqt      [--clips K] [--threads T]                         MERT's CQT target (MertCqt) on 5-s and 60-s clips, audio-s/s
 var mode = args.Length > 0 ? args[0] : "forward";
 int Arg(string name, int fallback) { var i = Array.IndexOf(args, name); return i >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback; }
 string? Str(string name) { var i = Array.IndexOf(args, name); return i >= 0 ? args[i + 1] : null; }
@@ -54,6 +55,30 @@ try
         {
             impl = "culturemert", mode, teacher = teacher.Name, threads, clips, clip_s = clipS, frames, audio_s = clips * clipS,
             seconds = secs, throughput = clips * clipS / secs, peak_rss_mb = Math.Round(Rss("VmHWM")),
+        }));
+        return;
+    }
+    if (mode == "cqt")
+    {
+        // The CQT reconstruction target as pre-training computes it per crop (5 s), and on a long file (60 s).
+        using var cqt = new MertCqt();
+        var clock = Stopwatch.StartNew();
+        using (var warm = cqt.Transform(torch.rand(5 * 24000) - 0.5)) { }
+        var warmSeconds = clock.Elapsed.TotalSeconds;
+        double Throughput(double clipSeconds, int count)
+        {
+            using var scope = NewDisposeScope();
+            var x = torch.rand((long)(clipSeconds * 24000), generator: new Generator(1)) * 0.2 - 0.1;   // (samples)
+            var c = Stopwatch.StartNew();
+            for (var i = 0; i < count; i++) cqt.Transform(x).sum().item<float>();
+            return count * clipSeconds / c.Elapsed.TotalSeconds;
+        }
+        var short5 = Throughput(5, Math.Max(1, clips));
+        var long60 = Throughput(60, Math.Max(1, clips / 4));
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            impl = "culturemert", mode, threads, clips, first_call_s = Math.Round(warmSeconds, 3),
+            throughput_5s = Math.Round(short5, 1), throughput_60s = Math.Round(long60, 1), peak_rss_mb = Math.Round(Rss("VmHWM")),
         }));
         return;
     }
