@@ -16,6 +16,8 @@ public static class CliApp
             EmbedCommand.Create(),
             InitCommand.Create(),
             DemoCommand.Create(),
+            TokenizeCommand.Create(),
+            TeacherCommand.Create(),
             TokensCommand.Create(),
         };
         return root.Parse(args).Invoke();

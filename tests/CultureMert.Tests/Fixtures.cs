@@ -26,3 +26,10 @@ public static class Fixtures
         public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
     }
 }
+
+/// <summary>Tests that measure process-wide memory run alone: parallel tests would allocate into their figures.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MemoryMeasurements
+{
+    public const string Name = "memory measurements";
+}

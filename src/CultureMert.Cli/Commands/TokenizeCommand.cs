@@ -1,0 +1,34 @@
+using System.CommandLine;
+using CultureMert.Batch;
+using CultureMert.Teachers;
+
+namespace CultureMert.Cli.Commands;
+
+/// <summary><c>culturemert tokenize</c>: MERT's pre-training targets (teacher codes, CQT) for audio files.</summary>
+static class TokenizeCommand
+{
+    public static Command Create()
+    {
+        var teacher = new Option<string>("--teacher") { Description = "encodec:DIR (Hugging Face facebook/encodec_24khz folder) or kmeans:FILE (from `teacher fit-kmeans`).", Required = true };
+        var bandwidth = new Option<double>("--bandwidth") { Description = "EnCodec bandwidth in kbps: 1.5, 3, 6 (8 codebooks, as MERT), 12 or 24.", DefaultValueFactory = _ => 6.0 };
+        var cqt = new Option<bool>("--cqt") { Description = "Also write MERT's CQT reconstruction target (336 bins, 75 Hz)." };
+        var output = new Option<string>("--out") { Description = "Output folder: one .safetensors per input plus index.csv.", Required = true };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Recompute outputs that already exist." };
+        var inputs = new Argument<string[]>("INPUT") { Description = "Audio files, folders (searched recursively) or CSV manifests with a 'path' column.", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("tokenize", "Compute pre-training targets: teacher codes aligned to MERT's 75 Hz frames, and optionally the CQT.")
+            { teacher, bandwidth, cqt, output, threads, overwrite, inputs };
+        command.SetAction(r => Common.Guard(() =>
+        {
+            Common.SetThreads(r.GetValue(threads));
+            var outDir = r.GetValue(output)!;
+            var tasks = BatchJob.Plan(r.GetValue(inputs)!, outDir);
+            if (tasks.Count == 0) throw new ArgumentException("no audio files found in the inputs.");
+            using var model = Teacher.Open(r.GetValue(teacher)!, r.GetValue(bandwidth));
+            using var transform = r.GetValue(cqt) ? new MertCqt() : null;
+            var job = new TokenizeJob(model, transform, outDir, r.GetValue(overwrite));
+            return Common.RunBatch(tasks, (p, c) => job.Run(tasks, p, c), outDir, "tokenized");
+        }));
+        return command;
+    }
+}
