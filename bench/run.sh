@@ -42,7 +42,15 @@ for mode in forward embed; do
     [ "$has_ref" = 1 ] && bench pytorch "$mode" "$b"
   done
 done
-/usr/bin/python3 - "$raw" "$has_ref" <<'PY' | tee "$results/latest.md"
+# The pre-training teachers (tokenising must keep up with training): EnCodec at facebook/encodec_24khz size, CQT.
+teachers="$results/teachers.jsonl"; : > "$teachers"
+for s in 5 60; do
+  echo "[bench] encodec ${s}-s clips" >&2
+  dotnet "$CULTUREMERT_ROOT/artifacts/bench/CultureMert.Bench.dll" encodec --seconds "$s" --clips 4 --threads "$threads" >> "$teachers"
+done
+echo "[bench] cqt" >&2
+dotnet "$CULTUREMERT_ROOT/artifacts/bench/CultureMert.Bench.dll" cqt --clips 8 --threads "$threads" >> "$teachers"
+/usr/bin/python3 - "$raw" "$has_ref" "$teachers" <<'PY' | tee "$results/latest.md"
 import json, sys, platform, os
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 ref = {(r["mode"], r["batch"]): r for r in rows if r["impl"] == "pytorch"}
@@ -58,4 +66,13 @@ for r in rows:
     print(f"| {name} | {r['mode']} | {r['batch']} | {r['clips']} | {r['throughput']:.2f} | {r['peak_rss_mb']} | {ratio} |")
 if sys.argv[2] != "1":
     print("\n(PyTorch reference not installed: run bench/run.sh --install-reference as root)")
+print()
+print("| teacher | clip | audio-s/s | peak RSS (MiB) |")
+print("| --- | --- | --- | --- |")
+for r in (json.loads(l) for l in open(sys.argv[3]) if l.strip()):
+    if r["mode"] == "encodec":
+        print(f"| EnCodec 24 kHz, 6 kbps (random weights, real size) | {r['clip_s']:g} s | {r['throughput']:.1f} | {r['peak_rss_mb']} |")
+    else:
+        print(f"| CQT (336 bins, hop 320) | 5 s | {r['throughput_5s']:.1f} | {r['peak_rss_mb']} |")
+        print(f"| CQT (336 bins, hop 320) | 60 s | {r['throughput_60s']:.1f} | |")
 PY
