@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CultureMert.Checkpoints;
 
 namespace CultureMert.Model;
 
@@ -93,23 +94,11 @@ public sealed record MertConfig
     static readonly string[] KnownModelTypes = ["mert_model", "music_hubert", "hubert"];
 
     /// <summary>Reads and validates a Hugging Face <c>config.json</c>.</summary>
-    public static MertConfig Load(string path)
-    {
-        JsonObject json;
-        try { json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException("not a JSON object"); }
-        catch (Exception e) when (e is JsonException or InvalidDataException)
-        { throw new InvalidDataException($"{path}: not a valid config.json ({e.Message})."); }
-        return FromJson(json, path);
-    }
+    public static MertConfig Load(string path) => FromJson(ConfigJson.Read(path), path);
 
     public static MertConfig FromJson(JsonObject json, string source)
     {
-        T Get<T>(string key, T fallback)
-        {
-            if (!json.TryGetPropertyValue(key, out var node) || node is null) return fallback;
-            try { return node.Deserialize<T>() ?? fallback; }
-            catch (JsonException) { throw new InvalidDataException($"{source}: key \"{key}\" has an unexpected value {node.ToJsonString()}."); }
-        }
+        T Get<T>(string key, T fallback) => ConfigJson.Get(json, key, fallback, source);
         var d = new MertConfig();
         var modelType = Get("model_type", d.ModelType);
         if (!KnownModelTypes.Contains(modelType))

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CultureMert.Checkpoints;
 
 namespace CultureMert.Teachers;
 
@@ -72,23 +73,11 @@ public sealed record EncodecConfig
     }
 
     /// <summary>Reads and validates a Hugging Face <c>config.json</c>.</summary>
-    public static EncodecConfig Load(string path)
-    {
-        JsonObject json;
-        try { json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException("not a JSON object"); }
-        catch (Exception e) when (e is JsonException or InvalidDataException)
-        { throw new InvalidDataException($"{path}: not a valid config.json ({e.Message})."); }
-        return FromJson(json, path);
-    }
+    public static EncodecConfig Load(string path) => FromJson(ConfigJson.Read(path), path);
 
     public static EncodecConfig FromJson(JsonObject json, string source)
     {
-        T Get<T>(string key, T fallback)
-        {
-            if (!json.TryGetPropertyValue(key, out var node) || node is null) return fallback;
-            try { return node.Deserialize<T>() ?? fallback; }
-            catch (JsonException) { throw new InvalidDataException($"{source}: key \"{key}\" has an unexpected value {node.ToJsonString()}."); }
-        }
+        T Get<T>(string key, T fallback) => ConfigJson.Get(json, key, fallback, source);
         if (Get<string?>("model_type", null) is { } type && type != "encodec")
             throw new NotSupportedException($"{source}: model_type \"{type}\" is not an EnCodec model (expected encodec).");
         var d = new EncodecConfig();
