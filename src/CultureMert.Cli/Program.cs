@@ -19,6 +19,7 @@ public static class CliApp
             TokenizeCommand.Create(),
             TeacherCommand.Create(),
             TokensCommand.Create(),
+            MergeCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }

@@ -26,7 +26,7 @@ public sealed record LoadedMert(MertModel Model, PreprocessorConfig Preprocessor
 public static class MertCheckpoint
 {
     /// <summary>Checkpoint names that differ from ours: newer transformers save the pos-conv weight norm as parametrizations.</summary>
-    static readonly Dictionary<string, string> Renames = new()
+    internal static readonly IReadOnlyDictionary<string, string> Renames = new Dictionary<string, string>
     {
         ["encoder.pos_conv_embed.conv.parametrizations.weight.original0"] = "encoder.pos_conv_embed.conv.weight_g",
         ["encoder.pos_conv_embed.conv.parametrizations.weight.original1"] = "encoder.pos_conv_embed.conv.weight_v",
@@ -36,7 +36,7 @@ public static class MertCheckpoint
     static bool IsPretrainingHead(string name) =>
         name.StartsWith("final_proj.") || name == "label_embs_concat" || name.StartsWith("encoder_cqt_model.") || name.StartsWith("cqt_head.");
 
-    static readonly string[] WeightFiles = ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"];
+    internal static readonly string[] WeightFiles = ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"];
 
     /// <summary>Loads <paramref name="directory"/> in eval mode, checking every tensor's name, shape and dtype.</summary>
     public static LoadedMert Load(string directory)
@@ -46,8 +46,7 @@ public static class MertCheckpoint
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: no config.json (expected a Hugging Face model folder).", configPath);
         var config = MertConfig.Load(configPath);
         var preprocessor = PreprocessorConfig.Load(directory, config.SampleRate);
-        var weights = WeightFiles.Select(f => Path.Combine(directory, f)).FirstOrDefault(File.Exists)
-                      ?? throw new FileNotFoundException($"{directory}: no weights found (looked for {string.Join(", ", WeightFiles)}).");
+        var weights = FindWeights(directory);
         var model = new MertModel(config);
         try
         {
@@ -64,6 +63,11 @@ public static class MertCheckpoint
             throw;
         }
     }
+
+    /// <summary>The folder's weights file (or shard index), in the order of preference of <see cref="WeightFiles"/>.</summary>
+    internal static string FindWeights(string directory) =>
+        WeightFiles.Select(f => Path.Combine(directory, f)).FirstOrDefault(File.Exists)
+        ?? throw new FileNotFoundException($"{directory}: no weights found (looked for {string.Join(", ", WeightFiles)}).");
 
     static List<string> AssignAndDispose(MertModel model, Dictionary<string, Tensor> state, string source)
     {
@@ -95,7 +99,7 @@ public static class MertCheckpoint
     }
 
     /// <summary>The shard files a <c>*.index.json</c> names, each checked to exist.</summary>
-    static List<string> ShardFiles(string index)
+    internal static List<string> ShardFiles(string index)
     {
         JsonObject json;
         try { json = (JsonObject)JsonNode.Parse(File.ReadAllText(index))!; }

@@ -175,35 +175,132 @@ public static class SafeTensors
     public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var list = tensors.ToList();
+        using var writer = new SafeTensorsWriter(path, list.Select(kv => (kv.Key, DTypeName(kv.Value.dtype), kv.Value.shape)), metadata);
+        foreach (var (name, t) in list) writer.Write(name, t);
+        writer.Commit();
+    }
+
+    /// <summary>The header bytes (JSON, space-padded to a multiple of 8) for tensors laid out back to back in the given order.</summary>
+    internal static byte[] Header(IEnumerable<(string Name, string DType, long[] Shape)> tensors, IReadOnlyDictionary<string, string>? metadata,
+                                  out List<SafeTensorInfo> layout)
+    {
         var header = new JsonObject();
         if (metadata is { Count: > 0 })
             header["__metadata__"] = new JsonObject(metadata.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value))));
+        layout = [];
         long offset = 0;
-        foreach (var (name, t) in list)
+        foreach (var (name, dtype, shape) in tensors)
         {
-            var n = t.numel() * t.ElementSize;
+            if (!DTypes.TryGetValue(dtype, out var d)) throw new ArgumentException($"tensor {name}: unsupported safetensors dtype {dtype}.");
+            var n = shape.Aggregate(1L, (a, b) => a * b) * d.Bytes;
             header[name] = new JsonObject
             {
-                ["dtype"] = DTypeName(t.dtype),
-                ["shape"] = new JsonArray(t.shape.Select(s => (JsonNode)JsonValue.Create(s)).ToArray()),
+                ["dtype"] = dtype,
+                ["shape"] = new JsonArray(shape.Select(s => (JsonNode)JsonValue.Create(s)).ToArray()),
                 ["data_offsets"] = new JsonArray(offset, offset + n),
             };
+            layout.Add(new SafeTensorInfo(name, dtype, shape, offset, offset + n));
             offset += n;
         }
-        var headerBytes = Encoding.UTF8.GetBytes(header.ToJsonString());
-        var padded = (headerBytes.Length + 7) / 8 * 8;                  // keep the data 8-byte aligned, as the reference writer does
-        AtomicFile.Write(path, stream =>
-        {
-            stream.Write(BitConverter.GetBytes((long)padded));
-            stream.Write(headerBytes);
-            for (var i = headerBytes.Length; i < padded; i++) stream.WriteByte((byte)' ');
-            foreach (var (_, t) in list)
-            {
-                using var c = t.detach().cpu().contiguous();
-                if (c.numel() > 0) stream.Write(c.bytes);
-            }
-        });
+        var json = Encoding.UTF8.GetBytes(header.ToJsonString());
+        var padded = new byte[(json.Length + 7) / 8 * 8];                // keep the data 8-byte aligned, as the reference writer does
+        json.CopyTo(padded, 0);
+        padded.AsSpan(json.Length).Fill((byte)' ');
+        return padded;
     }
+
+    internal static void WriteData(Stream stream, Tensor t)
+    {
+        using var c = t.detach().cpu().contiguous();
+        if (c.numel() > 0) stream.Write(c.bytes);
+    }
+
+    internal static Tensor ReadData(FileStream f, long dataStart, SafeTensorInfo info) => ReadTensor(f, dataStart, info);
+}
+
+/// <summary>
+/// A safetensors file kept open for reading one tensor at a time (streaming merges): the header is parsed once, each
+/// <see cref="Read"/> seeks to one tensor and allocates only it.
+/// </summary>
+public sealed class SafeTensorsReader : IDisposable
+{
+    readonly FileStream file;
+    readonly long dataStart;
+
+    public string Path { get; }
+    /// <summary>Entries in file order.</summary>
+    public IReadOnlyList<SafeTensorInfo> Tensors { get; }
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+    readonly Dictionary<string, SafeTensorInfo> byName;
+
+    public SafeTensorsReader(string path)
+    {
+        Path = path;
+        file = File.OpenRead(path);
+        try
+        {
+            var (infos, metadata, start) = SafeTensors.ReadHeader(path);
+            (Tensors, Metadata, dataStart) = (infos, metadata, start);
+            byName = infos.ToDictionary(i => i.Name);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    public bool Contains(string name) => byName.ContainsKey(name);
+
+    /// <summary>One tensor in its stored dtype, on the CPU.</summary>
+    public Tensor Read(string name) => SafeTensors.ReadData(file, dataStart,
+        byName.GetValueOrDefault(name) ?? throw new KeyNotFoundException($"{Path}: no tensor named {name}."));
+
+    public void Dispose() => file.Dispose();
+}
+
+/// <summary>
+/// Writes a safetensors file tensor by tensor: the header (every name, dtype and shape, known in advance) goes first, then
+/// each tensor's bytes as it is produced, in header order, so that a writer holds no tensor of its own. The file appears
+/// at its path only on <see cref="Commit"/>; disposing without it leaves nothing behind.
+/// </summary>
+public sealed class SafeTensorsWriter : IDisposable
+{
+    readonly AtomicFile.Pending pending;
+    readonly List<SafeTensorInfo> layout;
+    int next;
+
+    public string Path { get; }
+
+    public SafeTensorsWriter(string path, IEnumerable<(string Name, string DType, long[] Shape)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        Path = path;
+        var header = SafeTensors.Header(tensors, metadata, out layout);
+        pending = AtomicFile.Create(path);
+        pending.Stream.Write(BitConverter.GetBytes((long)header.Length));
+        pending.Stream.Write(header);
+    }
+
+    /// <summary>Appends the next tensor; its name, dtype and shape must be those the header announced at this position.</summary>
+    public void Write(string name, Tensor t)
+    {
+        if (next >= layout.Count) throw new InvalidOperationException($"{Path}: tensor {name} written after the last announced tensor.");
+        var info = layout[next];
+        if (info.Name != name || SafeTensors.DTypeName(t.dtype) != info.DType || !t.shape.SequenceEqual(info.Shape))
+            throw new InvalidOperationException($"{Path}: got {name} {SafeTensors.DTypeName(t.dtype)} [{string.Join(", ", t.shape)}] at position {next}, " +
+                                                $"the header announced {info.Name} {info.DType} [{string.Join(", ", info.Shape)}].");
+        SafeTensors.WriteData(pending.Stream, t);
+        next++;
+    }
+
+    /// <summary>Checks every announced tensor was written, then moves the file into place.</summary>
+    public void Commit()
+    {
+        if (next != layout.Count) throw new InvalidOperationException($"{Path}: {layout.Count - next} announced tensors were not written.");
+        pending.Commit();
+    }
+
+    public void Dispose() => pending.Dispose();
 }
 
 /// <summary>Write-to-temporary-then-rename, so that an interrupted job never leaves a half-written output behind.</summary>
@@ -213,22 +310,41 @@ public static class AtomicFile
 
     public static void Write(string path, Action<Stream> write)
     {
+        using var pending = Create(path);
+        write(pending.Stream);
+        pending.Commit();
+    }
+
+    /// <summary>Opens a temporary next to <paramref name="path"/>; <see cref="Pending.Commit"/> moves it into place, disposing without it deletes it.</summary>
+    public static Pending Create(string path)
+    {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(dir);
         // A short name, so that a target whose own name is near the file-system limit still gets a temporary.
         var tmp = Path.Combine(dir, $"{TempPrefix}{Environment.ProcessId}.{Guid.NewGuid().ToString("N")[..12]}.tmp");
-        try
+        return new Pending(path, tmp, new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20));
+    }
+
+    /// <summary>A file being written under a temporary name.</summary>
+    public sealed class Pending(string path, string tmp, FileStream stream) : IDisposable
+    {
+        bool done;
+        public Stream Stream => stream;
+
+        public void Commit()
         {
-            using (var s = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                write(s);
-                s.Flush(flushToDisk: true);
-            }
+            stream.Flush(flushToDisk: true);
+            stream.Dispose();
             File.Move(tmp, path, overwrite: true);
+            done = true;
         }
-        finally
+
+        public void Dispose()
         {
+            if (done) return;
+            stream.Dispose();
             if (File.Exists(tmp)) File.Delete(tmp);
+            done = true;
         }
     }
 

@@ -1,0 +1,214 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CultureMert.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CultureMert.Merging;
+
+/// <summary>How to merge: one of <see cref="Methods"/>, the λ values (one output folder each), per-model weights, density and seed.</summary>
+public sealed record MergeOptions
+{
+    public static readonly string[] Methods = ["task-arithmetic", "ties", "dare-linear", "dare-ties"];
+
+    public string Method { get; init; } = "task-arithmetic";
+    public double[] Lambdas { get; init; } = [0.2];
+    /// <summary>Per-model weights w_i; null: all 1.</summary>
+    public double[]? Weights { get; init; }
+    /// <summary>Fraction kept by TIES trimming or DARE dropping, in (0, 1]; unused by task arithmetic.</summary>
+    public double Density { get; init; } = 0.2;
+    public long Seed { get; init; }
+
+    public bool UsesDensity => Method != "task-arithmetic";
+    public bool UsesSeed => Method.StartsWith("dare");
+
+    /// <summary>Checks the options against the number of models; bad values are <see cref="ArgumentException"/>s.</summary>
+    public MergeOptions Validate(int models)
+    {
+        if (!Methods.Contains(Method)) throw new ArgumentException($"--method {Method} is not one of {string.Join(", ", Methods)}.");
+        if (models < 1) throw new ArgumentException("--models: at least one model to merge is needed.");
+        if (Lambdas.Length == 0) throw new ArgumentException("--lambda: no value given.");
+        if (Lambdas.Any(l => !double.IsFinite(l))) throw new ArgumentException($"--lambda: {string.Join(",", Lambdas)} holds a non-finite value.");
+        if (Lambdas.Distinct().Count() != Lambdas.Length) throw new ArgumentException($"--lambda: {string.Join(",", Lambdas.Select(Format))} repeats a value.");
+        if (Weights is { } w && w.Length != models)
+            throw new ArgumentException($"--weights: {w.Length} weight{(w.Length == 1 ? "" : "s")} for {models} model{(models == 1 ? "" : "s")}; give one per --models folder.");
+        if (Weights is { } w2 && w2.Any(x => !double.IsFinite(x))) throw new ArgumentException("--weights: every weight must be a finite number.");
+        if (UsesDensity && !(Density > 0 && Density <= 1)) throw new ArgumentException($"--density {Format(Density)} is outside (0, 1].");
+        return this;
+    }
+
+    public static string Format(double x) => x.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>Parses a comma-separated list of numbers (invariant culture): "0.1,0.2,0.3".</summary>
+    public static double[] ParseList(string text, string option)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var values = new double[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]))
+                throw new ArgumentException($"{option} {text}: \"{parts[i]}\" is not a number (use a comma-separated list such as 0.1,0.2,0.3).");
+        return values;
+    }
+}
+
+/// <summary>What a merge wrote.</summary>
+public sealed record MergeResult(IReadOnlyList<string> OutputDirs, int Tensors, int MergedTensors, int CopiedTensors, long Parameters);
+
+/// <summary>
+/// Merges model folders against a base, streaming: one tensor name at a time, the base's and each model's tensor are
+/// read, their task vectors combined by the chosen method, and θ_base + λ·τ written for every λ (one
+/// <see cref="SafeTensorsWriter"/> per output folder, all in the same pass). Memory: a few tensors, not the models
+/// (except for pytorch_model.bin inputs, which are unpickled whole).
+/// </summary>
+public static class MergeJob
+{
+    public const string Tool = "CultureMERT.NET culturemert merge";
+
+    /// <summary>Output folder of one λ: <paramref name="outDir"/> itself for a single λ, else <c>outDir/lambda-{λ}</c>.</summary>
+    public static string OutputDir(string outDir, MergeOptions o, double lambda) =>
+        o.Lambdas.Length == 1 ? outDir : Path.Combine(outDir, $"lambda-{MergeOptions.Format(lambda)}");
+
+    public static MergeResult Run(string baseDir, IReadOnlyList<string> modelDirs, MergeOptions options, string outDir, Action<string>? log = null)
+    {
+        options.Validate(modelDirs.Count);
+        var full = Path.GetFullPath(outDir).TrimEnd('/', '\\');
+        foreach (var input in modelDirs.Prepend(baseDir))
+            if (Path.GetFullPath(input).TrimEnd('/', '\\') == full)
+                throw new ArgumentException($"--out {outDir} is an input folder; choose a new folder.");
+        if (!File.Exists(Path.Combine(baseDir, "config.json")))
+            throw new FileNotFoundException($"{baseDir}: no config.json (the base must be a Hugging Face model folder).", Path.Combine(baseDir, "config.json"));
+
+        using var baseT = new CheckpointTensors(baseDir);
+        var models = new List<CheckpointTensors>();
+        var writers = new List<SafeTensorsWriter>();
+        try
+        {
+            foreach (var dir in modelDirs) models.Add(new CheckpointTensors(dir));
+            CheckCompatible(baseT, models);
+            var weights = options.Weights ?? Enumerable.Repeat(1.0, models.Count).ToArray();
+            log?.Invoke($"hashing {models.Count + 1} weight files");
+            var baseHash = baseT.Hash();
+            var hashes = models.Select(m => m.Hash()).ToList();
+
+            var outputs = options.Lambdas.Select(l => OutputDir(outDir, options, l)).ToList();
+            var header = baseT.Tensors.Select(t => (t.Name, t.DType, t.Shape)).ToList();
+            var meta = new Dictionary<string, string> { ["format"] = "pt" };
+            foreach (var dir in outputs) writers.Add(new SafeTensorsWriter(Path.Combine(dir, "model.safetensors"), header, meta));
+
+            int merged = 0, copied = 0;
+            long parameters = 0;
+            foreach (var (info, i) in baseT.Tensors.Select((t, i) => (t, i)))
+            {
+                using var scope = NewDisposeScope();                              // every tensor of this name dies here
+                var b = baseT.Read(info.Name);
+                parameters += b.numel();
+                if (!b.is_floating_point() || b.numel() == 0)
+                {
+                    foreach (var w in writers) w.Write(info.Name, b);             // not a weight to merge: the base's, as is
+                    copied++;
+                    continue;
+                }
+                var deltas = TaskVectors.Deltas(b, models.Select(m => m.Read(info.Name)).ToList());   // (models, ...)
+                var combined = Combine(deltas, weights, options, info.Name);                          // (...)
+                for (var j = 0; j < writers.Count; j++) writers[j].Write(info.Name, TaskVectors.Apply(b, combined, options.Lambdas[j]));
+                merged++;
+                if ((i + 1) % 50 == 0) log?.Invoke($"{i + 1}/{baseT.Tensors.Count} tensors");
+            }
+
+            for (var j = 0; j < outputs.Count; j++)
+            {
+                CopyConfig(baseDir, outputs[j]);
+                var json = MergeJson(baseT, baseHash, models, hashes, options, weights, options.Lambdas[j], baseT.Tensors.Count, merged, copied);
+                AtomicFile.WriteText(Path.Combine(outputs[j], "merge.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
+                writers[j].Commit();                                             // the weights appear last: a folder with weights is complete
+            }
+            return new MergeResult(outputs, baseT.Tensors.Count, merged, copied, parameters);
+        }
+        finally
+        {
+            foreach (var w in writers) w.Dispose();
+            foreach (var m in models) m.Dispose();
+        }
+    }
+
+    /// <summary>The method's combined task vector. deltas (models, ...) float64 → (...) float64.</summary>
+    public static Tensor Combine(Tensor deltas, IReadOnlyList<double> weights, MergeOptions o, string tensorName) => o.Method switch
+    {
+        "task-arithmetic" => TaskArithmetic.Combine(deltas, weights),
+        "ties" => Ties.Combine(deltas, weights, o.Density),
+        "dare-linear" => Dare.CombineLinear(deltas, weights, o.Density, o.Seed, tensorName),
+        "dare-ties" => Dare.CombineTies(deltas, weights, o.Density, o.Seed, tensorName),
+        _ => throw new ArgumentException($"--method {o.Method} is not one of {string.Join(", ", MergeOptions.Methods)}."),
+    };
+
+    /// <summary>Every model must hold exactly the base's tensors, with the same shapes and dtypes: one error lists every mismatch.</summary>
+    public static void CheckCompatible(CheckpointTensors baseT, IReadOnlyList<CheckpointTensors> models)
+    {
+        var problems = new List<string>();
+        var reference = baseT.Tensors.ToDictionary(t => t.Name);
+        foreach (var m in models)
+        {
+            var names = new HashSet<string>();
+            foreach (var t in m.Tensors)
+            {
+                names.Add(t.Name);
+                if (!reference.TryGetValue(t.Name, out var r)) problems.Add($"{m.WeightsFile}: unexpected tensor {t.Name} {Shape(t.Shape)} (not in the base)");
+                else if (!r.Shape.SequenceEqual(t.Shape)) problems.Add($"{m.WeightsFile}: {t.Name} has shape {Shape(t.Shape)}, the base has {Shape(r.Shape)}");
+                else if (r.DType != t.DType) problems.Add($"{m.WeightsFile}: {t.Name} has dtype {t.DType}, the base has {r.DType}");
+            }
+            foreach (var r in baseT.Tensors.Where(r => !names.Contains(r.Name)))
+                problems.Add($"{m.WeightsFile}: missing tensor {r.Name} {Shape(r.Shape)} (present in the base)");
+        }
+        if (problems.Count > 0)
+            throw new InvalidDataException($"the models do not match the base {baseT.WeightsFile} in tensor names, shapes and dtypes " +
+                                           $"({problems.Count} problem{(problems.Count > 1 ? "s" : "")}):\n  " + string.Join("\n  ", problems));
+    }
+
+    static string Shape(long[] s) => $"[{string.Join(", ", s)}]";
+
+    /// <summary>config.json, preprocessor_config.json and remote-code *.py of the base go to the output unchanged.</summary>
+    static void CopyConfig(string baseDir, string outDir)
+    {
+        Directory.CreateDirectory(outDir);
+        var files = new[] { "config.json", "preprocessor_config.json" }.Select(f => Path.Combine(baseDir, f)).Where(File.Exists)
+            .Concat(Directory.EnumerateFiles(baseDir, "*.py"));
+        foreach (var f in files)
+        {
+            var bytes = File.ReadAllBytes(f);
+            AtomicFile.Write(Path.Combine(outDir, Path.GetFileName(f)), s => s.Write(bytes));
+        }
+    }
+
+    static JsonObject MergeJson(CheckpointTensors baseT, string baseHash, IReadOnlyList<CheckpointTensors> models, IReadOnlyList<string> hashes,
+                                MergeOptions o, double[] weights, double lambda, int tensors, int merged, int copied)
+    {
+        static JsonObject Input(CheckpointTensors c, string hash) => new()
+        {
+            ["path"] = Path.GetFullPath(c.Directory), ["weights_file"] = Path.GetFileName(c.WeightsFile), ["sha256_16"] = hash,
+        };
+        return new JsonObject
+        {
+            ["tool"] = Tool,
+            ["created_utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            ["method"] = o.Method,
+            ["formula"] = o.Method switch
+            {
+                "task-arithmetic" => "theta = theta_base + lambda * sum_i w_i (theta_i - theta_base)",
+                "ties" => "theta = theta_base + lambda * disjoint_mean(elect_sign(trim(tau_i, density)))",
+                "dare-linear" => "theta = theta_base + lambda * sum_i w_i dare(tau_i, density)",
+                _ => "theta = theta_base + lambda * disjoint_mean(elect_sign(dare(tau_i, density)))",
+            },
+            ["lambda"] = lambda,
+            ["lambdas"] = new JsonArray(o.Lambdas.Select(l => (JsonNode)JsonValue.Create(l)).ToArray()),
+            ["weights"] = new JsonArray(weights.Select(w => (JsonNode)JsonValue.Create(w)).ToArray()),
+            ["density"] = o.UsesDensity ? o.Density : null,
+            ["seed"] = o.UsesSeed ? o.Seed : null,
+            ["base"] = Input(baseT, baseHash),
+            ["models"] = new JsonArray(models.Select((m, i) => (JsonNode)Input(m, hashes[i])).ToArray()),
+            ["tensors"] = tensors,
+            ["merged_tensors"] = merged,
+            ["copied_from_base"] = copied,
+        };
+    }
+}
