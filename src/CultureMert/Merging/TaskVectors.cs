@@ -21,7 +21,7 @@ public static class TaskVectors
     public static Tensor WeightedSum(Tensor deltas, IReadOnlyList<double> weights)
     {
         using var scope = NewDisposeScope();
-        return (deltas * Broadcast(weights, deltas)).sum(0).MoveToOuterDisposeScope();
+        return (deltas * Broadcast(weights, deltas)).sum(dim: 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>θ = θ_base + λ·τ, cast back to the base's dtype. baseT (...), combined (...) float64 → (...) in baseT's dtype.</summary>

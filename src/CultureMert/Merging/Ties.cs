@@ -36,7 +36,7 @@ public static class Ties
     public static Tensor ElectSign(Tensor deltas)
     {
         using var scope = NewDisposeScope();
-        var majority = deltas.sum(0).ge(0).to(deltas.dtype) * 2 - 1;            // (...), ±1
+        var majority = deltas.sum(dim: 0).ge(0).to(deltas.dtype) * 2 - 1;            // (...), ±1
         return deltas.sign().eq(majority).MoveToOuterDisposeScope();             // (models, ...)
     }
 
@@ -48,8 +48,8 @@ public static class Ties
     {
         using var scope = NewDisposeScope();
         var w = TaskVectors.Broadcast(weights, deltas) * agree;                  // (models, ...)
-        var total = w.sum(0);                                                    // (...)
-        var sum = (deltas * w).sum(0);                                           // (...)
+        var total = w.sum(dim: 0);                                                    // (...)
+        var sum = (deltas * w).sum(dim: 0);                                           // (...)
         return where(total.ne(0), sum / where(total.ne(0), total, ones_like(total)), zeros_like(sum)).MoveToOuterDisposeScope();
     }
 
