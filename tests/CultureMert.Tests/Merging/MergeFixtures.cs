@@ -10,7 +10,7 @@ static class MergeFixtures
     /// <summary>The hand-made tensor: 16 entries, small dyadic values so that every expected number is exact in float32.</summary>
     public const string T = "encoder.pos_conv_embed.conv.weight_g";
 
-    public static string File(string dir) => Path.Combine(dir, "model.safetensors");
+    public static string WeightsOf(string dir) => Path.Combine(dir, "model.safetensors");
 
     /// <summary>`culturemert init --preset tiny --seed <paramref name="seed"/>`.</summary>
     public static string Init(Fixtures.TempDir tmp, string name, int seed)
@@ -25,14 +25,14 @@ static class MergeFixtures
         var dir = tmp[name];
         Directory.CreateDirectory(dir);
         foreach (var f in new[] { "config.json", "preprocessor_config.json" }) System.IO.File.Copy(Path.Combine(from, f), Path.Combine(dir, f), true);
-        var state = SafeTensors.Load(File(from));
+        var state = SafeTensors.Load(WeightsOf(from));
         foreach (var (k, v) in replace) state[k] = v;
-        SafeTensors.Save(File(dir), state.Where(kv => drop is null || !drop(kv.Key)), new Dictionary<string, string> { ["format"] = "pt" });
+        SafeTensors.Save(WeightsOf(dir), state.Where(kv => drop is null || !drop(kv.Key)), new Dictionary<string, string> { ["format"] = "pt" });
         return dir;
     }
 
     /// <summary>Every tensor of a folder's model.safetensors as float64.</summary>
-    public static Dictionary<string, Tensor> Load64(string dir) => SafeTensors.Load(File(dir)).ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float64));
+    public static Dictionary<string, Tensor> Load64(string dir) => SafeTensors.Load(WeightsOf(dir)).ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float64));
 
     public static double[] Values(Tensor t) => t.to(ScalarType.Float64).flatten().data<double>().ToArray();
 
@@ -51,8 +51,8 @@ static class MergeFixtures
     /// <summary>Tensors byte for byte equal (same dtype and shape).</summary>
     public static void AssertSameTensors(string expectedDir, string actualDir)
     {
-        var a = SafeTensors.Load(File(expectedDir));
-        var b = SafeTensors.Load(File(actualDir));
+        var a = SafeTensors.Load(WeightsOf(expectedDir));
+        var b = SafeTensors.Load(WeightsOf(actualDir));
         Assert.Equal(a.Keys.Order(), b.Keys.Order());
         foreach (var (k, t) in a)
         {

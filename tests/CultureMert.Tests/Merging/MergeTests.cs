@@ -51,7 +51,7 @@ public class MergeTests
     static string[] Merge(Case c, string method, string outName, params string[] extra) =>
         ["merge", "--base", c.Base, "--models", .. c.Models, "--method", method, "--out", c.Tmp[outName], .. extra];
 
-    static double[] TOf(string dir) => Values(SafeTensors.Load(File(dir))[T]);
+    static double[] TOf(string dir) => Values(SafeTensors.Load(WeightsOf(dir))[T]);
 
     [Fact]
     public void TaskArithmetic_HandMade_IsBasePlusLambdaTimesSum()
@@ -172,7 +172,7 @@ public class MergeTests
         Assert.Equal(0, Run(Merge(c, "dare-ties", "b", "--density", "0.3", "--seed", "5")).Code);
         Assert.Equal(0, Run(Merge(c, "dare-ties", "c", "--density", "0.3", "--seed", "6")).Code);
         AssertSameTensors(c.Tmp["a"], c.Tmp["b"]);
-        Assert.NotEqual(System.IO.File.ReadAllBytes(File(c.Tmp["a"])), System.IO.File.ReadAllBytes(File(c.Tmp["c"])));
+        Assert.NotEqual(System.IO.File.ReadAllBytes(WeightsOf(c.Tmp["a"])), System.IO.File.ReadAllBytes(WeightsOf(c.Tmp["c"])));
     }
 
     [Fact]
@@ -236,14 +236,14 @@ public class MergeTests
         Assert.Equal(0, Run(Merge(c, "dare-ties", "out", "--density", "0.4", "--seed", "3")).Code);
         var outDir = c.Tmp["out"];
         Assert.Equal(System.IO.File.ReadAllText(Path.Combine(c.Base, "config.json")), System.IO.File.ReadAllText(Path.Combine(outDir, "config.json")));
-        Assert.Equal("pt", SafeTensors.ReadHeader(File(outDir)).Metadata["format"]);
+        Assert.Equal("pt", SafeTensors.ReadHeader(WeightsOf(outDir)).Metadata["format"]);
         var json = JsonNode.Parse(System.IO.File.ReadAllText(Path.Combine(outDir, "merge.json")))!;
         Assert.Equal("dare-ties", json["method"]!.GetValue<string>());
         Assert.Equal(0.2, json["lambda"]!.GetValue<double>());
         Assert.Equal(0.4, json["density"]!.GetValue<double>());
         Assert.Equal(3, json["seed"]!.GetValue<long>());
-        Assert.Equal(MertCheckpoint.HashFiles([File(c.Base)]), json["base"]!["sha256_16"]!.GetValue<string>());
-        Assert.Equal(c.Models.Select(m => MertCheckpoint.HashFiles([File(m)])), json["models"]!.AsArray().Select(x => x!["sha256_16"]!.GetValue<string>()));
+        Assert.Equal(MertCheckpoint.HashFiles([WeightsOf(c.Base)]), json["base"]!["sha256_16"]!.GetValue<string>());
+        Assert.Equal(c.Models.Select(m => MertCheckpoint.HashFiles([WeightsOf(m)])), json["models"]!.AsArray().Select(x => x!["sha256_16"]!.GetValue<string>()));
         Assert.Equal(51, json["tensors"]!.GetValue<int>());
         Assert.Equal(System.IO.Directory.GetFiles(outDir).Select(Path.GetFileName).Order(),
                      new[] { "config.json", "merge.json", "model.safetensors", "preprocessor_config.json" });
@@ -258,7 +258,7 @@ public class MergeTests
             Edit(c.Tmp, $"int{i}", d, new Dictionary<string, Tensor> { ["extra.step"] = tensor(new[] { steps[i] }) })).ToArray();
         var result = MergeJob.Run(dirs[0], dirs[1..], new MergeOptions { Method = "task-arithmetic", Lambdas = [1] }, c.Tmp["out"]);
         Assert.Equal(1, result.CopiedTensors);
-        Assert.Equal(7L, SafeTensors.LoadTensor(File(c.Tmp["out"]), "extra.step").item<long>());
+        Assert.Equal(7L, SafeTensors.LoadTensor(WeightsOf(c.Tmp["out"]), "extra.step").item<long>());
     }
 
     [Fact]
@@ -274,7 +274,7 @@ public class MergeTests
         Assert.Contains("bad2/model.safetensors: missing tensor masked_spec_embed [64]", err);
         Assert.Contains("bad2/model.safetensors: encoder.layer_norm.weight has dtype F64, the base has F32", err);
         Assert.Contains("3 problems", err);
-        Assert.False(System.IO.File.Exists(File(c.Tmp["out"])));
+        Assert.False(System.IO.File.Exists(WeightsOf(c.Tmp["out"])));
     }
 
     [Theory]
