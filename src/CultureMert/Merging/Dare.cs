@@ -23,15 +23,21 @@ public static class Dare
 
     /// <summary>
     /// DARE (arXiv:2311.03099 §3): drop each entry with probability 1 − density, rescale survivors by 1/density. The mask
-    /// is <c>rand(deltas.shape, float64, generator) &lt; density</c>, one draw for all models of the tensor.
+    /// of model i is the i-th draw of <c>rand(shape, float64, generator) &lt; density</c> from one generator per tensor.
     /// deltas (models, ...) → (models, ...).
     /// </summary>
     public static Tensor DropAndRescale(Tensor deltas, double density, Generator generator)
     {
         if (density >= 1) return deltas.clone();
         using var scope = NewDisposeScope();
-        var keep = rand(deltas.shape, ScalarType.Float64, generator: generator).lt(density);   // (models, ...)
-        return (deltas * keep / density).MoveToOuterDisposeScope();
+        var result = deltas.clone();                                              // (models, ...)
+        for (var i = 0; i < result.size(0); i++)                                  // one model at a time: temporaries of one row only
+        {
+            using var inner = NewDisposeScope();
+            var row = result[i];                                                  // (...)
+            row.mul_(rand(row.shape, ScalarType.Float64, generator: generator).lt(density)).div_(density);
+        }
+        return result.MoveToOuterDisposeScope();
     }
 
     /// <summary>DARE then a weighted sum (mergekit's dare_linear). deltas (models, ...) → (...).</summary>

@@ -109,7 +109,7 @@ public static class MergeJob
                     copied++;
                     continue;
                 }
-                var deltas = TaskVectors.Deltas(b, models.Select(m => m.Read(info.Name)).ToList());   // (models, ...)
+                var deltas = TaskVectors.Deltas(b, models.Count, m => models[m].Read(info.Name));      // (models, ...)
                 var combined = Combine(deltas, weights, options, info.Name);                          // (...)
                 for (var j = 0; j < writers.Count; j++) writers[j].Write(info.Name, TaskVectors.Apply(b, combined, options.Lambdas[j]));
                 merged++;

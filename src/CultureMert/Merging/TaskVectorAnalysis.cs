@@ -88,7 +88,7 @@ public sealed class TaskVectorAnalysis
             {
                 using var scope = NewDisposeScope();                              // every tensor of this name dies here
                 var b = baseT.Read(info.Name);
-                var d = TaskVectors.Deltas(b, models.Select(m => m.Read(info.Name)).ToList()).reshape(M, -1);   // (models, n)
+                var d = TaskVectors.Deltas(b, M, m => models[m].Read(info.Name)).reshape(M, -1);   // (models, n)
                 var s = d.sign();
                 var (pos, neg) = (s.gt(0).to(ScalarType.Float64), s.lt(0).to(ScalarType.Float64));              // (models, n)
                 var nz = pos + neg;

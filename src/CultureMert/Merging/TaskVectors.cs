@@ -10,18 +10,32 @@ namespace CultureMert.Merging;
 public static class TaskVectors
 {
     /// <summary>τ_i = θ_i − θ_base for every model. baseT (...), models each (...) → (models, ...) float64.</summary>
-    public static Tensor Deltas(Tensor baseT, IReadOnlyList<Tensor> models)
+    public static Tensor Deltas(Tensor baseT, IReadOnlyList<Tensor> models) => Deltas(baseT, models.Count, i => models[i].alias());
+
+    /// <summary>
+    /// τ_i = θ_i − θ_base with the models read one at a time by <paramref name="read"/> (each read tensor is disposed once
+    /// copied), written in place into one (models, ...) float64 tensor: memory for the result and one model's tensor.
+    /// </summary>
+    public static Tensor Deltas(Tensor baseT, int models, Func<int, Tensor> read)
     {
         using var scope = NewDisposeScope();
         var b = baseT.to(ScalarType.Float64);
-        return stack(models.Select(m => m.to(ScalarType.Float64) - b).ToArray()).MoveToOuterDisposeScope();   // (models, ...)
+        var deltas = empty([models, .. baseT.shape], ScalarType.Float64);       // (models, ...)
+        for (var i = 0; i < models; i++)
+        {
+            using var m = read(i);
+            deltas[i].copy_(m).sub_(b);
+        }
+        return deltas.MoveToOuterDisposeScope();
     }
 
     /// <summary>Σ_i w_i τ_i. deltas (models, ...), weights (models) → (...).</summary>
     public static Tensor WeightedSum(Tensor deltas, IReadOnlyList<double> weights)
     {
         using var scope = NewDisposeScope();
-        return (deltas * Broadcast(weights, deltas)).sum(dim: 0).MoveToOuterDisposeScope();
+        var sum = zeros(deltas.shape[1..], deltas.dtype);                     // (...); accumulated model by model, no (models, ...) temporary
+        for (var i = 0; i < weights.Count; i++) sum.add_(deltas[i], alpha: weights[i]);
+        return sum.MoveToOuterDisposeScope();
     }
 
     /// <summary>θ = θ_base + λ·τ, cast back to the base's dtype. baseT (...), combined (...) float64 → (...) in baseT's dtype.</summary>
@@ -29,7 +43,7 @@ public static class TaskVectors
     {
         using var scope = NewDisposeScope();
         if (lambda == 0) return baseT.clone().MoveToOuterDisposeScope();
-        return (baseT.to(ScalarType.Float64) + lambda * combined).to(baseT.dtype).MoveToOuterDisposeScope();
+        return (combined * lambda).add_(baseT).to(baseT.dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>Per-model weights as a (models, 1, …, 1) float64 tensor that broadcasts over <paramref name="like"/> (models, ...).</summary>

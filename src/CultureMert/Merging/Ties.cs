@@ -21,12 +21,18 @@ public static class Ties
         if (density >= 1) return deltas.clone();
         using var scope = NewDisposeScope();
         var M = deltas.size(0);
-        var flat = deltas.reshape(M, -1);                                        // (models, n)
-        var k = KeepCount(flat.size(1), density);
-        if (k == flat.size(1)) return deltas.clone().MoveToOuterDisposeScope();
-        var top = flat.abs().topk((int)k, dim: 1).indexes;                        // (models, k)
-        var mask = zeros_like(flat, ScalarType.Bool).scatter_(1, top, ones_like(top, ScalarType.Bool));
-        return (flat * mask).reshape(deltas.shape).MoveToOuterDisposeScope();
+        var trimmed = deltas.reshape(M, -1).clone();                              // (models, n)
+        var k = KeepCount(trimmed.size(1), density);
+        if (k == trimmed.size(1)) return trimmed.reshape(deltas.shape).MoveToOuterDisposeScope();
+        for (var i = 0; i < M; i++)                                               // one model at a time: temporaries of one row only
+        {
+            using var inner = NewDisposeScope();
+            var row = trimmed[i];                                                 // (n)
+            var top = row.abs().topk((int)k).indexes;                             // (k)
+            var keep = zeros_like(row, ScalarType.Bool).index_fill_(0, top, true);
+            row.mul_(keep);
+        }
+        return trimmed.reshape(deltas.shape).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -36,8 +42,10 @@ public static class Ties
     public static Tensor ElectSign(Tensor deltas)
     {
         using var scope = NewDisposeScope();
-        var majority = deltas.sum(dim: 0).ge(0).to(deltas.dtype) * 2 - 1;            // (...), ±1
-        return deltas.sign().eq(majority).MoveToOuterDisposeScope();             // (models, ...)
+        var majority = deltas.sum(dim: 0).ge(0).to(deltas.dtype) * 2 - 1;       // (...), ±1
+        var agree = empty(deltas.shape, ScalarType.Bool);                        // (models, ...)
+        for (var i = 0; i < deltas.size(0); i++) agree[i].copy_(deltas[i].sign().eq(majority));
+        return agree.MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -47,10 +55,18 @@ public static class Ties
     public static Tensor DisjointMean(Tensor deltas, Tensor agree, IReadOnlyList<double> weights)
     {
         using var scope = NewDisposeScope();
-        var w = TaskVectors.Broadcast(weights, deltas) * agree;                  // (models, ...)
-        var total = w.sum(dim: 0);                                                    // (...)
-        var sum = (deltas * w).sum(dim: 0);                                           // (...)
-        return where(total.ne(0), sum / where(total.ne(0), total, ones_like(total)), zeros_like(sum)).MoveToOuterDisposeScope();
+        var total = zeros(deltas.shape[1..], deltas.dtype);                     // (...) Σ_i w_i·agree_i
+        var sum = zeros_like(total);                                             // (...) Σ_i w_i·τ_i·agree_i
+        for (var i = 0; i < weights.Count; i++)
+        {
+            using var inner = NewDisposeScope();
+            var a = agree[i].to(deltas.dtype);
+            total.add_(a, alpha: weights[i]);
+            sum.add_(a.mul_(deltas[i]), alpha: weights[i]);
+        }
+        var none = total.eq(0);
+        sum.masked_fill_(none, 0);
+        return sum.div_(total.masked_fill_(none, 1)).MoveToOuterDisposeScope();  // no agreeing model: sum is 0 there, so 0/1 = 0
     }
 
     /// <summary>TIES-combined task vector (θ = θ_base + λ·it). deltas (models, ...) → (...).</summary>
@@ -64,7 +80,10 @@ public static class Ties
     public static Tensor Merge(Tensor sparse, IReadOnlyList<double> weights)
     {
         using var scope = NewDisposeScope();
-        var agree = ElectSign(sparse * TaskVectors.Broadcast(weights, sparse));
+        var weighted = sparse.clone();
+        for (var i = 0; i < weights.Count; i++) weighted[i].mul_(weights[i]);
+        var agree = ElectSign(weighted);
+        weighted.Dispose();
         return DisjointMean(sparse, agree, weights).MoveToOuterDisposeScope();
     }
 }

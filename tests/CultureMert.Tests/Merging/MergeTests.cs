@@ -186,9 +186,9 @@ public class MergeTests
         long kept = 0, total = 0;
         foreach (var (k, bt) in b)
         {
-            // The documented contract: rand(models × shape, float64, Generator(SeedFor(seed, name))) < density.
+            // The documented contract (model i: the i-th draw): rand(shape, float64, Generator(SeedFor(seed, name))) < density.
             using var g = new Generator(Dare.SeedFor(11, k));
-            var keep = Values(rand([1, .. bt.shape], ScalarType.Float64, generator: g).lt(0.5).to(ScalarType.Float64));
+            var keep = Values(rand(bt.shape, ScalarType.Float64, generator: g).lt(0.5).to(ScalarType.Float64));
             var (bv, mv, ov) = (Values(bt), Values(m[k]), Values(merged[k]));
             for (var j = 0; j < bv.Length; j++)
             {
