@@ -43,4 +43,49 @@ public sealed class EncodecModel : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         return quantizer.call(encoder.call(waveform)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// <see cref="Embed(Tensor)"/> in chunks of <paramref name="chunkSamples"/>, with memory bounded by the chunk instead of
+    /// the signal; equal to one pass (up to float summation order).
+    /// </summary>
+    /// <param name="waveform">(batch, channels, samples)</param> <returns>(batch, hidden_size, frames)</returns>
+    public Tensor Embed(Tensor waveform, long chunkSamples) => Chunked(waveform, chunkSamples, quantize: false);
+
+    /// <summary><see cref="forward"/> in chunks of <paramref name="chunkSamples"/> (the RVQ works frame by frame).</summary>
+    /// <param name="waveform">(batch, channels, samples)</param> <returns>int64 (batch, n_q, frames)</returns>
+    public Tensor Encode(Tensor waveform, long chunkSamples) => Chunked(waveform, chunkSamples, quantize: true);
+
+    /// <summary>
+    /// Runs the encoder (and the RVQ) on consecutive chunks that carry the causal context along (see
+    /// <see cref="EncodecStreamState"/>) and concatenates the frames. The first chunk is at least
+    /// <see cref="EncodecEncoder.MinFirstChunk"/> long so that it holds the samples the start's reflection reads; a signal
+    /// no longer than that first chunk takes the one-pass path (which also handles inputs shorter than the padding).
+    /// </summary>
+    /// <param name="waveform">(batch, channels, samples)</param>
+    /// <returns>(batch, hidden_size, frames) float, or (batch, n_q, frames) int64 if <paramref name="quantize"/></returns>
+    Tensor Chunked(Tensor waveform, long chunkSamples, bool quantize)
+    {
+        var hop = Config.HopLength;
+        if (chunkSamples <= 0 || chunkSamples % hop != 0)
+            throw new ArgumentOutOfRangeException(nameof(chunkSamples), chunkSamples, $"Chunks must be a positive multiple of the hop ({hop} samples).");
+        var length = waveform.shape[^1];
+        var first = Math.Max(chunkSamples, encoder.MinFirstChunk(hop));
+        if (length <= first) return quantize ? forward(waveform) : Embed(waveform);
+
+        using var scope = NewDisposeScope();
+        using var state = new EncodecStreamState();
+        var outputs = new List<Tensor>();                                  // per chunk: (batch, hidden or n_q, chunk frames)
+        for (long start = 0, end; start < length; start = end)
+        {
+            end = Math.Min(length, start + (start == 0 ? first : chunkSamples));
+            state.BeginChunk(isLast: end == length);
+            using (var chunkScope = NewDisposeScope())
+            {
+                var emb = encoder.Forward(waveform.narrow(-1, start, end - start), state);   // (batch, hidden, chunk frames)
+                outputs.Add((quantize ? quantizer.call(emb) : emb).MoveToOuterDisposeScope());
+            }
+            state.EndChunk();
+        }
+        return cat(outputs, -1).MoveToOuterDisposeScope();
+    }
 }
