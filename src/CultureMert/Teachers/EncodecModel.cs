@@ -74,7 +74,11 @@ public sealed class EncodecModel : nn.Module<Tensor, Tensor>
 
         using var scope = NewDisposeScope();
         using var state = new EncodecStreamState();
-        var outputs = new List<Tensor>();                                  // per chunk: (batch, hidden or n_q, chunk frames)
+        // Allocated once, before the chunks, and filled in place: results kept per chunk would sit between the chunks'
+        // large activations in the allocator's heap and keep it from reusing or returning that memory (peak RSS would
+        // again grow with the file).
+        var output = empty([waveform.shape[0], quantize ? NumQuantizers : Config.HiddenSize, Config.FrameCount(length)],
+                           quantize ? ScalarType.Int64 : ScalarType.Float32);   // (batch, n_q or hidden, frames)
         for (long start = 0, end; start < length; start = end)
         {
             end = Math.Min(length, start + (start == 0 ? first : chunkSamples));
@@ -82,10 +86,12 @@ public sealed class EncodecModel : nn.Module<Tensor, Tensor>
             using (var chunkScope = NewDisposeScope())
             {
                 var emb = encoder.Forward(waveform.narrow(-1, start, end - start), state);   // (batch, hidden, chunk frames)
-                outputs.Add((quantize ? quantizer.call(emb) : emb).MoveToOuterDisposeScope());
+                var result = quantize ? quantizer.call(emb) : emb;
+                output.narrow(-1, start / hop, result.shape[^1]).copy_(result);
             }
             state.EndChunk();
+            NativeHeap.Trim();   // the chunk's activations are freed: let the next chunk's come from fresh pages, not a grown heap
         }
-        return cat(outputs, -1).MoveToOuterDisposeScope();
+        return output.MoveToOuterDisposeScope();
     }
 }

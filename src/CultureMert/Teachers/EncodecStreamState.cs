@@ -33,19 +33,20 @@ public sealed class EncodecStreamState : IDisposable
     public Tensor[]? Recall(nn.Module module) => memory.GetValueOrDefault(module);
 
     /// <summary>
-    /// Keeps copies of <paramref name="tensors"/> for <paramref name="module"/>'s next chunk, freeing what it kept before.
-    /// Copies, because a slice would pin the whole chunk's activation in memory.
+    /// Keeps copies of <paramref name="tensors"/> for <paramref name="module"/>'s next chunk. Copies, because a slice would
+    /// pin the whole chunk's activation in memory; into the buffers of the previous chunk when the shapes agree, so that
+    /// these long-lived tensors are allocated once instead of between every chunk's activations (heap fragmentation).
     /// </summary>
     public void Keep(nn.Module module, params Tensor[] tensors)
     {
-        Forget(module);
+        if (memory.TryGetValue(module, out var kept) && kept.Length == tensors.Length &&
+            kept.Zip(tensors).All(p => p.First.shape.SequenceEqual(p.Second.shape)))
+        {
+            foreach (var (buffer, t) in kept.Zip(tensors)) buffer.copy_(t);
+            return;
+        }
+        if (kept is not null) foreach (var t in kept) t.Dispose();
         memory[module] = tensors.Select(t => t.clone().DetachFromDisposeScope()).ToArray();
-    }
-
-    private void Forget(nn.Module module)
-    {
-        if (!memory.Remove(module, out var old)) return;
-        foreach (var t in old) t.Dispose();
     }
 
     public void Dispose()
