@@ -90,7 +90,9 @@ public sealed class EncodecModel : nn.Module<Tensor, Tensor>
                 output.narrow(-1, start / hop, result.shape[^1]).copy_(result);
             }
             state.EndChunk();
-            NativeHeap.Trim();   // the chunk's activations are freed: let the next chunk's come from fresh pages, not a grown heap
+            // The chunk's activations are freed: return their pages so that the next chunk's do not grow a fragmented heap.
+            // Only for chunks of a second or more: smaller ones leave little behind, and the trim's heap walk would dominate.
+            if (end - start >= Config.SamplingRate) NativeHeap.Trim();
         }
         return output.MoveToOuterDisposeScope();
     }
