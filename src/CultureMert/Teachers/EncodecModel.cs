@@ -57,7 +57,7 @@ public sealed class EncodecModel : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Runs the encoder (and the RVQ) on consecutive chunks that carry the causal context along (see
-    /// <see cref="EncodecStreamState"/>) and concatenates the frames. The first chunk is at least
+    /// <see cref="EncodecStreamState"/>), writing each chunk's frames into one output. The first chunk is at least
     /// <see cref="EncodecEncoder.MinFirstChunk"/> long so that it holds the samples the start's reflection reads; a signal
     /// no longer than that first chunk takes the one-pass path (which also handles inputs shorter than the padding).
     /// </summary>
