@@ -14,8 +14,9 @@ using static TorchSharp.torch;
 //   forward  --batch B --clips K [--threads T] [--model DIR]   model forward on 5-s clips, all hidden states, time-mean
 //   make-audio --clips K --out DIR                             K 5-s clips of music as 44.1 kHz WAV files of 4 clips each
 //   embed    --batch B --audio DIR [--threads T] [--model DIR]   end to end over those files, as `culturemert embed` runs
-//   encodec  [--seconds S] [--clips K] [--threads T]          EnCodec 24 kHz tokens (random real-size weights, 6 kbps) of
-//                                                             K mono clips of S s (default 5); audio seconds per second
+//   encodec  [--seconds S] [--clips K] [--threads T] [--chunk N]  EnCodec 24 kHz tokens (random real-size weights, 6 kbps)
+//                                                             of K mono clips of S s (default 5), encoded in chunks of N
+//                                                             samples (default EncodecTeacher.DefaultChunkSamples); audio s/s
 //   cqt      [--clips K] [--threads T]                         MERT's CQT target (MertCqt) on 5-s and 60-s clips, audio-s/s
 var mode = args.Length > 0 ? args[0] : "forward";
 int Arg(string name, int fallback) { var i = Array.IndexOf(args, name); return i >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback; }
@@ -43,6 +44,7 @@ try
         // The MERT-v1 acoustic teacher at facebook/encodec_24khz size (weights cannot be downloaded here: random, same maths).
         var clipS = double.Parse(Str("--seconds") ?? "5", CultureInfo.InvariantCulture);
         using var teacher = EncodecTeacher.Random(new EncodecConfig(), seed: 0);
+        if (Str("--chunk") is { } chunk) teacher.ChunkSamples = long.Parse(chunk, CultureInfo.InvariantCulture);
         var samples = (long)(clipS * teacher.SampleRate);
         using var wave = torch.rand(samples) * 0.2 - 0.1;                     // (samples)
         teacher.Encode(wave).Dispose();                                       // warm-up
@@ -53,7 +55,7 @@ try
         var secs = clock.Elapsed.TotalSeconds;
         Console.WriteLine(JsonSerializer.Serialize(new
         {
-            impl = "culturemert", mode, teacher = teacher.Name, threads, clips, clip_s = clipS, frames, audio_s = clips * clipS,
+            impl = "culturemert", mode, teacher = teacher.Name, threads, clips, clip_s = clipS, chunk_samples = teacher.ChunkSamples, frames, audio_s = clips * clipS,
             seconds = secs, throughput = clips * clipS / secs, peak_rss_mb = Math.Round(Rss("VmHWM")),
         }));
         return;

@@ -51,9 +51,11 @@ public sealed class EncodecNormConv : nn.Module<Tensor, Tensor>
 /// <summary>
 /// A causal weight-normed convolution with encodec's padding (HF: EncodecConv1d; encodec <c>SConv1d</c>): the input is
 /// reflect-padded left by k_eff − stride and right by just enough for the last window to be full, so that the output has
-/// ceil(samples / stride) frames.
+/// ceil(samples / stride) frames. Can also run chunk by chunk (<see cref="Forward"/> with a state): then the left padding
+/// of every chunk after the first is the previous chunk's last k_eff − stride input samples, which is what the one-pass
+/// convolution's windows see there.
 /// </summary>
-public sealed class EncodecConv1d : nn.Module<Tensor, Tensor>
+public sealed class EncodecConv1d : nn.Module<Tensor, Tensor>, IEncodecStreamingLayer
 {
     private readonly EncodecNormConv conv;   // encoder.layers.{i}.conv.{weight_g, weight_v, bias}
     private readonly long kernelEff, stride;
@@ -67,10 +69,18 @@ public sealed class EncodecConv1d : nn.Module<Tensor, Tensor>
 
     public void InitializeRandom(Generator generator) => conv.InitializeRandom(generator);
 
+    /// <summary>Input samples per output frame.</summary>
+    public long Stride => stride;
+
+    /// <summary>Left padding, k_eff − stride: the samples before a frame's own stride that its window also reads.</summary>
+    public long PaddingTotal => kernelEff - stride;
+
     /// <summary>Left and right padding for <paramref name="length"/> samples (encodec <c>get_extra_padding_for_conv1d</c>).</summary>
+    /// <remarks>The right padding depends only on length mod stride, so a signal's last chunk (starting on a frame
+    /// boundary) needs the same right padding as the whole signal.</remarks>
     public (long Left, long Right) Padding(long length)
     {
-        var paddingTotal = kernelEff - stride;
+        var paddingTotal = PaddingTotal;
         // n_frames = (length − k_eff + padding_total) / stride + 1, rounded up: integer ceil of a possibly negative numerator.
         var numerator = length - kernelEff + paddingTotal;
         var nFrames = (long)Math.Ceiling(numerator / (double)stride) + 1;
@@ -79,11 +89,31 @@ public sealed class EncodecConv1d : nn.Module<Tensor, Tensor>
     }
 
     /// <param name="x">(batch, in, samples)</param> <returns>(batch, out, ceil(samples / stride))</returns>
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, null);
+
+    /// <param name="x">(batch, in, samples): the whole signal (state null) or its next chunk, whose start is a multiple
+    /// of the stride and whose length is one too unless it is the last</param>
+    /// <returns>(batch, out, ceil(samples / stride))</returns>
+    public Tensor Forward(Tensor x, EncodecStreamState? state)
     {
         using var scope = NewDisposeScope();
         var (left, right) = Padding(x.shape[^1]);
-        return conv.call(ReflectPad(x, left, right)).MoveToOuterDisposeScope();
+        Tensor padded;                                                   // (batch, in, left + samples + right)
+        if (state is null || (state.IsFirst && state.IsLast)) padded = ReflectPad(x, left, right);   // the whole signal
+        else
+        {
+            if (state.IsFirst && x.shape[^1] <= left)   // its reflection would need samples of the next chunk
+                throw new ArgumentException($"The first chunk is too short for this layer: {x.shape[^1]} samples, left padding {left}.", nameof(x));
+            if (!state.IsLast && right != 0)
+                throw new ArgumentException($"A chunk other than the last must be a multiple of the stride {stride}; got {x.shape[^1]} samples.", nameof(x));
+            // Left: the true start's reflection on the first chunk, else the previous chunk's tail (same samples the
+            // one-pass windows read there). Right: only the true end is padded; the reflection reads the last samples,
+            // which the context always holds (left + samples > right since k_eff ≥ 2·stride − 1 in the encoder).
+            var withLeft = state.Recall(this) is [var tail] ? cat([tail, x], -1) : ReflectPad(x, left, 0);
+            if (left > 0) state.Keep(this, withLeft[.., .., ^(int)left..]);
+            padded = right > 0 ? ReflectPad(withLeft, 0, right) : withLeft;
+        }
+        return conv.call(padded).MoveToOuterDisposeScope();
     }
 
     /// <summary>

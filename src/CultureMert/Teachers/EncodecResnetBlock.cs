@@ -8,7 +8,7 @@ namespace CultureMert.Teachers;
 /// Residual unit of the SEANet encoder (HF: EncodecResnetBlock; encodec <c>SEANetResnetBlock</c>):
 /// out = shortcut(x) + conv_k1(ELU(conv_k3(ELU(x)))), the inner convolution narrowing to dim / compress channels.
 /// </summary>
-public sealed class EncodecResnetBlock : nn.Module<Tensor, Tensor>
+public sealed class EncodecResnetBlock : nn.Module<Tensor, Tensor>, IEncodecStreamingLayer
 {
     private readonly ModuleList<nn.Module<Tensor, Tensor>> block;   // encoder.layers.{i}.block.{1,3}.conv.* (0 and 2 are ELUs)
     private readonly EncodecConv1d shortcut;                         // encoder.layers.{i}.shortcut.conv.*
@@ -28,11 +28,15 @@ public sealed class EncodecResnetBlock : nn.Module<Tensor, Tensor>
     public IEnumerable<EncodecConv1d> Convolutions => block.OfType<EncodecConv1d>().Append(shortcut);
 
     /// <param name="x">(batch, dim, frames)</param> <returns>(batch, dim, frames)</returns>
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, null);
+
+    /// <param name="x">(batch, dim, frames): the whole signal (state null) or its next chunk</param>
+    /// <returns>(batch, dim, frames)</returns>
+    public Tensor Forward(Tensor x, EncodecStreamState? state)
     {
         using var scope = NewDisposeScope();
         var y = x;
-        foreach (var layer in block) y = layer.call(y);
-        return (shortcut.call(x) + y).MoveToOuterDisposeScope();
+        foreach (var layer in block) y = EncodecEncoder.Call(layer, y, state);   // each conv keeps its own context
+        return (shortcut.Forward(x, state) + y).MoveToOuterDisposeScope();
     }
 }

@@ -87,7 +87,29 @@ public sealed partial class EncodecTeacher : ITokenTeacher
         return new EncodecTeacher(model, bandwidthKbps, NameOf(config, bandwidthKbps) + $"-random{seed}", HashOf($"random:{seed}:{config.NumFilters}:{config.HiddenSize}", nq));
     }
 
-    /// <summary>Encoder output of a whole mono waveform.</summary>
+    /// <summary>Default <see cref="ChunkSamples"/>: 750 frames, 10 s at 24 kHz.</summary>
+    public const long DefaultChunkSamples = 320 * 750;
+
+    private long chunkSamples = DefaultChunkSamples;
+
+    /// <summary>
+    /// Samples per chunk that <see cref="Embed"/> and <see cref="Encode"/> process at a time, carrying the causal encoder's
+    /// context across chunks: results equal one pass over the whole file (codes identical, embeddings up to float summation
+    /// order) while memory stays bounded by the chunk. A positive multiple of the hop (320); a value at least the input's
+    /// length means one pass.
+    /// </summary>
+    public long ChunkSamples
+    {
+        get => chunkSamples;
+        set
+        {
+            if (value <= 0 || value % Config.HopLength != 0)
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"ChunkSamples must be a positive multiple of the hop ({Config.HopLength} samples).");
+            chunkSamples = value;
+        }
+    }
+
+    /// <summary>Encoder output of a whole mono waveform (in chunks of <see cref="ChunkSamples"/>).</summary>
     /// <param name="waveform">(samples) float at <see cref="SampleRate"/></param>
     /// <returns>float32 (hidden_size, ceil(samples / hop))</returns>
     public Tensor Embed(Tensor waveform)
@@ -95,9 +117,10 @@ public sealed partial class EncodecTeacher : ITokenTeacher
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
         var x = AsInput(waveform);                                         // (1, 1, samples)
-        return model.Embed(x)[0].MoveToOuterDisposeScope();                // (hidden, frames)
+        return model.Embed(x, chunkSamples)[0].MoveToOuterDisposeScope();  // (hidden, frames)
     }
 
+    /// <summary>Residual-VQ codes of a whole mono waveform (in chunks of <see cref="ChunkSamples"/>).</summary>
     /// <param name="waveform">(samples) float at <see cref="SampleRate"/></param>
     /// <returns>int64 (n_q, ceil(samples / hop))</returns>
     public Tensor Encode(Tensor waveform)
@@ -105,7 +128,7 @@ public sealed partial class EncodecTeacher : ITokenTeacher
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
         var x = AsInput(waveform);                                         // (1, 1, samples)
-        return model.call(x)[0].MoveToOuterDisposeScope();                 // (n_q, frames)
+        return model.Encode(x, chunkSamples)[0].MoveToOuterDisposeScope(); // (n_q, frames)
     }
 
     public void Dispose() => model.Dispose();
