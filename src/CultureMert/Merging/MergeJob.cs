@@ -72,7 +72,7 @@ public static class MergeJob
     public static MergeResult Run(string baseDir, IReadOnlyList<string> modelDirs, MergeOptions options, string outDir, Action<string>? log = null)
     {
         options.Validate(modelDirs.Count);
-        ReturnLargeBuffersToTheSystem();
+        NativeHeap.ReturnLargeBuffersToTheSystem();
         var full = Path.GetFullPath(outDir).TrimEnd('/', '\\');
         foreach (var input in modelDirs.Prepend(baseDir))
             if (Path.GetFullPath(input).TrimEnd('/', '\\') == full)
@@ -131,22 +131,6 @@ public static class MergeJob
             foreach (var w in writers) w.Dispose();
             foreach (var m in models) m.Dispose();
         }
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mallopt")]
-    static extern int Mallopt(int param, int value);
-
-    /// <summary>
-    /// glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), after which tensor-sized blocks come
-    /// from the heap and fragment it: a TIES merge of four 95M models then peaked at 5.3 GB instead of about 1 GB. Fixing the
-    /// threshold at 1 MiB (M_MMAP_THRESHOLD = −3) makes every tensor buffer an mmap that goes back to the system when freed.
-    /// Elsewhere (macOS, Windows, musl) this is a no-op.
-    /// </summary>
-    internal static void ReturnLargeBuffersToTheSystem()
-    {
-        if (!OperatingSystem.IsLinux()) return;
-        try { Mallopt(-3, 1 << 20); }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
     }
 
     /// <summary>The method's combined task vector. deltas (models, ...) float64 → (...) float64.</summary>

@@ -68,7 +68,7 @@ public sealed class TaskVectorAnalysis
     public static TaskVectorAnalysis Compute(string baseDir, IReadOnlyList<string> modelDirs)
     {
         if (modelDirs.Count < 1) throw new ArgumentException("--models: at least one model is needed.");
-        MergeJob.ReturnLargeBuffersToTheSystem();
+        NativeHeap.ReturnLargeBuffersToTheSystem();
         using var baseT = new CheckpointTensors(baseDir);
         var models = new List<CheckpointTensors>();
         try
