@@ -20,6 +20,7 @@ public static class CliApp
             TeacherCommand.Create(),
             TokensCommand.Create(),
             MergeCommand.Create(),
+            MetricsCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }
