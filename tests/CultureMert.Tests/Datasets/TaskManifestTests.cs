@@ -99,6 +99,7 @@ static class DatasetFiles
         var header = $"{{'descr': '<U{width}', 'fortran_order': False, 'shape': ({items.Length},), }}";
         var total = 10 + header.Length + 1;
         header = header.PadRight(header.Length + (64 - total % 64) % 64) + "\n";
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         using var f = File.Create(path);
         f.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
         f.Write(BitConverter.GetBytes((ushort)header.Length));
