@@ -27,13 +27,17 @@ public static class DatasetKinds
 {
     public static readonly string[] Names = ["folder", "mtat", "fma", "lyra", "makam", "hindustani", "carnatic"];
 
-    public static TaskManifest Prepare(string kind, DatasetOptions o) => kind switch
+    public static TaskManifest Prepare(string kind, DatasetOptions o)
     {
-        "folder" => FolderDataset.Prepare(o),
-        "mtat" => MtatDataset.Prepare(o),
-        "fma" => FmaDataset.Prepare(o),
-        "lyra" => LyraDataset.Prepare(o),
-        "makam" or "hindustani" or "carnatic" => DunyaDataset.Prepare(DunyaDataset.Tradition(kind), o),
-        _ => throw new ArgumentException($"unknown dataset kind '{kind}' (expected one of {string.Join(", ", Names)})."),
-    };
+        if (o.Top is < 1) throw new ArgumentException($"--top must be at least 1 (got {o.Top}).");
+        return kind switch
+        {
+            "folder" => FolderDataset.Prepare(o),
+            "mtat" => MtatDataset.Prepare(o),
+            "fma" => FmaDataset.Prepare(o),
+            "lyra" => LyraDataset.Prepare(o),
+            "makam" or "hindustani" or "carnatic" => DunyaDataset.Prepare(DunyaDataset.Tradition(kind), o),
+            _ => throw new ArgumentException($"unknown dataset kind '{kind}' (expected one of {string.Join(", ", Names)})."),
+        };
+    }
 }
