@@ -21,6 +21,7 @@ public static class CliApp
             TokensCommand.Create(),
             MergeCommand.Create(),
             MetricsCommand.Create(),
+            ProbeCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }
