@@ -162,7 +162,7 @@ public class ProbingTests
         Assert.Contains(":92", e.Message);                                      // the manifest line
         var data = ProbeDataset.Load(manifest, dir["emb"], skipMissing: true);
         Assert.Single(data.Missing);
-        Assert.Equal(45 * 2, data.Train.Chunks);
+        Assert.Equal(60 * 2, data.Train.Chunks);                               // 45 + 15 train tracks × 2 chunks
     }
 
     [Fact]
