@@ -22,6 +22,7 @@ public static class CliApp
             MergeCommand.Create(),
             MetricsCommand.Create(),
             DatasetCommand.Create(),
+            ProbeCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }

@@ -14,6 +14,9 @@ public static class Heatmap
     const int CellPx = 80;
     static readonly Lazy<string?> FontFamily = new(RegisterFont);
 
+    /// <summary>The registered font family (null: ScottPlot's default), for the other plots of Reports/.</summary>
+    internal static string? Font => FontFamily.Value;
+
     /// <summary>Font files tried in order: Debian/Ubuntu, Fedora, Arch, then any DejaVu or Liberation file under /usr/share/fonts.</summary>
     static readonly string[] FontCandidates =
     [

@@ -1,0 +1,47 @@
+namespace CultureMert.Evaluation;
+
+/// <summary>Leave-one-out retrieval scores: precision@k over all queries, mAP over the queries with at least one relevant item.</summary>
+public sealed record RetrievalResult(int[] Ks, double[] PrecisionAtK, double MeanAveragePrecision, int Queries);
+
+/// <summary>
+/// Similarity retrieval by cosine kNN: every track queries all the others (leave-one-out), ranked by cosine similarity
+/// (ties by index). An item is relevant when it shares at least one label with the query. k is capped at n − 1.
+/// </summary>
+public static class Retrieval
+{
+    public static RetrievalResult Evaluate(double[][] embeddings, bool[,] labels, int[] ks)
+    {
+        var n = embeddings.Length;
+        if (n < 2) throw new ArgumentException($"retrieval needs at least two tracks, got {n}.");
+        if (labels.GetLength(0) != n) throw new ArgumentException($"{labels.GetLength(0)} label rows for {n} embeddings.");
+        var k = labels.GetLength(1);
+        var unit = embeddings.Select(e =>
+        {
+            var norm = Math.Sqrt(e.Sum(x => x * x));
+            return e.Select(x => norm > 0 ? x / norm : 0).ToArray();
+        }).ToArray();
+        bool Relevant(int a, int b)
+        {
+            for (var t = 0; t < k; t++) if (labels[a, t] && labels[b, t]) return true;
+            return false;
+        }
+        var precision = new double[ks.Length];
+        var (apSum, apCount) = (0.0, 0);
+        for (var q = 0; q < n; q++)
+        {
+            var others = Enumerable.Range(0, n).Where(i => i != q)
+                .Select(i => (i, sim: unit[q].Zip(unit[i], (a, b) => a * b).Sum()))
+                .OrderByDescending(x => x.sim).ThenBy(x => x.i).Select(x => Relevant(q, x.i)).ToArray();
+            for (var j = 0; j < ks.Length; j++)
+            {
+                var kk = Math.Min(ks[j], others.Length);
+                precision[j] += (double)others.Take(kk).Count(r => r) / kk;
+            }
+            var (hits, ap) = (0, 0.0);
+            for (var rank = 0; rank < others.Length; rank++)
+                if (others[rank]) ap += (double)++hits / (rank + 1);
+            if (hits > 0) { apSum += ap / hits; apCount++; }
+        }
+        return new RetrievalResult(ks, [.. precision.Select(p => p / n)], apCount > 0 ? apSum / apCount : double.NaN, n);
+    }
+}
