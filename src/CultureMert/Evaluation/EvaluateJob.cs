@@ -1,0 +1,161 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CultureMert.Batch;
+using CultureMert.Checkpoints;
+using CultureMert.Embedding;
+
+namespace CultureMert.Evaluation;
+
+/// <summary>A model of the grid: its short name (table row, folder name) and its Hugging Face checkpoint folder.</summary>
+public sealed record EvalModel(string Name, string Dir);
+
+/// <summary>
+/// A task of the grid: the manifest's file name without extension, the manifest, and whether it counts as Western:
+/// a task is Western when a strict majority of its rows has <c>culture</c> = <c>western</c> (case-insensitive), else
+/// non-Western (also when the manifest has no culture column).
+/// </summary>
+public sealed record EvalTask(string Name, string Manifest, bool Western)
+{
+    public static EvalTask FromManifest(string manifest)
+    {
+        if (!File.Exists(manifest)) throw new FileNotFoundException($"{manifest}: task manifest not found.");
+        var rows = CultureMert.Batch.Manifest.ReadRows(manifest);
+        var western = false;
+        if (rows.Count > 1)
+        {
+            var col = rows[0].Select(h => h.Trim().ToLowerInvariant()).ToList().IndexOf("culture");
+            var data = rows.Skip(1).Where(r => !(r.Count == 1 && r[0].Trim().Length == 0)).ToList();
+            if (col >= 0 && data.Count > 0)
+                western = data.Count(r => col < r.Count && r[col].Trim().Equals("western", StringComparison.OrdinalIgnoreCase)) * 2 > data.Count;
+        }
+        return new EvalTask(Path.GetFileNameWithoutExtension(manifest), Path.GetFullPath(manifest), western);
+    }
+}
+
+/// <summary>The settings of every cell: embedding (chunking) and probing pass through unchanged.</summary>
+public sealed record EvaluateOptions
+{
+    public EmbedOptions Embed { get; init; } = new();
+    public ProbeOptions Probe { get; init; } = new();
+    public ProbeTask? Task { get; init; }
+}
+
+/// <summary>One model × task cell: "ok" (probed now), "skipped" (finished earlier with the same settings) or "error".</summary>
+public sealed record EvalCell(string Model, string Task, string Status, string? Error, string ProbeDir);
+
+/// <summary>
+/// <c>culturemert evaluate</c>: for every model × task, embeds the task manifest's audio into
+/// <c>&lt;out&gt;/embeddings/&lt;model&gt;/&lt;task&gt;/</c> (cached: <see cref="EmbedJob"/> skips outputs with the same
+/// provenance) and probes them into <c>&lt;out&gt;/probes/&lt;model&gt;/&lt;task&gt;/</c>. A cell is finished when its
+/// results.json exists and its <c>evaluate.json</c> records the same settings (model folder, manifest content hash,
+/// embed and probe settings); finished cells are skipped without loading the model. A failing cell is recorded and the
+/// grid goes on.
+/// </summary>
+public sealed class EvaluateJob(IReadOnlyList<EvalModel> models, IReadOnlyList<EvalTask> tasks, string outDir, EvaluateOptions options)
+{
+    public const string StampFile = "evaluate.json";
+
+    public string EmbeddingsDir(EvalModel m, EvalTask t) => Path.Combine(outDir, "embeddings", m.Name, t.Name);
+    public string ProbeDir(EvalModel m, EvalTask t) => Path.Combine(outDir, "probes", m.Name, t.Name);
+
+    /// <summary>Runs the grid; <paramref name="log"/> gets one line per step ("[k/N] model × task: …").</summary>
+    public List<EvalCell> Run(IProgress<string>? log = null, CancellationToken cancel = default)
+    {
+        var dupModel = models.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
+        if (dupModel is not null) throw new ArgumentException($"--models: the name '{dupModel.Key}' is given twice.");
+        var dupTask = tasks.GroupBy(t => t.Name).FirstOrDefault(g => g.Count() > 1);
+        if (dupTask is not null) throw new ArgumentException($"--tasks: two manifests named '{dupTask.Key}' (task names are file names without extension).");
+        var cells = new List<EvalCell>();
+        var total = models.Count * tasks.Count;
+        var k = 0;
+        foreach (var m in models)
+        {
+            LoadedMert? mert = null;
+            string? loadError = null;
+            try
+            {
+                foreach (var t in tasks)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    k++;
+                    var prefix = $"[{k}/{total}] {m.Name} × {t.Name}";
+                    var probeDir = ProbeDir(m, t);
+                    var stamp = Stamp(m, t);
+                    if (Finished(probeDir, stamp))
+                    {
+                        log?.Report($"{prefix}: done earlier, skipped");
+                        cells.Add(new EvalCell(m.Name, t.Name, "skipped", null, probeDir));
+                        continue;
+                    }
+                    try
+                    {
+                        if (loadError is null && mert is null)
+                        {
+                            try { mert = MertCheckpoint.Load(m.Dir); }
+                            catch (Exception e) { loadError = $"{m.Dir}: cannot load the model: {e.Message}"; }
+                        }
+                        if (loadError is not null) throw new InvalidDataException(loadError);
+                        log?.Report($"{prefix}: embedding…");
+                        var embDir = EmbeddingsDir(m, t);
+                        var plan = EmbedJob.Plan([t.Manifest], embDir);
+                        var rows = new EmbedJob(mert!, options.Embed, embDir, false).Run(plan, null, cancel);
+                        var bad = rows.Where(r => r.Status == "error").ToList();
+                        if (bad.Count > 0)
+                            throw new InvalidDataException($"{bad.Count} file(s) failed to embed: {string.Join("; ", bad.Take(3).Select(r => r.Error))}");
+                        log?.Report($"{prefix}: probing…");
+                        var data = ProbeDataset.Load(t.Manifest, embDir, options.Task);
+                        var results = ProbeRunner.Run(data, options.Probe);
+                        ProbeReport.Write(probeDir, results);
+                        AtomicFile.WriteText(Path.Combine(probeDir, StampFile), stamp.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                        log?.Report($"{prefix}: done (test ROC-AUC {results.Best.RocAuc.Mean:0.0000}, layer {results.Best.Layer})");
+                        cells.Add(new EvalCell(m.Name, t.Name, "ok", null, probeDir));
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        var msg = e.Message.ReplaceLineEndings(" ");
+                        log?.Report($"{prefix}: failed: {msg}");
+                        cells.Add(new EvalCell(m.Name, t.Name, "error", msg, probeDir));
+                    }
+                }
+            }
+            finally { mert?.Dispose(); }
+        }
+        return cells;
+    }
+
+    /// <summary>Everything a cell's results depend on; a rerun with a different stamp recomputes the cell.</summary>
+    JsonObject Stamp(EvalModel m, EvalTask t)
+    {
+        var p = options.Probe;
+        var s = p.Settings;
+        var e = options.Embed;
+        return new JsonObject
+        {
+            ["model"] = m.Name, ["model_dir"] = Path.GetFullPath(m.Dir), ["task"] = t.Name, ["manifest"] = t.Manifest,
+            ["manifest_sha256"] = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(t.Manifest))),
+            ["embed"] = new JsonObject
+            {
+                ["layers"] = e.Layers is null ? "all" : string.Join(",", e.Layers), ["pool"] = e.Pool == Pooling.Mean ? "mean" : "none",
+                ["chunk_seconds"] = e.ChunkSeconds,
+            },
+            ["probe"] = new JsonObject
+            {
+                ["layer"] = p.Layer, ["seeds"] = p.Seeds, ["first_seed"] = p.FirstSeed,
+                ["lrs"] = string.Join(",", p.LearningRates.Select(x => x.ToString("R", CultureInfo.InvariantCulture))),
+                ["hidden"] = s.Hidden, ["dropout"] = s.Dropout, ["batch_size"] = s.BatchSize, ["max_epochs"] = s.MaxEpochs,
+                ["task"] = options.Task?.ToString() ?? "auto",
+            },
+        };
+    }
+
+    static bool Finished(string probeDir, JsonObject stamp)
+    {
+        var results = Path.Combine(probeDir, "results.json");
+        var file = Path.Combine(probeDir, StampFile);
+        if (!File.Exists(results) || !File.Exists(file)) return false;
+        try { return JsonNode.Parse(File.ReadAllText(file))!.ToJsonString() == JsonNode.Parse(stamp.ToJsonString())!.ToJsonString(); }
+        catch (JsonException) { return false; }
+    }
+}
