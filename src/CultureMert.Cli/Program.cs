@@ -23,6 +23,7 @@ public static class CliApp
             MetricsCommand.Create(),
             DatasetCommand.Create(),
             ProbeCommand.Create(),
+            EvaluateCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }

@@ -1,0 +1,72 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using CultureMert.Embedding;
+using CultureMert.Evaluation;
+
+namespace CultureMert.Cli.Commands;
+
+/// <summary><c>culturemert evaluate</c>: embed (cached) + probe for every model × task, then the paper-style report.</summary>
+static class EvaluateCommand
+{
+    public static Command Create()
+    {
+        var models = new Option<string[]>("--models") { Description = "Models as name=DIR (Hugging Face folders); the first is the baseline for deltas.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var tasks = new Option<string[]>("--tasks") { Description = "Task manifests (path,split,labels[,track,culture]); task name = file name without extension; Western when most rows have culture=western.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var outDir = new Option<string>("--out") { Description = "Folder for embeddings/, probes/, report.md/.csv/.json and PNGs.", Required = true };
+        var layer = new Option<string>("--layer") { Description = "Probe layer choice: all, weighted, a layer id, or a comma list.", DefaultValueFactory = _ => "all" };
+        var seeds = new Option<int>("--seeds") { Description = "Seeds per probe configuration.", DefaultValueFactory = _ => 5 };
+        var lr = new Option<string>("--lr") { Description = "Adam learning rate, or a comma list selected on validation.", DefaultValueFactory = _ => "1e-3" };
+        var hidden = new Option<int>("--hidden") { Description = "MLP hidden units; 0 = linear probe.", DefaultValueFactory = _ => 512 };
+        var batch = new Option<int>("--batch-size") { Description = "Probe mini-batch size.", DefaultValueFactory = _ => 64 };
+        var epochs = new Option<int>("--max-epochs") { Description = "Probe epoch limit (early stopping on validation).", DefaultValueFactory = _ => 100 };
+        var chunk = new Option<double>("--chunk-seconds") { Description = "Embedding chunk length in seconds.", DefaultValueFactory = _ => 5.0 };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var command = new Command("evaluate", "Embed + probe every model × task and write the paper-style table (Markdown, CSV, JSON) and plots; reruns skip finished cells.")
+            { models, tasks, outDir, layer, seeds, lr, hidden, batch, epochs, chunk, threads };
+        command.SetAction(r => Common.Guard(() =>
+        {
+            var clock = Stopwatch.StartNew();
+            Common.SetThreads(r.GetValue(threads));
+            var modelList = r.GetValue(models)!.Select(s =>
+            {
+                var i = s.IndexOf('=');
+                if (i <= 0 || i == s.Length - 1) throw new ArgumentException($"--models {s}: expected name=DIR.");
+                var name = s[..i].Trim();
+                if (name.IndexOfAny([.. Path.GetInvalidFileNameChars(), ' ']) >= 0 || name is "." or "..")
+                    throw new ArgumentException($"--models {s}: the name must be usable as a folder name.");
+                return new EvalModel(name, s[(i + 1)..]);
+            }).ToList();
+            var taskList = r.GetValue(tasks)!.Select(EvalTask.FromManifest).ToList();
+            var lrs = r.GetValue(lr)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 ? v
+                    : throw new ArgumentException($"--lr {s}: expected a positive number.")).ToArray();
+            if (r.GetValue(seeds) < 1) throw new ArgumentException($"--seeds {r.GetValue(seeds)}: must be at least 1.");
+            var options = new EvaluateOptions
+            {
+                Embed = new EmbedOptions { ChunkSeconds = r.GetValue(chunk) }.Validate(),
+                Probe = new ProbeOptions
+                {
+                    Layer = r.GetValue(layer)!, Seeds = r.GetValue(seeds), LearningRates = lrs,
+                    Settings = new ProbeSettings { Hidden = r.GetValue(hidden), BatchSize = r.GetValue(batch), MaxEpochs = r.GetValue(epochs) }.Validate(),
+                },
+            };
+            var dir = r.GetValue(outDir)!;
+            var job = new EvaluateJob(modelList, taskList, dir, options);
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("interrupted: stopping after the current step."); };
+            Console.CancelKeyPress += onCancel;
+            List<EvalCell> cells;
+            try { cells = job.Run(new ConsoleLines(), cancel.Token); }
+            catch (OperationCanceledException) { return 130; }
+            finally { Console.CancelKeyPress -= onCancel; }
+            EvaluateReport.Write(dir, modelList, taskList, cells);
+            var failed = cells.Where(c => c.Status == "error").ToList();
+            foreach (var f in failed) Console.Error.WriteLine($"error: {f.Model} × {f.Task}: {f.Error}");
+            Console.WriteLine($"{cells.Count(c => c.Status == "ok")} cells probed, {cells.Count(c => c.Status == "skipped")} already done, {failed.Count} failed; " +
+                              $"report: {Path.Combine(dir, "report.md")}, {clock.Elapsed.TotalSeconds:0.0} s");
+            return failed.Count > 0 ? 1 : 0;
+        }));
+        return command;
+    }
+}

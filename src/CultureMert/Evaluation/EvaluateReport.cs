@@ -1,0 +1,238 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CultureMert.Batch;
+using CultureMert.Checkpoints;
+using CultureMert.Reports;
+
+namespace CultureMert.Evaluation;
+
+/// <summary>The numbers of one finished cell, read back from its probe results.json (selected configuration, test split).</summary>
+public sealed record CellScores(double RocAuc, double RocAucCi, double Ap, double ApCi, double[] SeedRocAuc, double[] SeedAp,
+                                string Layer, double LearningRate, string[] Layers, double[] LayerRocAuc, double[] LayerRocAucCi)
+{
+    static double D(JsonNode? n) => n is null ? double.NaN : n.GetValue<double>();
+
+    public static CellScores Read(string resultsJson)
+    {
+        var j = JsonNode.Parse(File.ReadAllText(resultsJson))!;
+        var best = j["best"]!;
+        var lr = D(best["lr"]);
+        var layers = j["configs"]!.AsArray().Where(c => D(c!["lr"]) == lr && c!["layer"]!.GetValue<string>() != "weighted").ToList();
+        return new CellScores(
+            D(best["test_roc_auc_macro"]!["mean"]), D(best["test_roc_auc_macro"]!["ci95"]),
+            D(best["test_ap_macro"]!["mean"]), D(best["test_ap_macro"]!["ci95"]),
+            [.. best["runs"]!.AsArray().Select(r => D(r!["test_roc_auc_macro"]))], [.. best["runs"]!.AsArray().Select(r => D(r!["test_ap_macro"]))],
+            best["layer"]!.GetValue<string>(), lr,
+            [.. layers.Select(c => c!["layer"]!.GetValue<string>())],
+            [.. layers.Select(c => D(c!["test_roc_auc_macro"]!["mean"]))], [.. layers.Select(c => D(c!["test_roc_auc_macro"]!["ci95"]))]);
+    }
+}
+
+/// <summary>
+/// The paper-style table of an evaluation grid: rows = models; per task "ROC-AUC / AP" (test, mean over seeds, ×100, one
+/// decimal); "Non-Western avg" and "Western avg" = the mean of all ROC-AUC and AP numbers of that group's tasks (as the
+/// CultureMERT paper averages), "–" when a cell of the group is missing; the best value per column in bold; deltas to
+/// the first model in a second table, 95 % CI half-widths in a third. Written as report.md, report.csv, report.json,
+/// tasks.png (bars with CI whiskers), layers-&lt;task&gt;.png (when layers were swept) and transfer.png (ROC-AUC delta vs
+/// the first model, model × task; written whenever there are at least two models).
+/// </summary>
+public static class EvaluateReport
+{
+    static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>A table column: a task's ROC-AUC or AP, or a group average. Values ×100 per model (NaN = missing).</summary>
+    public sealed record Column(string Name, string Task, string Metric, double[] Values, double[] Ci);
+
+    public static List<Column> Columns(IReadOnlyList<EvalModel> models, IReadOnlyList<EvalTask> tasks, CellScores?[,] cells)
+    {
+        var cols = new List<Column>();
+        for (var t = 0; t < tasks.Count; t++)
+        {
+            cols.Add(new Column($"{tasks[t].Name} ROC-AUC", tasks[t].Name, "roc_auc",
+                [.. Enumerable.Range(0, models.Count).Select(m => 100 * (cells[m, t]?.RocAuc ?? double.NaN))],
+                [.. Enumerable.Range(0, models.Count).Select(m => 100 * (cells[m, t]?.RocAucCi ?? double.NaN))]));
+            cols.Add(new Column($"{tasks[t].Name} AP", tasks[t].Name, "ap",
+                [.. Enumerable.Range(0, models.Count).Select(m => 100 * (cells[m, t]?.Ap ?? double.NaN))],
+                [.. Enumerable.Range(0, models.Count).Select(m => 100 * (cells[m, t]?.ApCi ?? double.NaN))]));
+        }
+        foreach (var (western, name) in new[] { (false, "Non-Western avg"), (true, "Western avg") })
+        {
+            var idx = Enumerable.Range(0, tasks.Count).Where(t => tasks[t].Western == western).ToList();
+            if (idx.Count == 0) continue;
+            var values = Enumerable.Range(0, models.Count).Select(m =>
+            {
+                var xs = idx.SelectMany(t => new[] { cells[m, t]?.RocAuc ?? double.NaN, cells[m, t]?.Ap ?? double.NaN }).ToList();
+                return xs.All(double.IsFinite) ? 100 * xs.Average() : double.NaN;
+            }).ToArray();
+            cols.Add(new Column(name, "", western ? "western_avg" : "non_western_avg", values, [.. values.Select(_ => double.NaN)]));
+        }
+        return cols;
+    }
+
+    static string F1(double v) => double.IsFinite(v) ? v.ToString("0.0", Inv) : "–";
+    static string Delta(double v) => double.IsFinite(v) ? (Math.Round(v, 1) >= 0 ? "+" : "") + v.ToString("0.0", Inv) : "–";
+    static JsonNode? N(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
+
+    /// <summary>Bold: every model whose one-decimal value equals the column's best one-decimal value.</summary>
+    static bool IsBest(Column c, int m)
+    {
+        var finite = c.Values.Where(double.IsFinite).ToList();
+        return finite.Count > 0 && double.IsFinite(c.Values[m]) && Math.Round(c.Values[m], 1) == Math.Round(finite.Max(), 1);
+    }
+
+    public static void Write(string outDir, IReadOnlyList<EvalModel> models, IReadOnlyList<EvalTask> tasks, IReadOnlyList<EvalCell> results)
+    {
+        Directory.CreateDirectory(outDir);
+        var cells = new CellScores?[models.Count, tasks.Count];
+        var status = new string[models.Count, tasks.Count];
+        for (var m = 0; m < models.Count; m++)
+            for (var t = 0; t < tasks.Count; t++)
+            {
+                var cell = results.FirstOrDefault(c => c.Model == models[m].Name && c.Task == tasks[t].Name);
+                status[m, t] = cell?.Status ?? "missing";
+                var file = Path.Combine(outDir, "probes", models[m].Name, tasks[t].Name, "results.json");
+                if (cell is { Status: "ok" or "skipped" } && File.Exists(file)) cells[m, t] = CellScores.Read(file);
+            }
+        var cols = Columns(models, tasks, cells);
+        Plots(outDir, models, tasks, cells);
+        AtomicFile.WriteText(Path.Combine(outDir, "report.md"), Markdown(outDir, models, tasks, cols, results));
+        AtomicFile.WriteText(Path.Combine(outDir, "report.csv"), Csv(models, cols));
+        AtomicFile.WriteText(Path.Combine(outDir, "report.json"), Json(models, tasks, cols, cells, status, results));
+    }
+
+    static string Markdown(string outDir, IReadOnlyList<EvalModel> models, IReadOnlyList<EvalTask> tasks, List<Column> cols, IReadOnlyList<EvalCell> results)
+    {
+        var sb = new StringBuilder("# Evaluation\n\n");
+        sb.Append("Test ROC-AUC / AP (macro, ×100, mean over seeds) of the probe configuration selected on validation; best per column in **bold**. " +
+                  "Averages: mean of all ROC-AUC and AP numbers of the group's tasks. Tasks: " +
+                  string.Join(", ", tasks.Select(t => $"{t.Name} ({(t.Western ? "Western" : "non-Western")})")) + ".\n\n");
+        var taskCols = tasks.Select(t => (t.Name, Roc: cols.First(c => c.Task == t.Name && c.Metric == "roc_auc"), Ap: cols.First(c => c.Task == t.Name && c.Metric == "ap"))).ToList();
+        var avgCols = cols.Where(c => c.Task == "").ToList();
+        string B(Column c, int m, string text) => IsBest(c, m) ? $"**{text}**" : text;
+        void Header()
+        {
+            sb.Append("| model | ").Append(string.Join(" | ", taskCols.Select(t => $"{t.Name} ROC-AUC / AP").Concat(avgCols.Select(c => c.Name)))).Append(" |\n");
+            sb.Append("| --- |").Append(string.Concat(Enumerable.Repeat(" --- |", taskCols.Count + avgCols.Count))).Append('\n');
+        }
+        Header();
+        for (var m = 0; m < models.Count; m++)
+            sb.Append($"| {models[m].Name} | ")
+              .Append(string.Join(" | ", taskCols.Select(t => $"{B(t.Roc, m, F1(t.Roc.Values[m]))} / {B(t.Ap, m, F1(t.Ap.Values[m]))}")
+                                         .Concat(avgCols.Select(c => B(c, m, F1(c.Values[m])))))).Append(" |\n");
+        if (models.Count > 1)
+        {
+            sb.Append($"\n## Deltas to {models[0].Name}\n\nValue − {models[0].Name}'s value (×100 points).\n\n");
+            Header();
+            for (var m = 1; m < models.Count; m++)
+                sb.Append($"| {models[m].Name} | ")
+                  .Append(string.Join(" | ", taskCols.Select(t => $"{Delta(t.Roc.Values[m] - t.Roc.Values[0])} / {Delta(t.Ap.Values[m] - t.Ap.Values[0])}")
+                                             .Concat(avgCols.Select(c => Delta(c.Values[m] - c.Values[0]))))).Append(" |\n");
+        }
+        sb.Append("\n## 95 % confidence intervals\n\nMean ± half-width of the 95 % t interval over seeds (×100).\n\n");
+        sb.Append("| model | ").Append(string.Join(" | ", taskCols.Select(t => $"{t.Name} ROC-AUC / AP"))).Append(" |\n");
+        sb.Append("| --- |").Append(string.Concat(Enumerable.Repeat(" --- |", taskCols.Count))).Append('\n');
+        string Pm(Column c, int m) => double.IsFinite(c.Ci[m]) ? $"{F1(c.Values[m])} ± {F1(c.Ci[m])}" : F1(c.Values[m]);
+        for (var m = 0; m < models.Count; m++)
+            sb.Append($"| {models[m].Name} | ").Append(string.Join(" | ", taskCols.Select(t => $"{Pm(t.Roc, m)} / {Pm(t.Ap, m)}"))).Append(" |\n");
+        var failed = results.Where(r => r.Status == "error").ToList();
+        if (failed.Count > 0)
+        {
+            sb.Append("\n## Failed cells\n\n");
+            foreach (var f in failed) sb.Append($"- {f.Model} × {f.Task}: {f.Error}\n");
+        }
+        sb.Append("\n![per-task ROC-AUC](tasks.png)\n");
+        if (models.Count > 1) sb.Append("\n![ROC-AUC delta vs first model](transfer.png)\n");
+        foreach (var t in tasks)
+            if (File.Exists(Path.Combine(outDir, $"layers-{t.Name}.png")))
+                sb.Append($"\n![{t.Name} per layer](layers-{t.Name}.png)\n");
+        return sb.ToString();
+    }
+
+    static string Csv(IReadOnlyList<EvalModel> models, List<Column> cols)
+    {
+        static string Key(Column c) => c.Task == "" ? c.Metric : $"{c.Task}_{c.Metric}";
+        var sb = new StringBuilder("model,kind,").Append(string.Join(",", cols.Select(c => Manifest.Csv(Key(c))))).Append('\n');
+        string V(double v) => double.IsFinite(v) ? v.ToString("0.0", Inv) : "";
+        for (var m = 0; m < models.Count; m++)
+        {
+            sb.Append($"{Manifest.Csv(models[m].Name)},score,").Append(string.Join(",", cols.Select(c => V(c.Values[m])))).Append('\n');
+            sb.Append($"{Manifest.Csv(models[m].Name)},ci95,").Append(string.Join(",", cols.Select(c => V(c.Ci[m])))).Append('\n');
+            sb.Append($"{Manifest.Csv(models[m].Name)},delta,").Append(string.Join(",", cols.Select(c => V(c.Values[m] - c.Values[0])))).Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    static string Json(IReadOnlyList<EvalModel> models, IReadOnlyList<EvalTask> tasks, List<Column> cols, CellScores?[,] cells,
+                       string[,] status, IReadOnlyList<EvalCell> results)
+    {
+        var jCells = new JsonArray();
+        for (var m = 0; m < models.Count; m++)
+            for (var t = 0; t < tasks.Count; t++)
+            {
+                var c = cells[m, t];
+                var o = new JsonObject { ["model"] = models[m].Name, ["task"] = tasks[t].Name, ["status"] = status[m, t] };
+                if (results.FirstOrDefault(r => r.Model == models[m].Name && r.Task == tasks[t].Name)?.Error is { } err) o["error"] = err;
+                if (c is not null)
+                {
+                    o["layer"] = c.Layer; o["lr"] = c.LearningRate;
+                    o["roc_auc"] = new JsonObject { ["mean"] = N(c.RocAuc), ["ci95"] = N(c.RocAucCi), ["seeds"] = new JsonArray([.. c.SeedRocAuc.Select(N)]) };
+                    o["ap"] = new JsonObject { ["mean"] = N(c.Ap), ["ci95"] = N(c.ApCi), ["seeds"] = new JsonArray([.. c.SeedAp.Select(N)]) };
+                }
+                jCells.Add(o);
+            }
+        var table = new JsonArray();
+        for (var m = 0; m < models.Count; m++)
+        {
+            var row = new JsonObject { ["model"] = models[m].Name };
+            var vals = new JsonObject(); var deltas = new JsonObject(); var best = new JsonArray();
+            foreach (var c in cols)
+            {
+                var key = c.Task == "" ? c.Metric : $"{c.Task}/{c.Metric}";
+                vals[key] = N(c.Values[m]); deltas[key] = N(c.Values[m] - c.Values[0]);
+                if (IsBest(c, m)) best.Add(key);
+            }
+            row["values"] = vals; row["delta_to_first"] = deltas; row["best"] = best;
+            table.Add(row);
+        }
+        var json = new JsonObject
+        {
+            ["scale"] = "×100; test split; mean over seeds of the selected configuration",
+            ["models"] = new JsonArray([.. models.Select(m => (JsonNode)new JsonObject { ["name"] = m.Name, ["dir"] = Path.GetFullPath(m.Dir) })]),
+            ["tasks"] = new JsonArray([.. tasks.Select(t => (JsonNode)new JsonObject { ["name"] = t.Name, ["manifest"] = t.Manifest, ["western"] = t.Western })]),
+            ["table"] = table,
+            ["cells"] = jCells,
+        };
+        return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    static void Plots(string outDir, IReadOnlyList<EvalModel> models, IReadOnlyList<EvalTask> tasks, CellScores?[,] cells)
+    {
+        var any = cells.Cast<CellScores?>().Any(c => c is not null);
+        if (!any) return;
+        BarPlot.SavePng(Path.Combine(outDir, "tasks.png"), "Test macro ROC-AUC per task (mean ± 95 % CI over seeds)", "ROC-AUC",
+            [.. tasks.Select(t => t.Name)],
+            [.. models.Select((m, i) => (m.Name, Enumerable.Range(0, tasks.Count).Select(t => cells[i, t]?.RocAuc ?? double.NaN).ToArray(),
+                                               Enumerable.Range(0, tasks.Count).Select(t => cells[i, t]?.RocAucCi ?? double.NaN).ToArray()))]);
+        for (var t = 0; t < tasks.Count; t++)
+        {
+            // Models whose probe swept more than one layer; those with other layer ids than the first such model are left out.
+            var swept = Enumerable.Range(0, models.Count).Where(m => cells[m, t] is { Layers.Length: > 1 }).ToList();
+            if (swept.Count == 0) continue;
+            var layers = cells[swept[0], t]!.Layers;
+            var shown = swept.Where(m => cells[m, t]!.Layers.SequenceEqual(layers)).ToList();
+            LayerPlot.SavePng(Path.Combine(outDir, $"layers-{tasks[t].Name}.png"), $"{tasks[t].Name}: test macro ROC-AUC per layer (mean ± 95 % CI)", "ROC-AUC",
+                layers, [.. shown.Select(m => (models[m].Name, cells[m, t]!.LayerRocAuc, cells[m, t]!.LayerRocAucCi))]);
+        }
+        if (models.Count >= 2)
+        {
+            var d = new double[models.Count - 1, tasks.Count];
+            for (var m = 1; m < models.Count; m++)
+                for (var t = 0; t < tasks.Count; t++)
+                    d[m - 1, t] = 100 * ((cells[m, t]?.RocAuc ?? double.NaN) - (cells[0, t]?.RocAuc ?? double.NaN));
+            Heatmap.SavePng(Path.Combine(outDir, "transfer.png"), $"Test ROC-AUC delta vs {models[0].Name} (×100)",
+                [.. models.Skip(1).Select(m => m.Name)], [.. tasks.Select(t => t.Name)], d, "+0.0;-0.0;0.0");
+        }
+    }
+}
