@@ -143,7 +143,7 @@ public static class EvaluateReport
             foreach (var f in failed) sb.Append($"- {f.Model} × {f.Task}: {f.Error}\n");
         }
         sb.Append("\n![per-task ROC-AUC](tasks.png)\n");
-        if (models.Count > 1) sb.Append("\n![ROC-AUC delta vs first model](transfer.png)\n");
+        if (models.Count > 1 && File.Exists(Path.Combine(outDir, "transfer.png"))) sb.Append("\n![ROC-AUC delta vs first model](transfer.png)\n");
         foreach (var t in tasks)
             if (File.Exists(Path.Combine(outDir, $"layers-{t.Name}.png")))
                 sb.Append($"\n![{t.Name} per layer](layers-{t.Name}.png)\n");
@@ -221,7 +221,8 @@ public static class EvaluateReport
             var swept = Enumerable.Range(0, models.Count).Where(m => cells[m, t] is { Layers.Length: > 1 }).ToList();
             if (swept.Count == 0) continue;
             var layers = cells[swept[0], t]!.Layers;
-            var shown = swept.Where(m => cells[m, t]!.Layers.SequenceEqual(layers)).ToList();
+            var shown = swept.Where(m => cells[m, t]!.Layers.SequenceEqual(layers) && cells[m, t]!.LayerRocAuc.All(double.IsFinite)).ToList();
+            if (shown.Count == 0) continue;
             LayerPlot.SavePng(Path.Combine(outDir, $"layers-{tasks[t].Name}.png"), $"{tasks[t].Name}: test macro ROC-AUC per layer (mean ± 95 % CI)", "ROC-AUC",
                 layers, [.. shown.Select(m => (models[m].Name, cells[m, t]!.LayerRocAuc, cells[m, t]!.LayerRocAucCi))]);
         }
@@ -231,7 +232,8 @@ public static class EvaluateReport
             for (var m = 1; m < models.Count; m++)
                 for (var t = 0; t < tasks.Count; t++)
                     d[m - 1, t] = 100 * ((cells[m, t]?.RocAuc ?? double.NaN) - (cells[0, t]?.RocAuc ?? double.NaN));
-            Heatmap.SavePng(Path.Combine(outDir, "transfer.png"), $"Test ROC-AUC delta vs {models[0].Name} (×100)",
+            if (d.Cast<double>().Any(double.IsFinite))                              // no pair of finished cells: nothing to compare
+                Heatmap.SavePng(Path.Combine(outDir, "transfer.png"), $"Test ROC-AUC delta vs {models[0].Name} (×100)",
                 [.. models.Skip(1).Select(m => m.Name)], [.. tasks.Select(t => t.Name)], d, "+0.0;-0.0;0.0");
         }
     }
