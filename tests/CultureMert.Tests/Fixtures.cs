@@ -27,9 +27,12 @@ public static class Fixtures
     }
 }
 
-/// <summary>Tests that measure process-wide memory run alone: parallel tests would allocate into their figures.</summary>
+/// <summary>
+/// Tests that measure process-wide state run alone: memory figures (parallel tests would allocate into them) and
+/// captured console output (parallel tests would write into it).
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class MemoryMeasurements
+public sealed class ProcessWideMeasurements
 {
-    public const string Name = "memory measurements";
+    public const string Name = "process-wide measurements";
 }

@@ -5,7 +5,7 @@ using static CultureMert.Tests.Audio.AudioFixtures;
 namespace CultureMert.Tests.Audio;
 
 /// <summary>Decode → mean(0) → resample, end to end, against torchaudio goldens and hand-computed signals.</summary>
-[Collection(MemoryMeasurements.Name)]
+[Collection(ProcessWideMeasurements.Name)]
 public class MonoAudioStreamTests
 {
     /// <summary>resample_44100's stereo input as an interleaved float32 WAV, written by the test's own writer.</summary>

@@ -107,9 +107,7 @@ public class EvaluateTests
 
         // Rerun: every cell skipped, nothing re-probed.
         var stamps = models.SelectMany(m => tasks.Select(t => File.GetLastWriteTimeUtc(Path.Combine(outDir, "probes", m, t, "results.json")))).ToArray();
-        var clock = Stopwatch.StartNew();
         Assert.Equal(0, CliApp.Run(args));
-        Assert.True(clock.Elapsed.TotalSeconds < 30, $"rerun took {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.Equal(stamps, models.SelectMany(m => tasks.Select(t => File.GetLastWriteTimeUtc(Path.Combine(outDir, "probes", m, t, "results.json")))).ToArray());
         var again = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "report.json")))!;
         Assert.All(again["cells"]!.AsArray(), c => Assert.Equal("skipped", c!["status"]!.GetValue<string>()));

@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 namespace CultureMert.Tests.Evaluation;
 
 /// <summary>ROC-AUC / AP / F1 against scikit-learn (fixtures/metrics, made by metrics_golden.py) and hand-computed cases.</summary>
+[Collection(ProcessWideMeasurements.Name)]
 public class MetricsTests
 {
     static JsonObject Golden() => JsonNode.Parse(File.ReadAllText(Path.Combine(Fixtures.Dir("metrics"), "sklearn-multilabel.json")))!.AsObject();
