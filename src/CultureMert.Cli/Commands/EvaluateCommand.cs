@@ -57,7 +57,7 @@ static class EvaluateCommand
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("interrupted: stopping after the current step."); };
             Console.CancelKeyPress += onCancel;
             List<EvalCell> cells;
-            try { cells = job.Run(new ConsoleLines(), cancel.Token); }
+            try { cells = Progress.RunGrid(modelList.Count * taskList.Count, log => job.Run(log, cancel.Token)); }
             catch (OperationCanceledException) { return 130; }
             finally { Console.CancelKeyPress -= onCancel; }
             EvaluateReport.Write(dir, modelList, taskList, cells);

@@ -50,7 +50,7 @@ static class ProbeCommand
             var data = ProbeDataset.Load(r.GetValue(manifest)!, r.GetValue(embeddings)!, kind, r.GetValue(skipMissing));
             foreach (var m in data.Missing) Console.Error.WriteLine($"skipped (no embeddings): {m}");
             if (data.DroppedTags.Length > 0) Console.Error.WriteLine($"tags only in valid/test, dropped: {string.Join(", ", data.DroppedTags)}");
-            var results = ProbeRunner.Run(data, options, new ConsoleLines());
+            var results = ProbeRunner.Run(data, options, Progress.Lines(Console.Out));
             ProbeReport.Write(r.GetValue(outDir)!, results);
             var best = results.Best;
             var main = results.Task == ProbeTask.MultiLabel ? best.RocAuc : best.Accuracy;
@@ -61,10 +61,4 @@ static class ProbeCommand
         }));
         return command;
     }
-}
-
-/// <summary>Progress lines printed at once, in order (Progress&lt;T&gt; would post them to the thread pool).</summary>
-sealed class ConsoleLines : IProgress<string>
-{
-    public void Report(string value) => Console.WriteLine(value);
 }

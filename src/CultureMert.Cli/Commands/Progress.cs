@@ -3,13 +3,13 @@ using Spectre.Console;
 
 namespace CultureMert.Cli.Commands;
 
-/// <summary>A Spectre.Console progress bar on a terminal; one plain line per file otherwise (CI logs, pipes).</summary>
+/// <summary>Spectre.Console progress bars on a terminal; plain lines otherwise (CI logs, pipes).</summary>
 static class Progress
 {
     public static List<IndexRow> Run(IReadOnlyList<BatchTask> tasks, Func<IProgress<JobProgress>, CancellationToken, List<IndexRow>> work, CancellationToken cancel)
     {
-        if (Console.IsOutputRedirected || Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null)
-            return work(new Inline(p =>
+        if (!Interactive)
+            return work(new Inline<JobProgress>(p =>
             {
                 if (p.Current is null || p.CurrentFraction > 0) return;       // one line per file
                 Console.WriteLine($"[{p.FilesDone + 1}/{p.FilesTotal}] {p.Current}  ({p.AudioSeconds:F0} audio-s done, {p.Throughput:F2} audio-s/s, {p.Failed} failed{Eta(p)})");
@@ -20,7 +20,7 @@ static class Progress
             .Start(ctx =>
             {
                 var bar = ctx.AddTask("files", maxValue: tasks.Count);
-                rows = work(new Inline(p =>
+                rows = work(new Inline<JobProgress>(p =>
                 {
                     bar.Value = p.FilesDone + p.CurrentFraction;
                     bar.Description = $"{p.FilesDone}/{p.FilesTotal} files, {p.AudioSeconds:F0} audio-s, {p.Throughput:F2} audio-s/s, {p.Failed} failed";
@@ -33,9 +33,42 @@ static class Progress
     static string Eta(JobProgress p) =>
         p.FilesDone == 0 ? "" : $", ETA {TimeSpan.FromSeconds(p.Elapsed.TotalSeconds / p.FilesDone * (p.FilesTotal - p.FilesDone)):hh\\:mm\\:ss}";
 
-    /// <summary>Reports synchronously on the worker's thread (System.Progress would post to the thread pool).</summary>
-    sealed class Inline(Action<JobProgress> report) : IProgress<JobProgress>
+
+    static bool Interactive => !(Console.IsOutputRedirected || Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null);
+
+    /// <summary>
+    /// A progress bar over a grid of steps whose log lines start with "[k/N]" (evaluate's model × task cells) on a
+    /// terminal; the lines themselves otherwise.
+    /// </summary>
+    public static T RunGrid<T>(int total, Func<IProgress<string>, T> work)
     {
-        public void Report(JobProgress value) => report(value);
+        if (!Interactive) return work(Lines(Console.Out));
+        T result = default!;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var bar = ctx.AddTask("grid", maxValue: total);
+                result = work(new Inline<string>(line =>
+                {
+                    var done = line.Contains(": done") || line.Contains(": failed");
+                    var open = line.IndexOf('[');
+                    var slash = line.IndexOf('/');
+                    if (open == 0 && slash > 1 && int.TryParse(line[1..slash], out var k)) bar.Value = done ? k : k - 1;
+                    bar.Description = Markup.Escape(line.Length > 70 ? line[..70] + "…" : line);
+                    if (line.Contains(": failed")) AnsiConsole.MarkupLine($"[red]{Markup.Escape(line)}[/]");
+                }));
+                bar.Value = total;
+            });
+        return result;
+    }
+
+    /// <summary>Progress lines printed at once, in order, to <paramref name="writer"/>.</summary>
+    public static IProgress<string> Lines(TextWriter writer) => new Inline<string>(writer.WriteLine);
+
+    /// <summary>Reports synchronously on the worker's thread (System.Progress would post to the thread pool).</summary>
+    sealed class Inline<TValue>(Action<TValue> report) : IProgress<TValue>
+    {
+        public void Report(TValue value) => report(value);
     }
 }

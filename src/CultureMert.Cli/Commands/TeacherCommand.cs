@@ -34,16 +34,11 @@ static class TeacherCommand
             foreach (var bad in tasks.Where(t => t.Error is not null)) Console.Error.WriteLine($"skipped: {bad.Error}");
             var files = tasks.Where(t => t.Error is null).Select(t => t.Path).ToList();
             if (files.Count == 0) throw new ArgumentException("no audio files found in the inputs.");
-            using var teacher = KMeansTeacher.Fit(files, options, new Inline(Console.Error.WriteLine));
+            using var teacher = KMeansTeacher.Fit(files, options, Progress.Lines(Console.Error));
             teacher.Save(r.GetValue(output)!);
             Console.WriteLine($"wrote {r.GetValue(output)}: {teacher.Name}, {files.Count} files");
             return 0;
         }));
         return new Command("teacher", "Pre-training teachers that need no downloaded weights.") { fit };
-    }
-
-    sealed class Inline(Action<string> report) : IProgress<string>
-    {
-        public void Report(string value) => report(value);
     }
 }
