@@ -214,7 +214,8 @@ public static class EvaluateReport
         BarPlot.SavePng(Path.Combine(outDir, "tasks.png"), "Test macro ROC-AUC per task (mean ± 95 % CI over seeds)", "ROC-AUC",
             [.. tasks.Select(t => t.Name)],
             [.. models.Select((m, i) => (m.Name, Enumerable.Range(0, tasks.Count).Select(t => cells[i, t]?.RocAuc ?? double.NaN).ToArray(),
-                                               Enumerable.Range(0, tasks.Count).Select(t => cells[i, t]?.RocAucCi ?? double.NaN).ToArray()))]);
+                                               Enumerable.Range(0, tasks.Count).Select(t => cells[i, t]?.RocAucCi ?? double.NaN).ToArray()))],
+            yRange: (0, 1));
         for (var t = 0; t < tasks.Count; t++)
         {
             // Models whose probe swept more than one layer; those with other layer ids than the first such model are left out.

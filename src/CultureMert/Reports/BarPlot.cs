@@ -9,9 +9,11 @@ public static class BarPlot
     /// <summary>
     /// One group per entry of <paramref name="groups"/>, one bar per series inside each group; <c>Values[g]</c> and
     /// <c>Errors[g]</c> per group (NaN value: no bar; NaN error: no whisker). Written to <paramref name="path"/> atomically.
+    /// <paramref name="yRange"/> fixes the value axis (e.g. 0–1 for ROC-AUC, where a wide interval over few seeds would
+    /// otherwise stretch the axis past any possible score); whiskers beyond it are cut at the edge.
     /// </summary>
     public static void SavePng(string path, string title, string yLabel, string[] groups,
-                               IReadOnlyList<(string Name, double[] Values, double[] Errors)> series)
+                               IReadOnlyList<(string Name, double[] Values, double[] Errors)> series, (double Min, double Max)? yRange = null)
     {
         if (groups.Length == 0 || series.Count == 0) throw new ArgumentException($"{path}: nothing to plot.");
         using var plot = new Plot();
@@ -41,6 +43,7 @@ public static class BarPlot
         plot.Add.Bars(bars);
         plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, groups.Length).Select(i => (double)i)], groups);
         plot.Axes.Margins(bottom: 0);
+        if (yRange is var (min, max)) plot.Axes.SetLimitsY(min, max);
         plot.ShowLegend(Alignment.UpperRight);
         var png = plot.GetImageBytes(Math.Clamp(160 + 40 * groups.Length * series.Count, 560, 3000), 440, ImageFormat.Png);
         AtomicFile.Write(path, st => st.Write(png));
