@@ -18,12 +18,14 @@ static class EvaluateCommand
         var seeds = new Option<int>("--seeds") { Description = "Seeds per probe configuration.", DefaultValueFactory = _ => 5 };
         var lr = new Option<string>("--lr") { Description = "Adam learning rate, or a comma list selected on validation.", DefaultValueFactory = _ => "1e-3" };
         var hidden = new Option<int>("--hidden") { Description = "MLP hidden units; 0 = linear probe.", DefaultValueFactory = _ => 512 };
+        var dropout = new Option<double>("--dropout") { Description = "Dropout after the MLP's hidden layer.", DefaultValueFactory = _ => 0.2 };
+        var retrieval = new Option<bool>("--retrieval") { Description = "Also report cosine-kNN retrieval (P@1/5/10, mAP) for the selected layer." };
         var batch = new Option<int>("--batch-size") { Description = "Probe mini-batch size.", DefaultValueFactory = _ => 64 };
         var epochs = new Option<int>("--max-epochs") { Description = "Probe epoch limit (early stopping on validation).", DefaultValueFactory = _ => 100 };
         var chunk = new Option<double>("--chunk-seconds") { Description = "Embedding chunk length in seconds.", DefaultValueFactory = _ => 5.0 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
         var command = new Command("evaluate", "Embed + probe every model × task and write the paper-style table (Markdown, CSV, JSON) and plots; reruns skip finished cells.")
-            { models, tasks, outDir, layer, seeds, lr, hidden, batch, epochs, chunk, threads };
+            { models, tasks, outDir, layer, seeds, lr, hidden, dropout, retrieval, batch, epochs, chunk, threads };
         command.SetAction(r => Common.Guard(() =>
         {
             var clock = Stopwatch.StartNew();
@@ -47,8 +49,11 @@ static class EvaluateCommand
                 Embed = new EmbedOptions { ChunkSeconds = r.GetValue(chunk) }.Validate(),
                 Probe = new ProbeOptions
                 {
-                    Layer = r.GetValue(layer)!, Seeds = r.GetValue(seeds), LearningRates = lrs,
-                    Settings = new ProbeSettings { Hidden = r.GetValue(hidden), BatchSize = r.GetValue(batch), MaxEpochs = r.GetValue(epochs) }.Validate(),
+                    Layer = r.GetValue(layer)!, Seeds = r.GetValue(seeds), LearningRates = lrs, Retrieval = r.GetValue(retrieval),
+                    Settings = new ProbeSettings
+                    {
+                        Hidden = r.GetValue(hidden), Dropout = r.GetValue(dropout), BatchSize = r.GetValue(batch), MaxEpochs = r.GetValue(epochs),
+                    }.Validate(),
                 },
             };
             var dir = r.GetValue(outDir)!;

@@ -145,7 +145,7 @@ public sealed class EvaluateJob(IReadOnlyList<EvalModel> models, IReadOnlyList<E
                 ["layer"] = p.Layer, ["seeds"] = p.Seeds, ["first_seed"] = p.FirstSeed,
                 ["lrs"] = string.Join(",", p.LearningRates.Select(x => x.ToString("R", CultureInfo.InvariantCulture))),
                 ["hidden"] = s.Hidden, ["dropout"] = s.Dropout, ["batch_size"] = s.BatchSize, ["max_epochs"] = s.MaxEpochs,
-                ["task"] = options.Task?.ToString() ?? "auto",
+                ["task"] = options.Task?.ToString() ?? "auto", ["retrieval"] = p.Retrieval,
             },
         };
     }
