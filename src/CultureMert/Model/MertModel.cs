@@ -48,12 +48,17 @@ public sealed class MertModel : nn.Module<Tensor, Tensor>
             throw new ArgumentOutOfRangeException(nameof(lastLayer), $"layer {last} does not exist (the model has 0..{encoder.NumLayers}).");
         Tensor projected;
         using (var scope = NewDisposeScope())
-        {
-            var features = feature_extractor.call(inputValues).transpose(1, 2);   // (batch, frames, conv_dim[-1])
-            projected = feature_projection.call(features).MoveToOuterDisposeScope();
-        }
+            projected = Project(feature_extractor.call(inputValues).transpose(1, 2)).MoveToOuterDisposeScope();
         return encoder.HiddenStates(projected, last);
     }
+
+    /// <summary>The feature projection alone, for pre-training, which masks frames between it and the encoder.</summary>
+    /// <param name="features">CNN features (batch, frames, conv_dim[-1])</param> <returns>(batch, frames, hidden)</returns>
+    public Tensor Project(Tensor features) => feature_projection.call(features);
+
+    /// <summary>The encoder alone: HF hidden states 0..<paramref name="lastLayer"/> of projected (possibly masked) frames.</summary>
+    /// <param name="projected">(batch, frames, hidden)</param> <returns>each (batch, frames, hidden)</returns>
+    public List<Tensor> Encode(Tensor projected, int? lastLayer = null) => encoder.HiddenStates(projected, lastLayer ?? encoder.NumLayers);
 
     /// <param name="inputValues">(batch, samples)</param> <returns>last_hidden_state, (batch, frames, hidden)</returns>
     public override Tensor forward(Tensor inputValues) => HiddenStates(inputValues)[^1];
