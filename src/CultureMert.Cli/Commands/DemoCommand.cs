@@ -39,7 +39,7 @@ static class DemoCommand
             using var mert = MertCheckpoint.Load(modelDir);
             var embDir = Path.Combine(dir, "embeddings");
             var job = new EmbedJob(mert, new EmbedOptions { ChunkSeconds = 2.0 }, embDir, overwrite: true);
-            var tasks = EmbedJob.Plan([audioDir], embDir);
+            var tasks = BatchJob.Plan([audioDir], embDir);
             var t0 = clock.Elapsed;
             var rows = job.Run(tasks);
             var seconds = (clock.Elapsed - t0).TotalSeconds;

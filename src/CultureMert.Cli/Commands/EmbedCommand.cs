@@ -33,7 +33,7 @@ static class EmbedCommand
                 BatchSize = r.GetValue(batch),
             }.Validate();
             var outDir = r.GetValue(output)!;
-            var tasks = EmbedJob.Plan(r.GetValue(inputs)!, outDir);
+            var tasks = BatchJob.Plan(r.GetValue(inputs)!, outDir);
             if (tasks.Count == 0) throw new ArgumentException("no audio files found in the inputs.");
             using var mert = MertCheckpoint.Load(r.GetValue(model)!);
             if (mert.IgnoredHeads.Count > 0)

@@ -13,6 +13,23 @@ public static class AudioDecoder
 {
     public static readonly string[] Extensions = [".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga"];
 
+    /// <summary>
+    /// Fills <paramref name="buffer"/> with whole interleaved frames from a decoder whose <c>ReadSamples(buffer, offset,
+    /// count)</c> may return fewer samples than asked before the end (NLayer, NVorbis); returns the frames read.
+    /// </summary>
+    internal static int ReadWholeFrames(Func<float[], int, int, int> readSamples, float[] buffer, int channels)
+    {
+        var want = buffer.Length / channels * channels;
+        var got = 0;
+        while (got < want)
+        {
+            var n = readSamples(buffer, got, want - got);
+            if (n <= 0) break;
+            got += n;
+        }
+        return got / channels;
+    }
+
     /// <summary>True when the extension is one we decode (case-insensitive).</summary>
     public static bool IsAudioFile(string path) =>
         Extensions.Contains(System.IO.Path.GetExtension(path).ToLowerInvariant());

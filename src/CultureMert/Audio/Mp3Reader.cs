@@ -37,18 +37,7 @@ internal sealed class Mp3Reader : IAudioReader
         }
     }
 
-    public int Read(float[] buffer)
-    {
-        var want = buffer.Length / Channels * Channels;
-        var got = 0;
-        while (got < want)
-        {
-            var n = file.ReadSamples(buffer, got, want - got);
-            if (n <= 0) break;
-            got += n;
-        }
-        return got / Channels;
-    }
+    public int Read(float[] buffer) => AudioDecoder.ReadWholeFrames(file.ReadSamples, buffer, Channels);
 
     public void Dispose() => file.Dispose();
 }

@@ -28,18 +28,7 @@ internal sealed class VorbisReader : IAudioReader
         }
     }
 
-    public int Read(float[] buffer)
-    {
-        var want = buffer.Length / Channels * Channels;
-        var got = 0;
-        while (got < want)
-        {
-            var n = reader.ReadSamples(buffer, got, want - got);
-            if (n <= 0) break;
-            got += n;
-        }
-        return got / Channels;
-    }
+    public int Read(float[] buffer) => AudioDecoder.ReadWholeFrames(reader.ReadSamples, buffer, Channels);
 
     public void Dispose() => reader.Dispose();
 }

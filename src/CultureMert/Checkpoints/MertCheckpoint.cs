@@ -9,10 +9,18 @@ namespace CultureMert.Checkpoints;
 
 /// <summary>A model loaded from a Hugging Face folder, with what the loader noticed on the way.</summary>
 /// <param name="ConfigHash">SHA-256 of config.json (16 hex digits)</param>
-/// <param name="WeightsHash">SHA-256 of the weight file(s) (16 hex digits): tells two checkpoints of one architecture apart</param>
+/// <param name="WeightFiles">the weight file(s) read: the file, or the shard index and its shards</param>
 public sealed record LoadedMert(MertModel Model, PreprocessorConfig Preprocessor, string Directory, string WeightsFile,
-                                IReadOnlyList<string> IgnoredHeads, string ConfigHash, string WeightsHash) : IDisposable
+                                IReadOnlyList<string> IgnoredHeads, string ConfigHash, IReadOnlyList<string> WeightFiles) : IDisposable
 {
+    readonly Lazy<string> weightsHash = new(() => MertCheckpoint.HashFiles(WeightFiles));
+
+    /// <summary>
+    /// SHA-256 of the weight file(s) (16 hex digits): tells two checkpoints of one architecture apart. Computed on first
+    /// use, so loading a model does not read its weights twice unless a job records where its outputs came from.
+    /// </summary>
+    public string WeightsHash => weightsHash.Value;
+
     public string Name => Path.GetFileName(Path.GetFullPath(Directory).TrimEnd('/', '\\'));
     public void Dispose() => Model.Dispose();
 }
@@ -55,7 +63,7 @@ public static class MertCheckpoint
                 : AssignAndDispose(model, ReadStateDict(weights), weights);
             model.eval();
             var weightFiles = weights.EndsWith(".index.json") ? [weights, .. ShardFiles(weights)] : new List<string> { weights };
-            return new LoadedMert(model, preprocessor, directory, weights, ignored, HashFiles([configPath]), HashFiles(weightFiles));
+            return new LoadedMert(model, preprocessor, directory, weights, ignored, HashFiles([configPath]), weightFiles);
         }
         catch
         {

@@ -14,8 +14,6 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
 {
     readonly Embedder embedder = new(mert, options);
 
-    public static List<BatchTask> Plan(IEnumerable<string> inputs, string outDir) => BatchJob.Plan(inputs, outDir);
-
     public List<IndexRow> Run(IReadOnlyList<BatchTask> tasks, IProgress<JobProgress>? progress = null, CancellationToken cancel = default) =>
         BatchJob.Run(this, tasks, outDir, overwrite, progress, cancel);
 

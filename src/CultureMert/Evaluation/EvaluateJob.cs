@@ -99,7 +99,7 @@ public sealed class EvaluateJob(IReadOnlyList<EvalModel> models, IReadOnlyList<E
                         if (loadError is not null) throw new InvalidDataException(loadError);
                         log?.Report($"{prefix}: embedding…");
                         var embDir = EmbeddingsDir(m, t);
-                        var plan = EmbedJob.Plan([t.Manifest], embDir);
+                        var plan = BatchJob.Plan([t.Manifest], embDir);
                         var rows = new EmbedJob(mert!, options.Embed, embDir, false).Run(plan, null, cancel);
                         var bad = rows.Where(r => r.Status == "error").ToList();
                         if (bad.Count > 0)

@@ -127,7 +127,7 @@ public class EmbedJobTests
         using var mert = MertCheckpoint.Load(Fixtures.Dir("mert-tiny"));
         var job = new EmbedJob(mert, new EmbedOptions(), dir["out"], overwrite: false);
         using var cancel = new CancellationTokenSource();
-        var tasks = EmbedJob.Plan([dir["a.wav"], dir["b.wav"]], dir["out"]);
+        var tasks = BatchJob.Plan([dir["a.wav"], dir["b.wav"]], dir["out"]);
         var rows = job.Run(tasks, new CancelAfterFirst(cancel), cancel.Token);
         Assert.Single(rows);
         Assert.True(File.Exists(dir["out/a.safetensors"]));
