@@ -19,6 +19,7 @@ public static class CliApp
             TokenizeCommand.Create(),
             TeacherCommand.Create(),
             TokensCommand.Create(),
+            PretrainCommand.Create(),
             MergeCommand.Create(),
             MetricsCommand.Create(),
             DatasetCommand.Create(),

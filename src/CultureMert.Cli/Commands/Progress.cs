@@ -34,7 +34,7 @@ static class Progress
         p.FilesDone == 0 ? "" : $", ETA {TimeSpan.FromSeconds(p.Elapsed.TotalSeconds / p.FilesDone * (p.FilesTotal - p.FilesDone)):hh\\:mm\\:ss}";
 
 
-    static bool Interactive => !(Console.IsOutputRedirected || Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null);
+    public static bool Interactive => !(Console.IsOutputRedirected || Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null);
 
     /// <summary>
     /// A progress bar over a grid of steps whose log lines start with "[k/N]" (evaluate's model × task cells) on a
@@ -67,7 +67,7 @@ static class Progress
     public static IProgress<string> Lines(TextWriter writer) => new Inline<string>(writer.WriteLine);
 
     /// <summary>Reports synchronously on the worker's thread (System.Progress would post to the thread pool).</summary>
-    sealed class Inline<TValue>(Action<TValue> report) : IProgress<TValue>
+    public sealed class Inline<TValue>(Action<TValue> report) : IProgress<TValue>
     {
         public void Report(TValue value) => report(value);
     }

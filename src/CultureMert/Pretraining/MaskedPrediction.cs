@@ -12,7 +12,7 @@ namespace CultureMert.Pretraining;
 /// fairseq scores [positive, all C embeddings] with the duplicate positive set to −inf and target 0; that equals softmax
 /// cross-entropy over the C classes with target = label index, which is what we compute. Temperature fixed at 0.1.
 /// </remarks>
-public sealed class MaskedPrediction : nn.Module<Tensor, Tensor, Tensor, (Tensor PerCodebook, Tensor Sum)>
+public sealed class MaskedPrediction : nn.Module<Tensor, Tensor, Tensor, (Tensor PerCodebook, Tensor Sum, Tensor Accuracy)>
 {
     private readonly Linear final_proj;                 // final_proj.*: (final_dim·n_codebooks, hidden)
     private readonly Parameter label_embs_concat;       // label_embs_concat: (Σ num_classes_i, final_dim)
@@ -48,8 +48,9 @@ public sealed class MaskedPrediction : nn.Module<Tensor, Tensor, Tensor, (Tensor
     /// <param name="x">final-layer output (batch, frames, hidden)</param>
     /// <param name="mask">bool (batch, frames), true = masked</param>
     /// <param name="targets">int64 (batch, frames, n_codebooks), class index per codebook</param>
-    /// <returns>mean cross-entropy over masked frames per codebook (n_codebooks) and their sum (scalar)</returns>
-    public override (Tensor PerCodebook, Tensor Sum) forward(Tensor x, Tensor mask, Tensor targets)
+    /// <returns>mean cross-entropy over masked frames per codebook (n_codebooks), their sum (scalar), and the fraction of
+    /// masked frames whose highest logit is the target, per codebook (n_codebooks, no gradient)</returns>
+    public override (Tensor PerCodebook, Tensor Sum, Tensor Accuracy) forward(Tensor x, Tensor mask, Tensor targets)
     {
         using var scope = NewDisposeScope();
         var xm = x[mask];                                                      // (S, hidden), skip_nomask
@@ -57,12 +58,14 @@ public sealed class MaskedPrediction : nn.Module<Tensor, Tensor, Tensor, (Tensor
         var p = final_proj.call(xm).split(finalDim, dim: 1);                   // n_codebooks × (S, final_dim)
         var e = label_embs_concat.split(numClasses.Select(c => (long)c).ToArray(), dim: 0);   // E_i (C_i, final_dim)
         var losses = new Tensor[numClasses.Length];
+        var correct = new Tensor[numClasses.Length];
         for (var i = 0; i < numClasses.Length; i++)
         {
             var logits = CosineLogits(p[i], e[i], LogitTemp);                   // (S, C_i)
             losses[i] = nn.functional.cross_entropy(logits, tm[.., i]);        // mean over masked frames
+            using (no_grad()) correct[i] = logits.argmax(1).eq(tm[.., i]).to_type(ScalarType.Float32).mean();
         }
         var per = stack(losses);                                               // (n_codebooks)
-        return (per.MoveToOuterDisposeScope(), per.sum().MoveToOuterDisposeScope());
+        return (per.MoveToOuterDisposeScope(), per.sum().MoveToOuterDisposeScope(), stack(correct).MoveToOuterDisposeScope());
     }
 }

@@ -4,13 +4,14 @@ using static TorchSharp.torch;
 
 namespace CultureMert.Pretraining;
 
-/// <summary>The terms of one MERT pre-training loss (all scalars; per-codebook CE is (n_codebooks)).</summary>
-public sealed record ObjectiveTerms(Tensor Total, Tensor PerCodebook, Tensor FeaturePenalty, Tensor CqtMse) : IDisposable
+/// <summary>The terms of one MERT pre-training loss (all scalars; per-codebook CE and masked accuracy are (n_codebooks)).</summary>
+public sealed record ObjectiveTerms(Tensor Total, Tensor PerCodebook, Tensor FeaturePenalty, Tensor CqtMse, Tensor Accuracy) : IDisposable
 {
     public void Dispose()
     {
         Total.Dispose();
         PerCodebook.Dispose();
+        Accuracy.Dispose();
         FeaturePenalty.Dispose();
         CqtMse.Dispose();
     }
@@ -54,10 +55,19 @@ public sealed class MertObjective : nn.Module
         var maskEmbedding = model.MaskEmbedding ?? throw new InvalidOperationException("the model has no mask embedding (masked_spec_embed).");
         x = where(mask.unsqueeze(-1), maskEmbedding.to_type(x.dtype), x);                             // masked frames → mask_emb
         var h = model.Encode(x)[^1];                                                                 // (batch, T, hidden)
-        var (perCodebook, ce) = prediction.call(h, mask, targets[.., ..(int)T]);
+        var (perCodebook, ce, accuracy) = prediction.call(h, mask, targets[.., ..(int)T]);
         var mse = cqt_head.call(h, mask, cqt);
         var total = ce + FeaturePenaltyWeight * penalty + CqtWeight * mse;
         return new ObjectiveTerms(total.MoveToOuterDisposeScope(), perCodebook.MoveToOuterDisposeScope(),
-                                  penalty.MoveToOuterDisposeScope(), mse.MoveToOuterDisposeScope());
+                                  penalty.MoveToOuterDisposeScope(), mse.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
     }
+
+    /// <summary>The heads' parameters under fairseq MERTModel's names (<c>final_proj.*</c>, <c>label_embs_concat</c>,
+    /// <c>encoder_cqt_model.fc.*</c>), the names a heads file and the recipe's trainable globs use.</summary>
+    public IEnumerable<(string Name, TorchSharp.Modules.Parameter Param)> NamedHeads() =>
+        named_parameters().Select(kv => (HeadName(kv.name), kv.parameter));
+
+    private static string HeadName(string name) =>
+        name.StartsWith("prediction.") ? name["prediction.".Length..] :
+        name.StartsWith("cqt_head.") ? "encoder_cqt_model." + name["cqt_head.".Length..] : name;
 }

@@ -36,8 +36,10 @@ public class MaskedPredictionTests
         var x = tensor(new double[] { 1, 0, 1, 1, 0, 1 }, 1, 3, 2);
         var mask = tensor(new[] { true, true, false }, 1, 3);
         var targets = tensor(new long[] { 0, 1, 0 }, 1, 3, 1);
-        var (per, sum) = head.call(x, mask, targets);
+        var (per, sum, accuracy) = head.call(x, mask, targets);
         var want = (Math.Log(1 + Math.Exp(-10)) + Math.Log(2)) / 2;
+        // accuracy: frame 0 right (10 > 0); frame 1 a tie, which argmax resolves to class 0 ≠ target 1; frame 2 not counted
+        Assert.Equal(0.5, accuracy[0].item<float>(), 6);
         Assert.Equal(new long[] { 1 }, per.shape);
         Assert.Equal(want, per[0].item<double>(), 12);
         Assert.Equal(want, sum.item<double>(), 12);
@@ -58,7 +60,7 @@ public class MaskedPredictionTests
         var x = tensor(new double[] { 1, -1 }, 1, 1, 2);
         var mask = tensor(new[] { true }, 1, 1);
         var targets = tensor(new long[] { 0, 2 }, 1, 1, 2);
-        var (per, sum) = head.call(x, mask, targets);
+        var (per, sum, _) = head.call(x, mask, targets);
         // codebook 0: p = +1, E = (1, −1) → logits (10, −10), target 0 → log(1 + e^-20)
         // codebook 1: p = −1, E = (−1, 1, −1) → logits (10, −10, 10), target 2 → log(2 + e^-20)
         var w0 = Math.Log(1 + Math.Exp(-20));

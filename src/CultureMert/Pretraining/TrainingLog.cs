@@ -1,0 +1,120 @@
+using System.Globalization;
+using CultureMert.Batch;
+using CultureMert.Checkpoints;
+using CultureMert.Reports;
+using ScottPlot;
+
+namespace CultureMert.Pretraining;
+
+/// <summary>
+/// <c>log.csv</c>: one row per optimiser step, flushed as it is written. On resume the rows at or past the checkpoint's
+/// step (written by the interrupted run after its last checkpoint) are dropped, so the log matches the weights.
+/// </summary>
+public sealed class TrainingLog : IDisposable
+{
+    private readonly StreamWriter writer;
+    public IReadOnlyList<string> Columns { get; }
+    public string Path { get; }
+
+    /// <summary>The columns: step, stage, loss, lr first (the contract), then the per-term figures.</summary>
+    public static List<string> ColumnsFor(int codebooks, IEnumerable<string> sources)
+    {
+        var c = new List<string> { "step", "stage", "loss", "lr", "ce" };
+        c.AddRange(Enumerable.Range(0, codebooks).Select(i => $"ce_{i}"));
+        c.AddRange(Enumerable.Range(0, codebooks).Select(i => $"acc_{i}"));
+        c.AddRange(Enumerable.Range(0, codebooks).Select(i => $"chance_{i}"));       // share of the most frequent target: a constant predictor's accuracy
+        c.AddRange(["features_pen", "cqt_mse", "grad_norm", "masked_frames", "ms_per_step", "audio_s_per_s", "rss_mib"]);
+        c.AddRange(sources.Select(s => $"seconds_{s}"));                            // cumulative seconds of audio drawn from each source
+        return c;
+    }
+
+    public TrainingLog(string path, IReadOnlyList<string> columns, int resumeStep)
+    {
+        Path = path;
+        Columns = columns;
+        var header = string.Join(",", columns);
+        var keep = new List<string>();
+        if (resumeStep > 0 && File.Exists(path))
+        {
+            var lines = File.ReadAllLines(path);
+            if (lines.Length == 0 || lines[0] != header)
+                throw new InvalidDataException($"{path}: its columns differ from this run's ({header}); move it away to resume.");
+            keep.AddRange(lines.Skip(1).Where(l => int.TryParse(l.Split(',')[0], CultureInfo.InvariantCulture, out var s) && s < resumeStep));
+        }
+        AtomicFile.WriteText(path, string.Join("\n", keep.Prepend(header)) + "\n");
+        writer = new StreamWriter(path, append: true) { AutoFlush = true };
+    }
+
+    public void Write(IReadOnlyDictionary<string, object> row)
+    {
+        var fields = Columns.Select(c => row.TryGetValue(c, out var v) ? Format(v) : "");
+        writer.WriteLine(string.Join(",", fields));
+    }
+
+    private static string Format(object v) => v switch
+    {
+        double d => d.ToString("G6", CultureInfo.InvariantCulture),
+        float f => f.ToString("G6", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => v.ToString() ?? "",
+    };
+
+    public void Dispose() => writer.Dispose();
+
+    /// <summary>
+    /// <c>loss.png</c>: the total loss (and its 50-step running mean) and the mean masked accuracy against the
+    /// learning rate, with the stage boundaries marked, read back from <paramref name="csv"/>.
+    /// </summary>
+    public static void Plot(string csv, string png, IReadOnlyList<(string Name, int FirstStep)> stages)
+    {
+        var rows = Manifest.ReadRows(csv).Where(r => r.Count > 1).ToList();
+        if (rows.Count < 2) return;
+        var header = rows[0];
+        int Col(string n) => header.IndexOf(n);
+        double At(List<string> r, int c) => c >= 0 && c < r.Count && double.TryParse(r[c], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : double.NaN;
+        var data = rows.Skip(1).ToList();
+        var steps = data.Select(r => At(r, Col("step")) + 1).ToArray();
+        var loss = data.Select(r => At(r, Col("loss"))).ToArray();
+        var lr = data.Select(r => At(r, Col("lr"))).ToArray();
+        var accCols = header.Select((h, i) => (h, i)).Where(x => x.h.StartsWith("acc_")).Select(x => x.i).ToArray();
+        var acc = data.Select(r => accCols.Average(c => At(r, c))).ToArray();
+        var window = Math.Max(1, Math.Min(50, steps.Length / 10));
+        var smooth = loss.Select((_, i) => loss.Skip(Math.Max(0, i - window + 1)).Take(Math.Min(window, i + 1)).Average()).ToArray();
+
+        using var plot = new Plot();
+        if (Heatmap.Font is { } font) plot.Font.Set(font);
+        plot.Title("pre-training: loss, masked accuracy and learning rate");
+        plot.XLabel("step");
+        plot.YLabel("loss (Σ CE + 10·pen + CQT MSE)");
+        var raw = plot.Add.ScatterLine(steps, loss);
+        raw.Color = Colors.SteelBlue.WithAlpha(0.35);
+        raw.LegendText = "loss";
+        var mean = plot.Add.ScatterLine(steps, smooth);
+        mean.Color = Colors.SteelBlue;
+        mean.LineWidth = 2;
+        mean.LegendText = $"loss, {window}-step mean";
+
+        var right = plot.Axes.Right;
+        right.Label.Text = "learning rate / masked accuracy (scaled)";
+        var lrMax = lr.Where(double.IsFinite).DefaultIfEmpty(1).Max();
+        var lrLine = plot.Add.ScatterLine(steps, lr.Select(v => v / lrMax).ToArray());
+        lrLine.Axes.YAxis = right;
+        lrLine.Color = Colors.OrangeRed;
+        lrLine.LegendText = FormattableString.Invariant($"LR / {lrMax:G3}");
+        var accLine = plot.Add.ScatterLine(steps, acc);
+        accLine.Axes.YAxis = right;
+        accLine.Color = Colors.SeaGreen;
+        accLine.LegendText = "masked accuracy (mean over codebooks)";
+        foreach (var (name, first) in stages.Skip(1))
+        {
+            var v = plot.Add.VerticalLine(first + 0.5);
+            v.Color = Colors.Gray;
+            v.LinePattern = LinePattern.Dashed;
+            v.LabelText = name;
+        }
+        plot.Axes.SetLimitsY(0, 1.05, right);
+        plot.ShowLegend(Alignment.UpperRight);
+        var bytes = plot.GetImageBytes(900, 480, ImageFormat.Png);
+        AtomicFile.Write(png, s => s.Write(bytes));
+    }
+}
