@@ -92,6 +92,8 @@ public sealed class PretrainData : IDisposable
         var used = recipe.Stages.SelectMany(s => s.Mix.Keys).ToHashSet();
         foreach (var source in recipe.Sources.Values.Where(s => used.Contains(s.Name)))
         {
+            if (source.Manifest is { } m && !File.Exists(m))
+                throw new FileNotFoundException($"{m}: manifest of source '{source.Name}' not found (recipe {recipe.SourceFile}).");
             var entries = source.Synthesize is { } spec ? Synthesize(source.Name, spec, dataDir) : ReadManifest(source.Manifest!);
             var list = new List<TrainingFile>();
             foreach (var (path, duration) in entries)
@@ -99,7 +101,7 @@ public sealed class PretrainData : IDisposable
                 long samples;
                 try { samples = duration is { } d ? (long)Math.Round(d * SampleRate) : HeaderSamples(path); }
                 catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or UnauthorizedAccessException or ArgumentException)
-                { warn($"{path}: skipped: {e.Message}"); continue; }
+                { warn(e.Message.StartsWith(path) ? $"skipped {e.Message}" : $"{path}: skipped: {e.Message}"); continue; }
                 if (samples < cropSamples && !recipe.PadShort)
                 { warn($"{path}: skipped: {samples / (double)SampleRate:F2} s is shorter than one crop of {recipe.CropSeconds} s (set \"pad_short\": true to pad it)."); continue; }
                 string? target = null;

@@ -62,8 +62,8 @@ public sealed class TrainingLog : IDisposable
     public void Dispose() => writer.Dispose();
 
     /// <summary>
-    /// <c>loss.png</c>: the total loss (and its 50-step running mean) and the mean masked accuracy against the
-    /// learning rate, with the stage boundaries marked, read back from <paramref name="csv"/>.
+    /// <c>loss.png</c>: the total loss (and its running mean), the masked accuracy against that of always guessing the
+    /// most frequent token, and the learning rate, with the stage boundaries marked, read back from <paramref name="csv"/>.
     /// </summary>
     public static void Plot(string csv, string png, IReadOnlyList<(string Name, int FirstStep)> stages)
     {
@@ -76,10 +76,14 @@ public sealed class TrainingLog : IDisposable
         var steps = data.Select(r => At(r, Col("step")) + 1).ToArray();
         var loss = data.Select(r => At(r, Col("loss"))).ToArray();
         var lr = data.Select(r => At(r, Col("lr"))).ToArray();
-        var accCols = header.Select((h, i) => (h, i)).Where(x => x.h.StartsWith("acc_")).Select(x => x.i).ToArray();
-        var acc = data.Select(r => accCols.Average(c => At(r, c))).ToArray();
+        double[] MeanOf(string prefix)
+        {
+            var cols = header.Select((h, i) => (h, i)).Where(x => x.h.StartsWith(prefix)).Select(x => x.i).ToArray();
+            return data.Select(r => cols.Average(c => At(r, c))).ToArray();
+        }
         var window = Math.Max(1, Math.Min(50, steps.Length / 10));
-        var smooth = loss.Select((_, i) => loss.Skip(Math.Max(0, i - window + 1)).Take(Math.Min(window, i + 1)).Average()).ToArray();
+        double[] Smooth(double[] v) => v.Select((_, i) => v.Skip(Math.Max(0, i - window + 1)).Take(Math.Min(window, i + 1)).Average()).ToArray();
+        var smooth = Smooth(loss);
 
         using var plot = new Plot();
         if (Heatmap.Font is { } font) plot.Font.Set(font);
@@ -101,10 +105,16 @@ public sealed class TrainingLog : IDisposable
         lrLine.Axes.YAxis = right;
         lrLine.Color = Colors.OrangeRed;
         lrLine.LegendText = FormattableString.Invariant($"LR / {lrMax:G3}");
-        var accLine = plot.Add.ScatterLine(steps, acc);
+        var accLine = plot.Add.ScatterLine(steps, Smooth(MeanOf("acc_")));
         accLine.Axes.YAxis = right;
         accLine.Color = Colors.SeaGreen;
-        accLine.LegendText = "masked accuracy (mean over codebooks)";
+        accLine.LineWidth = 2;
+        accLine.LegendText = $"masked accuracy, {window}-step mean";
+        var chanceLine = plot.Add.ScatterLine(steps, Smooth(MeanOf("chance_")));
+        chanceLine.Axes.YAxis = right;
+        chanceLine.Color = Colors.SeaGreen;
+        chanceLine.LinePattern = LinePattern.Dotted;
+        chanceLine.LegendText = "always the most frequent token";
         foreach (var (name, first) in stages.Skip(1))
         {
             var v = plot.Add.VerticalLine(first + 0.5);

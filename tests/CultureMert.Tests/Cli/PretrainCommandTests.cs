@@ -46,6 +46,6 @@ public class PretrainCommandTests
             """);
         (code, err) = MergeFixtures.Run("pretrain", "--recipe", dir["m.json"], "--out", dir["run2"]);
         Assert.Equal(1, code);
-        Assert.Contains("missing.csv", err);
+        Assert.Contains($"{dir["missing.csv"]}: manifest of source 'a' not found", err);
     }
 }
