@@ -68,6 +68,8 @@ public static class Pretrainer
 
         // 2. model and heads
         using var model = LoadBase(recipe, out var preprocessor, out var baseDir);
+        if (model.Config.TotalStride != RandomCrop.SamplesPerLabelFrame || model.Config.SampleRate != PretrainData.SampleRate)
+            throw new InvalidDataException($"{recipe.Base}: the CNN's total stride is {model.Config.TotalStride} at {model.Config.SampleRate} Hz; MERT's targets are at 75 Hz (stride 320 at 24 kHz).");
         if (model.MaskEmbedding is null) throw new InvalidDataException($"{recipe.Base}: the model has no masked_spec_embed (its config has mask_time_prob 0); pre-training needs the mask embedding.");
         manual_seed(recipe.Seed);                                               // the heads' PyTorch-default initialisation
         using var objective = new MertObjective(model.Config, Enumerable.Repeat(codebookSize, codebooks).ToArray());

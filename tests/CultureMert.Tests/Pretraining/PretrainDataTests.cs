@@ -84,6 +84,31 @@ public class PretrainDataTests
     }
 
     [Fact]
+    public void Draw_EncodecTeacherOnTheFly_GivesTheWholeFilesCodesAtTheCrop()
+    {
+        using var dir = new Fixtures.TempDir();
+        var encodec = Fixtures.Dir("encodec-tiny");
+        var recipe = Setup(dir, $"{{ \"teacher\": \"encodec:{encodec}\" }}");
+        using var teacher = Teacher.Open(recipe.Targets.Teacher!);
+        Assert.True(teacher.Codebooks > 1);
+        var files = PretrainData.Scan(recipe, dir["data"], _ => { });
+        var config = MertConfig.Preset("tiny");
+        using var data = new PretrainData(config, new PreprocessorConfig(false, 24000), files, recipe.CropSeconds, false, teacher, teacher.Codebooks, teacher.CodebookSize);
+        using var batch = data.Draw(recipe.Stages[0].Mix, 6, new Random(3));
+        using var cqt = new MertCqt();
+        var T = (int)config.FrameCount(24000);
+        for (var b = 0; b < 6; b++)
+        {
+            var (file, start) = batch.Crops[b];
+            var wave = tensor(AudioFile.ReadMono(file.Path, 24000));
+            var offset = (int)Math.Round(start / 320.0, MidpointRounding.ToEven);
+            var codes = teacher.Encode(wave);                                              // (n_q, frames) of the whole file
+            Assert.Equal(codes[.., offset..(offset + T)].t().data<long>().ToArray(), batch.Codes[b].data<long>().ToArray());
+            Assert.True(Fixtures.MaxAbsDiff(batch.Cqt[b], cqt.Transform(wave)[.., offset..(offset + T)].t()) < 1e-6);
+        }
+    }
+
+    [Fact]
     public void Draw_ShortFileWithPadShort_ZeroPadsAndMarksThePaddingInvalid()
     {
         using var dir = new Fixtures.TempDir();
