@@ -7,6 +7,7 @@ using CultureMert.Checkpoints;
 using CultureMert.Corpus;
 using CultureMert.Embedding;
 using CultureMert.Model;
+using CultureMert.Pretraining;
 using CultureMert.Teachers;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -20,10 +21,13 @@ using static TorchSharp.torch;
 //                                                             samples (default EncodecTeacher.DefaultChunkSamples); audio s/s
 //   cqt      [--clips K] [--threads T]                         MERT's CQT target (MertCqt) on 5-s and 60-s clips, audio-s/s
 //   metrics  [--rows N] [--tags K]                             sklearn-exact multi-label ROC-AUC/AP/F1 on N × K (default 1e6 × 50)
+//   train    [--size tiny|95m] [--batch B] [--crop-seconds S] [--steps N] [--warmup W] [--threads T]
+//                                                             one pre-training step (forward, loss, backward, clip, AdamW) on
+//                                                             random data, ms/step: the counterpart of reference_train.py
 var mode = args.Length > 0 ? args[0] : "forward";
 int Arg(string name, int fallback) { var i = Array.IndexOf(args, name); return i >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback; }
 string? Str(string name) { var i = Array.IndexOf(args, name); return i >= 0 ? args[i + 1] : null; }
-var batch = Arg("--batch", 1);
+var batch = Arg("--batch", mode == "train" ? 2 : 1);      // train: reference_train.py's default
 var clips = Arg("--clips", 8);
 var threads = Arg("--threads", Environment.ProcessorCount);
 torch.set_num_threads(threads);
@@ -49,6 +53,57 @@ try
         {
             impl = "culturemert", mode, rows = n, tags = k, threads, seconds = clock.Elapsed.TotalSeconds,
             roc_auc_micro = m.RocAucMicro, peak_rss_mb = Math.Round(Rss("VmHWM")),
+        }));
+        return;
+    }
+    if (mode == "train")
+    {
+        // The same step as Pretrainer.TrainStep (grad_accumulation 1, no noise mixing, no logging) and as
+        // reference_train.py: random weights, waveforms, EnCodec codes and CQT; a fresh span mask each step.
+        var size = Str("--size") ?? "tiny";
+        var config = MertConfig.Preset(size == "95m" ? "mert-95m" : size);
+        var cropSeconds = double.Parse(Str("--crop-seconds") ?? "5", CultureInfo.InvariantCulture);
+        var (steps, warmup) = (Arg("--steps", 5), Arg("--warmup", 1));
+        manual_seed(0);                                                       // dropout and LayerDrop
+        using var model = new MertModel(config).InitializeWeights(0);
+        using var objective = new MertObjective(config, Enumerable.Repeat(1024, 8).ToArray());
+        model.train();
+        var named = model.named_parameters().Select(p => (Name: p.name, Param: (Tensor)p.parameter))
+                         .Concat(objective.NamedHeads().Select(h => (h.Name, Param: (Tensor)h.Param))).ToList();
+        using var optimizer = new AdamW(named, 1e-4, 0.9, 0.98, 1e-6, 0.01);
+        var samples = (long)Math.Round(cropSeconds * config.SampleRate);
+        var frames = (int)config.FrameCount(samples);
+        var audio = torch.rand(batch, samples) * 0.2 - 0.1;                  // (B, samples)
+        var targets = randint(0, 1024, [batch, frames, 8], ScalarType.Int64);  // (B, T, 8) EnCodec codes
+        var cqt = torch.rand(batch, frames, 336);                             // (B, T, 336) CQT magnitude
+        var maskRng = new Random(0);
+        float Step()
+        {
+            using var scope = NewDisposeScope();
+            var mask = SpanMasking.ComputeMaskIndices(batch, frames, maskRng); // (B, T)
+            using var terms = objective.Loss(model, audio, mask, targets, cqt);
+            terms.Total.backward();
+            Pretrainer.ClipGradNorm(named.Select(p => p.Param), 10.0);
+            optimizer.Take();
+            optimizer.ZeroGrad();
+            return terms.Total.item<float>();                                 // synchronises, as Python's loss.item()
+        }
+        for (var i = 0; i < warmup; i++) Step();                              // first steps allocate, untimed
+        var times = new List<double>();
+        var losses = new List<float>();
+        for (var i = 0; i < steps; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            losses.Add(Step());
+            times.Add(clock.Elapsed.TotalSeconds);
+        }
+        var sec = times.Average();
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            impl = "culturemert", workload = "train", size, batch, crop_seconds = cropSeconds, frames, steps, warmup,
+            ms_per_step = Math.Round(sec * 1000, 1), ms_per_step_min = Math.Round(times.Min() * 1000, 1),
+            audio_s_per_s = batch * cropSeconds / sec, peak_rss_mib = Math.Round(Rss("VmHWM")), threads,
+            @params = named.Sum(p => p.Param.numel()), loss_first = Math.Round(losses[0], 4), loss_last = Math.Round(losses[^1], 4),
         }));
         return;
     }
