@@ -54,6 +54,7 @@ public static class Pretrainer
         if (latest is not null && !options.Resume)
             throw new ArgumentException($"{outDir} already holds a run ({latest}); pass --resume to continue it, or choose another --out.");
         if (options.MaxSteps is < 1) throw new ArgumentException($"--max-steps must be ≥ 1, got {options.MaxSteps}.");
+        if (latest is null && options.Resume) log($"no checkpoint in {checkpointsDir} yet: starting at step 0");
         var state = latest is null ? null : TrainingState.Load(Path.Combine(latest, "state.json"));
         if (state is not null && state.RecipeHash != recipe.Hash)
             throw new ArgumentException($"{latest}: written under another recipe (hash {state.RecipeHash}, this one {recipe.Hash}); resume with the same recipe file or choose another --out.");
