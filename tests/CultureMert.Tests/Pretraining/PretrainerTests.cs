@@ -18,12 +18,12 @@ public class PretrainerTests
 {
     const string CptStage1 = "[\"feature_projection.*\", \"masked_spec_embed\", \"encoder.layer_norm.*\", \"encoder.layers.*\", \"final_proj.*\", \"label_embs_concat\", \"encoder_cqt_model.*\"]";
 
-    /// <summary>Two stages of 6 steps: stage 1 with the CNN frozen on a 80/20 mix, stage 2 everything on one source.</summary>
+    /// <summary>Two stages of 6 steps of 2 × 4 crops: stage 1 with the CNN frozen on a 80/20 mix, stage 2 everything on one source.</summary>
     static Recipe TwoStage(Fixtures.TempDir dir, string name = "r.json") => Write(dir, name, $$"""
         { "base": "init:tiny", "targets": { "teacher": "kmeans-fit", "k": 8 },
           "sources": { "a": { "synthesize": { "piece": "makam-hicaz", "clips": 3, "seconds": 3, "seed": 1 } },
                        "w": { "synthesize": { "piece": "western-major", "clips": 3, "seconds": 3, "seed": 2 } } },
-          "crop_seconds": 1, "batch_size": 4, "seed": 7, "checkpoint_every": 4,
+          "crop_seconds": 1, "batch_size": 4, "grad_accumulation": 2, "seed": 7, "checkpoint_every": 4,
           "stages": [ { "name": "s1", "steps": 6, "warmup_steps": 2, "peak_lr": 1e-3, "floor_lr": 1e-4, "decay": "cosine",
                         "mix": { "a": 0.8, "w": 0.2 }, "trainable": {{CptStage1}} },
                       { "name": "s2", "steps": 6, "warmup_steps": 2, "peak_lr": 1e-3, "mix": { "a": 1 } } ] }
@@ -95,10 +95,10 @@ public class PretrainerTests
         Assert.Equal(1e-4, D(log[5]["lr"]), 9);
         Assert.Equal((5e-4, "s2"), (D(log[6]["lr"]), log[6]["stage"]));
         Assert.Equal(0.0, D(log[11]["lr"]), 12);
-        // Seconds drawn: 4 crops of 1 s per step; stage 2 draws from "a" only.
-        Assert.Equal(24.0, D(log[5]["seconds_a"]) + D(log[5]["seconds_w"]), 6);
+        // Seconds drawn: 2 micro-batches of 4 crops of 1 s per step; stage 2 draws from "a" only.
+        Assert.Equal(48.0, D(log[5]["seconds_a"]) + D(log[5]["seconds_w"]), 6);
         Assert.Equal(D(log[5]["seconds_w"]), D(log[11]["seconds_w"]), 6);
-        Assert.Equal(48.0, D(log[11]["seconds_a"]) + D(log[11]["seconds_w"]), 6);
+        Assert.Equal(96.0, D(log[11]["seconds_a"]) + D(log[11]["seconds_w"]), 6);
         Assert.All(log, r => Assert.True(D(r["loss"]) > 0 && double.IsFinite(D(r["grad_norm"]))));
 
         // Frozen in stage 1: the CNN equals the initialised model's; trained: the layers. Stage 2 trains the CNN too.
