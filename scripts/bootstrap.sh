@@ -11,7 +11,8 @@
 #   2. libsndfile1 (FLAC decoding, and a fallback for other formats) from the distribution.
 #   3. fonts-dejavu-core: SkiaSharp (ScottPlot's heatmaps) has no fontconfig here, so without a TrueType file in the
 #      usual folders a plot's text comes out blank.
-#   4. dotnet build -c Release when any source is newer than the last build.
+#   4. fluidsynth + fluid-soundfont-gm: the corpus renders its MIDI (real scores and procedural music) to audio.
+#   5. dotnet build -c Release when any source is newer than the last build.
 set -euo pipefail
 CULTUREMERT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { echo "[setup] $*" >&2; }
@@ -112,6 +113,16 @@ ensure_fonts() {
   log "no DejaVu or Liberation font found: PNG reports will have no text. Install one with: apt-get install fonts-dejavu-core"
 }
 
+ensure_fluidsynth() {
+  # The corpus renders MIDI (SymbTr, Nottingham, the procedural generators) with FluidSynth and a General MIDI SoundFont.
+  command -v fluidsynth >/dev/null && [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing fluidsynth and fluid-soundfont-gm (rendering the corpus's MIDI to audio)"
+    apt_install --no-install-recommends fluidsynth fluid-soundfont-gm && return 0
+  fi
+  log "fluidsynth or its General MIDI SoundFont is missing: 'corpus build' and the demo cannot render music. Install them with: apt-get install fluidsynth fluid-soundfont-gm"
+}
+
 build_if_stale() {
   local stamp="$CULTUREMERT_ROOT/artifacts/.build-stamp"
   CULTUREMERT_CLI_DLL="$CULTUREMERT_ROOT/artifacts/cli/CultureMert.Cli.dll"
@@ -133,5 +144,6 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 ensure_libstdcxx
 ensure_libsndfile
 ensure_fonts
+ensure_fluidsynth
 build_if_stale
 echo "$CULTUREMERT_CLI_DLL"
