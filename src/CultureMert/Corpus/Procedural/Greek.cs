@@ -154,7 +154,8 @@ public sealed class Greek : IProceduralGenerator
     }
 
     /// <summary>One phrase: each beat-group of the bar is one note, or split into shorter ones; the pitch walks by
-    /// step (sometimes a third) towards the cadence degree, which the phrase ends on, held.</summary>
+    /// step (sometimes a third) towards the cadence degree in one octave or the other, and ends, held, on the
+    /// nearest.</summary>
     static List<(int Degree, int Eighth, int Eighths, bool Accent)> Phrase(GreekRhythm rhythm, Dromos dromos, int bars, int cadence, Random rng)
     {
         var rhythmCells = new List<(int Eighth, int Eighths, bool Accent)>();
@@ -177,7 +178,7 @@ public sealed class Greek : IProceduralGenerator
         var target = rng.NextDouble() < 0.5 ? cadence : cadence + 7;
         for (var i = 0; i < rhythmCells.Count; i++)
         {
-            if (i == rhythmCells.Count - 1) degree = target;
+            if (i == rhythmCells.Count - 1) degree = cadence + 7 * (int)Math.Round((degree - cadence) / 7.0);   // the nearest cadence degree
             else if (i > 0)
             {
                 var toward = Math.Sign(target - degree);

@@ -126,35 +126,35 @@ public sealed class Western : IProceduralGenerator
     {
         foreach (var (beat, beats, tones) in progression)
         {
-            var root = tonic - 12 + tones[0] % 12;                 // bass in the octave below the tonic
+            var root = 36 + (tonic + tones[0] - 36) % 12;          // the bass between C2 and B2
             var voiced = tones.Select(t => tonic + t % 12).ToArray();   // close position from the tonic up
             int V(int v) => v + rng.Next(-4, 5);
             switch (genre.Accompaniment)
             {
                 case "oom-pah":
-                    bass.Play(beat, 0.9, root - 12, V(96));
+                    bass.Play(beat, 0.9, root, V(96));
                     for (var b = 1; b < beats; b++) foreach (var key in voiced) chords.Play(beat + b, 0.8, key, V(70));
                     break;
                 case "march":
                     for (var b = 0; b < beats; b++)
-                        if (b % 2 == 0) bass.Play(beat + b, 0.9, root - 12 + (b % 4 == 2 ? 7 : 0), V(100));
+                        if (b % 2 == 0) bass.Play(beat + b, 0.9, root + (b % 4 == 2 ? 7 : 0), V(100));   // root, then fifth
                         else foreach (var key in voiced) chords.Play(beat + b, 0.5, key, V(78));
                     break;
                 case "arpeggio":
-                    int[] pattern = [root - 12, voiced[2] - 12, voiced[0], voiced[1], voiced[2], voiced[1], voiced[0], voiced[2] - 12];
+                    int[] pattern = [root + 12, voiced[2] - 12, voiced[0], voiced[1], voiced[2], voiced[1], voiced[0], voiced[2] - 12];
                     for (var e = 0; e < beats * 2; e++) chords.Play(beat + e / 2.0, beats - e / 2.0, pattern[e % 8], V(e == 0 ? 84 : 66));
                     break;
                 case "chorale":
-                    bass.Play(beat, beats, root - 12 + (root < tonic - 7 ? 12 : 0), V(84));             // bass voice
+                    bass.Play(beat, beats, root + 12, V(84));                                            // bass voice, C3–B3
                     foreach (var key in voiced[1..]) chords.Play(beat, beats, key, V(74));               // tenor, alto
                     break;
             }
         }
     }
 
-    /// <summary>The melody: a rhythm per bar from the meter's patterns; on each chord's first onset and on the strong
-    /// beats a chord tone near the last note, between them passing notes by step; phrase ends long, the period's end on
-    /// the tonic.</summary>
+    /// <summary>The melody: a rhythm per bar from the meter's patterns; each four-bar phrase arches up to a high point
+    /// and back; on strong beats and chord changes a chord tone near the arch, between them notes by step towards it
+    /// (passing notes); phrase ends long, the period's end on the tonic.</summary>
     static void Melody(Line line, WesternGenre genre, int home, bool minor, List<(double Beat, double Beats, int[] Tones)> chords, int bar, int bars, Random rng)
     {
         double[][] patterns = bar == 3
@@ -163,8 +163,10 @@ public sealed class Western : IProceduralGenerator
             : [[1, 1, 1, 1], [2, 1, 1], [1.5, 0.5, 1, 1], [1, 0.5, 0.5, 2], [0.5, 0.5, 1, 1, 1]];
         var scale = minor ? Minor : Major;
         var pitch = home;
+        var height = 0;
         for (var m = 0; m < bars; m++)
         {
+            if (m % 4 == 0) height = rng.Next(5, 11);   // the phrase's high point, semitones above home
             var cadence = m % 4 == 3;
             var rhythm = cadence ? [bar] : rng.Pick(patterns);
             var beat = (double)m * bar;
@@ -172,9 +174,10 @@ public sealed class Western : IProceduralGenerator
             {
                 var chord = chords.Last(c => c.Beat <= beat + 1e-9);
                 var strong = beat % 2 == 0 || Math.Abs(chord.Beat - beat) < 1e-9;
+                var arch = home + height * Math.Sin(Math.PI * (beat / bar % 4) / 3.5);   // up and back over the phrase
                 if (cadence && m % 8 == 7) pitch = Nearest(home, [0], pitch);   // the period ends on the tonic
-                else if (strong) pitch = Nearest(home, chord.Tones, pitch + rng.Next(-3, 4));
-                else pitch = Step(home, scale, pitch, rng.NextDouble() < (pitch > home + 7 ? 0.3 : 0.6) ? 1 : -1,
+                else if (strong) pitch = Nearest(home, chord.Tones, (int)Math.Round(arch) + rng.Next(-2, 3));
+                else pitch = Step(home, scale, pitch, rng.NextDouble() < (arch > pitch ? 0.8 : 0.2) ? 1 : -1,
                                   minor && chord.Tones.Contains(11));
                 line.Play(beat, length * 0.95, pitch, (strong ? 96 : 84) + rng.Next(-5, 6));
                 beat += length;
