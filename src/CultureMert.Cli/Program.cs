@@ -16,6 +16,7 @@ public static class CliApp
             EmbedCommand.Create(),
             InitCommand.Create(),
             DemoCommand.Create(),
+            CorpusCommand.Create(),
             TokenizeCommand.Create(),
             TeacherCommand.Create(),
             TokensCommand.Create(),

@@ -19,6 +19,8 @@ namespace CultureMert.Study;
 public sealed record StudyOptions
 {
     public string Preset { get; init; } = "tiny";
+    public int PiecesPerCulture { get; init; } = 24;
+    public int TopClasses { get; init; } = 6;
     public double SecondsPerClip { get; init; } = 10;
     public int ClipsPerPiece { get; init; } = 2;
     public int KMeansK { get; init; } = 64;
@@ -36,13 +38,13 @@ public sealed record StudyOptions
 
     public static StudyOptions Quick => new()
     {
-        SecondsPerClip = 3, ClipsPerPiece = 1, KMeansK = 16, CropSeconds = 1, BatchSize = 4,
+        PiecesPerCulture = 10, TopClasses = 2, SecondsPerClip = 3, ClipsPerPiece = 1, KMeansK = 16, CropSeconds = 1, BatchSize = 4,
         BaseSteps = 12, Stage1Steps = 4, Stage2Steps = 6, Lambdas = [0.2], Seeds = 2, MaxEpochs = 10,
     };
 
     public static StudyOptions Full => new()
     {
-        ClipsPerPiece = 6, KMeansK = 256, CropSeconds = 5, BatchSize = 8, BaseSteps = 20000, Stage1Steps = 3000, Stage2Steps = 6000,
+        PiecesPerCulture = 150, TopClasses = 10, ClipsPerPiece = 6, KMeansK = 256, CropSeconds = 5, BatchSize = 8, BaseSteps = 20000, Stage1Steps = 3000, Stage2Steps = 6000,
     };
 }
 

@@ -108,10 +108,11 @@ internal static class StudyReport
             foreach (var (name, i) in lambdaModels) sb.Append($"| {name[3..]} | {F(Avg(i, false))} | {F(Avg(i, true))} |\n");
             var groups = lambdaModels.Select(x => $"λ {x.Name[3..]}").Prepend("base").ToArray();
             var idx = lambdaModels.Select(x => x.i).Prepend(baseM).ToArray();
-            BarPlot.SavePng(Path.Combine(outDir, "lambda-sweep.png"), "task arithmetic: group averages by λ", "mean ROC-AUC & AP (×100)", groups,
+            if (idx.Any(i => double.IsFinite(Avg(i, false)) || double.IsFinite(Avg(i, true))))
+                BarPlot.SavePng(Path.Combine(outDir, "lambda-sweep.png"), "task arithmetic: group averages by λ", "mean ROC-AUC & AP (×100)", groups,
                 [("non-Western", [.. idx.Select(i => Avg(i, false))], [.. idx.Select(i => Summary.Of(SeedAvg(i, false)).HalfWidth)]),
                  ("Western", [.. idx.Select(i => Avg(i, true))], [.. idx.Select(i => Summary.Of(SeedAvg(i, true)).HalfWidth)])]);
-            sb.Append("\n![λ sweep](lambda-sweep.png)\n");
+            if (File.Exists(Path.Combine(outDir, "lambda-sweep.png"))) sb.Append("\n![λ sweep](lambda-sweep.png)\n");
         }
 
         // Transfer heat map: single-culture CPT × task, ΔROC-AUC vs base
@@ -122,10 +123,12 @@ internal static class StudyReport
             for (var r = 0; r < singles.Count; r++)
                 for (var t = 0; t < tasks.Count; t++)
                     grid[r, t] = cells[singles[r], t] is { } c && cells[baseM, t] is { } b ? 100 * (c.RocAuc - b.RocAuc) : double.NaN;
-            Heatmap.SavePng(Path.Combine(outDir, "transfer.png"), "ΔROC-AUC vs base (×100): CPT on one culture (rows) → task (columns)",
+            if (grid.Cast<double>().Any(double.IsFinite))
+                Heatmap.SavePng(Path.Combine(outDir, "transfer.png"), "ΔROC-AUC vs base (×100): CPT on one culture (rows) → task (columns)",
                             [.. singles.Select(i => models[i].Name)], [.. tasks.Select(t => t.Name)], grid, "+0.0;-0.0;0.0");
             sb.Append("\n## Culture × culture transfer\n\nEach row: the base model continually pre-trained on one culture; each column: a task. Cell: ΔROC-AUC vs the base (×100). ")
-              .Append("The diagonal is a culture's gain on its own task; off-diagonal cells are transfer (or interference).\n\n![transfer](transfer.png)\n");
+              .Append("The diagonal is a culture's gain on its own task; off-diagonal cells are transfer (or interference).\n\n")
+              .Append(File.Exists(Path.Combine(outDir, "transfer.png")) ? "![transfer](transfer.png)\n" : "(no cell could be scored)\n");
         }
 
         // Token similarity
