@@ -9,8 +9,8 @@ static class InitCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "Architecture: mert-95m, mert-330m or tiny.", DefaultValueFactory = _ => "mert-95m" };
-        preset.AcceptOnlyFromAmong("mert-95m", "mert-330m", "tiny");
+        var preset = new Option<string>("--preset") { Description = "Architecture: mert-95m, mert-330m, small or tiny.", DefaultValueFactory = _ => "mert-95m" };
+        preset.AcceptOnlyFromAmong("mert-95m", "mert-330m", "small", "tiny");
         var seed = new Option<int>("--seed") { Description = "Random seed of the initialisation.", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Model folder to write (config.json, preprocessor_config.json, model.safetensors).", Required = true };
         var command = new Command("init", "Write a randomly initialised MERT model (Hugging Face's initialisation scheme) in Hugging Face format.") { preset, seed, output };

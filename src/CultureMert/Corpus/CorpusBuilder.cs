@@ -46,7 +46,7 @@ public static class CorpusBuilder
 {
     public const int SampleRate = 24000;
 
-    /// <param name="render">renders a piece to mono float32 at 24 kHz, at most the given seconds</param>
+    /// <param name="render">renders a piece to mono float32 at 24 kHz, at most the given seconds; called from several threads</param>
     public static CorpusSummary Build(IReadOnlyList<MusicPiece> pieces, string outDir, CorpusOptions options,
                                       Func<MusicPiece, double, float[]> render, Action<string>? log = null, CancellationToken cancel = default)
     {
@@ -66,42 +66,57 @@ public static class CorpusBuilder
         var clips = new List<CorpusClip>();
         var skipped = new List<string>();
         var clipSamples = (int)Math.Round(options.SecondsPerClip * SampleRate);
-        for (var i = 0; i < pieces.Count; i++)
+        List<string> ClipPaths(MusicPiece piece) => [.. Enumerable.Range(0, options.ClipsPerPiece)
+            .Select(k => Path.Combine(outDir, "audio", piece.Culture, $"{Safe(piece.Id)}--{k}.wav"))];
+        string Marker(MusicPiece piece) => Path.Combine(outDir, "audio", piece.Culture, $"{Safe(piece.Id)}.clips");
+        // The marker records how many clips the piece gave: with it and those clips on disk, the piece is done.
+        int Done(MusicPiece piece) =>
+            File.Exists(Marker(piece)) && int.TryParse(File.ReadAllText(Marker(piece)), CultureInfo.InvariantCulture, out var n) && ClipPaths(piece).Take(n).All(File.Exists) ? n : -1;
+
+        // FluidSynth is one process per piece on one core: render a few pieces at once, then write their clips in order.
+        var width = Math.Max(1, Environment.ProcessorCount);
+        for (var first = 0; first < pieces.Count; first += 4 * width)
         {
             cancel.ThrowIfCancellationRequested();
-            var piece = pieces[i];
-            var paths = Enumerable.Range(0, options.ClipsPerPiece)
-                .Select(k => Path.Combine(outDir, "audio", piece.Culture, $"{Safe(piece.Id)}--{k}.wav")).ToList();
-            // The marker records how many clips the piece gave: with it and those clips on disk, the piece is done.
-            var marker = Path.Combine(outDir, "audio", piece.Culture, $"{Safe(piece.Id)}.clips");
-            var done = File.Exists(marker) && int.TryParse(File.ReadAllText(marker), CultureInfo.InvariantCulture, out var n) && paths.Take(n).All(File.Exists) ? n : -1;
-            var existing = paths.Take(Math.Max(done, 0)).ToList();
-            if (done < 0)
+            var batch = Enumerable.Range(first, Math.Min(4 * width, pieces.Count - first)).ToList();
+            var rendered = new (float[]? Audio, Exception? Error)[pieces.Count];
+            Parallel.ForEach(batch.Where(i => Done(pieces[i]) < 0), new ParallelOptions { MaxDegreeOfParallelism = width, CancellationToken = cancel }, i =>
             {
-                float[] audio;
-                try { audio = render(piece, options.SecondsPerClip * options.ClipsPerPiece + 0.5); }
-                catch (Exception e) when (e is InvalidDataException or IOException or InvalidOperationException or ArgumentException)
-                {
-                    skipped.Add($"{piece.Culture}/{piece.Id}: {e.Message}");
-                    log?.Invoke($"warning: {piece.Culture}/{piece.Id} skipped: {e.Message}");
-                    continue;
-                }
-                for (var k = 0; k < options.ClipsPerPiece && (k + 1) * (long)clipSamples <= audio.Length; k++)
-                {
-                    var clip = audio.AsSpan(k * clipSamples, clipSamples);
-                    if (Rms(clip) < 0.00316) continue;                                  // −50 dBFS: a rest, not music
-                    AudioFile.WriteWav(paths[existing.Count], clip, SampleRate);
-                    existing.Add(paths[existing.Count]);
-                }
-                AtomicFile.WriteText(marker, existing.Count.ToString(CultureInfo.InvariantCulture));
-            }
-            if (existing.Count == 0)
+                try { rendered[i] = (render(pieces[i], options.SecondsPerClip * options.ClipsPerPiece + 0.5), null); }
+                catch (Exception e) when (e is InvalidDataException or IOException or InvalidOperationException or ArgumentException) { rendered[i] = (null, e); }
+            });
+            foreach (var i in batch)
             {
-                skipped.Add($"{piece.Culture}/{piece.Id}: shorter than one clip of {options.SecondsPerClip} s, or silent");
-                if (done < 0) log?.Invoke($"warning: {piece.Culture}/{piece.Id} skipped: shorter than one clip of {options.SecondsPerClip} s, or silent");
+                var piece = pieces[i];
+                var paths = ClipPaths(piece);
+                var done = Done(piece);
+                var existing = paths.Take(Math.Max(done, 0)).ToList();
+                if (done < 0)
+                {
+                    if (rendered[i].Error is { } e)
+                    {
+                        skipped.Add($"{piece.Culture}/{piece.Id}: {e.Message}");
+                        log?.Invoke($"warning: {piece.Culture}/{piece.Id} skipped: {e.Message}");
+                        continue;
+                    }
+                    var audio = rendered[i].Audio!;
+                    for (var k = 0; k < options.ClipsPerPiece && (k + 1) * (long)clipSamples <= audio.Length; k++)
+                    {
+                        var clip = audio.AsSpan(k * clipSamples, clipSamples);
+                        if (Rms(clip) < 0.00316) continue;                                  // −50 dBFS: a rest, not music
+                        AudioFile.WriteWav(paths[existing.Count], clip, SampleRate);
+                        existing.Add(paths[existing.Count]);
+                    }
+                    AtomicFile.WriteText(Marker(piece), existing.Count.ToString(CultureInfo.InvariantCulture));
+                }
+                if (existing.Count == 0)
+                {
+                    skipped.Add($"{piece.Culture}/{piece.Id}: shorter than one clip of {options.SecondsPerClip} s, or silent");
+                    if (done < 0) log?.Invoke($"warning: {piece.Culture}/{piece.Id} skipped: shorter than one clip of {options.SecondsPerClip} s, or silent");
+                }
+                clips.AddRange(existing.Select((p, k) => new CorpusClip(piece.Culture, piece.Id, k, p, splits[(piece.Culture, piece.Id)], piece.Labels, options.SecondsPerClip)));
+                log?.Invoke(FormattableString.Invariant($"[{i + 1}/{pieces.Count}] {piece.Culture}/{piece.Id}: {existing.Count} clips"));
             }
-            clips.AddRange(existing.Select((p, k) => new CorpusClip(piece.Culture, piece.Id, k, p, splits[(piece.Culture, piece.Id)], piece.Labels, options.SecondsPerClip)));
-            log?.Invoke(FormattableString.Invariant($"[{i + 1}/{pieces.Count}] {piece.Culture}/{piece.Id}: {existing.Count} clips"));
         }
 
         var tasks = new List<string>();

@@ -200,6 +200,13 @@ public sealed record MertConfig
             HiddenSize = 1024, NumHiddenLayers = 24, NumAttentionHeads = 16, IntermediateSize = 4096, DoStableLayerNorm = true,
             HiddenDropout = 0, AttentionDropout = 0, FeatProjDropout = 0, LayerDrop = 0, MaskTimeProb = 0.075, AttentionRelax = 32.0,
         },
+        // Between the two: big enough to learn real structure, small enough to pre-train on a CPU in hours (demo --full).
+        "small" => new MertConfig
+        {
+            ModelType = "hubert",
+            HiddenSize = 256, NumHiddenLayers = 4, NumAttentionHeads = 4, IntermediateSize = 1024,
+            ConvDim = [128, 128, 128, 128, 128, 128, 128], NumConvPosEmbeddings = 64, NumConvPosEmbeddingGroups = 16,
+        },
         // A model small enough to train and test in seconds, same family as the 95M.
         "tiny" => new MertConfig
         {
@@ -207,6 +214,6 @@ public sealed record MertConfig
             HiddenSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, IntermediateSize = 128,
             ConvDim = [32, 32, 32, 32, 32, 32, 32], NumConvPosEmbeddings = 16, NumConvPosEmbeddingGroups = 4,
         },
-        _ => throw new ArgumentException($"unknown preset \"{name}\" (known: mert-95m, mert-330m, tiny)."),
+        _ => throw new ArgumentException($"unknown preset \"{name}\" (known: mert-95m, mert-330m, small, tiny)."),
     };
 }

@@ -19,16 +19,16 @@ namespace CultureMert.Study;
 public sealed record StudyOptions
 {
     public string Preset { get; init; } = "tiny";
-    public int PiecesPerCulture { get; init; } = 24;
+    public int PiecesPerCulture { get; init; } = 60;
     public int TopClasses { get; init; } = 6;
     public double SecondsPerClip { get; init; } = 10;
     public int ClipsPerPiece { get; init; } = 2;
     public int KMeansK { get; init; } = 64;
     public double CropSeconds { get; init; } = 2;
     public int BatchSize { get; init; } = 8;
-    public int BaseSteps { get; init; } = 800;
-    public int Stage1Steps { get; init; } = 150;
-    public int Stage2Steps { get; init; } = 300;
+    public int BaseSteps { get; init; } = 1200;
+    public int Stage1Steps { get; init; } = 200;
+    public int Stage2Steps { get; init; } = 400;
     public double[] Lambdas { get; init; } = [0.1, 0.2, 0.3, 0.5];
     public int Seeds { get; init; } = 5;
     public int MaxEpochs { get; init; } = 100;
@@ -44,7 +44,7 @@ public sealed record StudyOptions
 
     public static StudyOptions Full => new()
     {
-        PiecesPerCulture = 150, TopClasses = 10, ClipsPerPiece = 6, KMeansK = 256, CropSeconds = 5, BatchSize = 8, BaseSteps = 20000, Stage1Steps = 3000, Stage2Steps = 6000,
+        Preset = "small", PiecesPerCulture = 150, TopClasses = 10, ClipsPerPiece = 6, KMeansK = 256, CropSeconds = 5, BatchSize = 8, BaseSteps = 20000, Stage1Steps = 3000, Stage2Steps = 6000,
     };
 }
 
@@ -111,13 +111,21 @@ public static class CultureStudy
         var runs = Path.Combine(outDir, "runs");
         var recipes = Path.Combine(outDir, "recipes");
         string Export(string run, string stage) => Path.Combine(runs, run, "stages", stage);
-        void Pretrain(string name, JsonObject recipe)
+        void Pretrain(string name, JsonObject json)
         {
             var file = Path.Combine(recipes, name + ".json");
-            var text = recipe.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+            var text = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
             if (!File.Exists(file) || File.ReadAllText(file) != text) AtomicFile.WriteText(file, text);
-            var result = Pretrainer.Run(Recipe.Load(file), Path.Combine(runs, name), new PretrainOptions(Resume: true),
-                                        line => { if (!line.StartsWith("source ")) log($"  [{name}] {line}"); }, null, cancel);
+            var recipe = Recipe.Load(file);
+            var every = Math.Max(1, recipe.TotalSteps / 5);
+            var progress = new InlineProgress<PretrainProgress>(p =>
+            {
+                if (p.StepsThisRun > 0 && (p.Step % every == 0 || p.Step == p.StopAt))
+                    log(FormattableString.Invariant($"  [{name}] step {p.Step}/{p.TotalSteps} ({p.Stage}) loss {p.Loss:F3}, masked accuracy {p.Accuracy:P0}, {p.AudioSecondsPerSecond:F0} audio-s/s") +
+                        (p.Eta is { } eta ? $", ETA {eta:mm\\:ss}" : ""));
+            });
+            var result = Pretrainer.Run(recipe, Path.Combine(runs, name), new PretrainOptions(Resume: true),
+                                        line => { if (!line.StartsWith("source ")) log($"  [{name}] {line}"); }, progress, cancel);
             log($"  [{name}] {(result.Finished ? "done" : "stopped")} at step {result.Step}");
             cancel.ThrowIfCancellationRequested();
         }
@@ -204,5 +212,10 @@ public static class CultureStudy
     private sealed class InlineLog(Action<string> log) : IProgress<string>
     {
         public void Report(string value) => log("  " + value);
+    }
+
+    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 }

@@ -28,7 +28,7 @@ public class CorpusBuilderTests
         var renders = 0;
         var options = new CorpusOptions(SecondsPerClip: 1, ClipsPerPiece: 3, Seed: 4);
         // makam pieces last 2.5 s (2 whole clips), western 5 s (3 clips, the most asked for)
-        float[] Render(MusicPiece p, double s) { renders++; return Sine(p, s, p.Culture == "makam" ? 2.5 : 5); }
+        float[] Render(MusicPiece p, double s) { Interlocked.Increment(ref renders); return Sine(p, s, p.Culture == "makam" ? 2.5 : 5); }
         var corpus = CorpusBuilder.Build(pieces, dir.Path, options, Render);
 
         Assert.Equal(10 * 2 + 6 * 3, corpus.Clips.Count);

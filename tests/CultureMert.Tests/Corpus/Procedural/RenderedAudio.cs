@@ -7,37 +7,19 @@ using NAudio.Midi;
 namespace CultureMert.Tests.Corpus.Procedural;
 
 /// <summary>
-/// Renders a piece with the fluidsynth CLI and the General MIDI SoundFont the set-up installs, and measures the audio:
-/// a pitch-class histogram and an onset-strength autocorrelation. (To be switched to Corpus/FluidSynth.cs once merged.)
+/// Renders a piece as the corpus does (<see cref="FluidSynth"/>) and measures the audio: a pitch-class histogram and an
+/// onset-strength autocorrelation.
 /// </summary>
 public static class RenderedAudio
 {
     public const int SampleRate = 24000;
-    const string SoundFont = "/usr/share/sounds/sf2/FluidR3_GM.sf2";
 
-    /// <returns>mono samples at 24 kHz, and the seconds fluidsynth took</returns>
+    /// <returns>mono samples at 24 kHz (the corpus's own renderer), and the seconds it took</returns>
     public static (float[] Samples, double Seconds) Render(MusicPiece piece)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "cm-procedural-" + Guid.NewGuid().ToString("N")[..10]);
-        Directory.CreateDirectory(dir);
-        try
-        {
-            var (midi, wav) = (Path.Combine(dir, "in.mid"), Path.Combine(dir, "out.wav"));
-            File.WriteAllBytes(midi, piece.Midi);
-            var clock = Stopwatch.StartNew();
-            var info = new ProcessStartInfo("fluidsynth", ["-ni", "-F", wav, "-r", SampleRate.ToString(), "-T", "wav", SoundFont, midi])
-            {
-                RedirectStandardOutput = true, RedirectStandardError = true,
-            };
-            using var process = Process.Start(info) ?? throw new InvalidOperationException("fluidsynth did not start.");
-            var stderr = process.StandardError.ReadToEndAsync();
-            process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0 || !File.Exists(wav))
-                throw new InvalidOperationException($"{piece.Id}: fluidsynth exited with {process.ExitCode}: {stderr.Result}");
-            return (AudioFile.ReadMono(wav, SampleRate), clock.Elapsed.TotalSeconds);
-        }
-        finally { Directory.Delete(dir, true); }
+        var clock = Stopwatch.StartNew();
+        var audio = FluidSynth.Render(piece, new FluidSynthOptions { SampleRate = SampleRate });
+        return (audio, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>
