@@ -26,7 +26,10 @@ public static class CorpusSources
         var pieces = new List<MusicPiece>();
         var scoreOptions = new ScoreCorpusOptions { Seed = o.Seed, MaxPieces = o.PiecesPerCulture, TopClasses = o.TopClasses };
         if (wanted.Contains("turkish-makam")) pieces.AddRange(ScoreCorpora.ReadSymbTr(o.SymbTr ?? RepoCorpus("symbtr"), scoreOptions, warn));
-        if (wanted.Contains("western-folk")) pieces.AddRange(ScoreCorpora.ReadNottingham(o.Nottingham ?? RepoCorpus("nottingham"), scoreOptions, warn));
+        // Nottingham's metadata names only four tune types often (reel, jig, hornpipe, waltz); its next "types" are
+        // collections (ashover, playford), which would make a task of telling sources apart.
+        if (wanted.Contains("western-folk"))
+            pieces.AddRange(ScoreCorpora.ReadNottingham(o.Nottingham ?? RepoCorpus("nottingham"), scoreOptions with { TopClasses = Math.Min(o.TopClasses, 4) }, warn));
         foreach (var g in ProceduralMusic.All.Where(g => wanted.Contains(g.Culture)))
             pieces.AddRange(g.Generate(o.PiecesPerCulture, o.Seed, o.ProceduralSeconds));
         return pieces;
