@@ -157,6 +157,9 @@ internal static class StudyReport
         if (bestTa >= 0 && multi >= 0)
             findings.Add(Finding($"Task arithmetic ({models[bestTa].Name}) is on par with multi-culture CPT", $"paper: {PaperTaVsCpt:+0.0;-0.0} on the non-Western average", DeltaOf(bestTa, multi, false), expectPositive: null));
         foreach (var f in findings) sb.Append("- ").Append(f).Append('\n');
+        if (multi >= 0 && baseM >= 0 && DeltaOf(multi, baseM, true) is { } w && double.IsFinite(w.HalfWidth) && w.Mean - w.HalfWidth > 0)
+            sb.Append("\nThe Western gain after CPT says more about the base than about replay: a base pre-trained for minutes is far from ")
+              .Append("converged, so further pre-training on any music still improves its features for every task.\n");
         sb.Append("\nWhat this does **not** show: the paper's numbers. The corpus is rendered MIDI of a few minutes per culture, the model ")
           .Append("has ~0.1 M parameters and minutes of pre-training, the teacher is k-means rather than EnCodec, and each model was ")
           .Append("pre-trained once (the intervals above cover probe seeds, not pre-training seeds). A Western-only base already hears ")
