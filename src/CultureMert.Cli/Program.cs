@@ -26,6 +26,7 @@ public static class CliApp
             DatasetCommand.Create(),
             ProbeCommand.Create(),
             EvaluateCommand.Create(),
+            IndexCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }

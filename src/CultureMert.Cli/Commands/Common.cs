@@ -1,3 +1,4 @@
+using System.CommandLine;
 using CultureMert.Batch;
 using TorchSharp;
 
@@ -32,12 +33,39 @@ static class Common
         }
     }
 
+    /// <summary>The <c>--shard i/N</c> option of the batch commands.</summary>
+    public static Option<string?> ShardOption() => new("--shard")
+    {
+        Description = "Process only shard i of N (0-based, e.g. 0/4) and write index.shard-i-of-N.csv; merge with `index merge`. " +
+                      "Default: from MPI (OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/SIZE), a Slurm array (SLURM_ARRAY_TASK_*) or a Kubernetes " +
+                      "Indexed Job (JOB_COMPLETION_INDEX with CULTUREMERT_SHARD_COUNT); 0/1 = everything.",
+    };
+
+    /// <summary>The shard given by --shard, else the one a launcher set in the environment (said on stderr), else the whole job.</summary>
+    public static Shard ResolveShard(string? option)
+    {
+        if (option is not null) return Shard.Parse(option);
+        if (Shard.Detect(Environment.GetEnvironmentVariable) is not { } found) return Shard.Whole;
+        Console.Error.WriteLine($"note: shard {found.Shard} from {found.Source} (pass --shard 0/1 to process everything in this process).");
+        return found.Shard;
+    }
+
+    /// <summary>This shard's part of the plan; an empty plan is an error, an empty share is not (the shard writes an empty index).</summary>
+    public static List<BatchTask> PlanShard(IEnumerable<string> inputs, string outDir, Shard shard)
+    {
+        var plan = BatchJob.Plan(inputs, outDir);
+        if (plan.Count == 0) throw new ArgumentException("no audio files found in the inputs.");
+        var mine = shard.Select(plan);
+        if (shard.Count > 1) Console.WriteLine($"shard {shard}: {mine.Count} of {plan.Count} files");
+        return mine;
+    }
+
     /// <summary>
     /// Runs a batch job with progress and Ctrl-C handling, prints per-file errors and a summary line; returns the exit
     /// code: 0 all done, 1 some file failed, 130 interrupted.
     /// </summary>
     public static int RunBatch(IReadOnlyList<BatchTask> tasks, Func<IProgress<JobProgress>, CancellationToken, List<IndexRow>> run,
-                               string outDir, string verb)
+                               string outDir, string verb, Shard shard)
     {
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("interrupted: finishing the index; no partial outputs are left."); };
@@ -48,7 +76,7 @@ static class Common
             var failed = rows.Where(x => x.Status == "error").ToList();
             foreach (var f in failed) Console.Error.WriteLine($"error: {f.Error}");
             Console.WriteLine($"{rows.Count(x => x.Status == "ok")} {verb}, {rows.Count(x => x.Status == "skipped")} already done, {failed.Count} failed" +
-                              $"{(cancel.IsCancellationRequested ? $", {tasks.Count - rows.Count} not started (interrupted)" : "")}; index: {Path.Combine(outDir, BatchJob.IndexFile)}");
+                              $"{(cancel.IsCancellationRequested ? $", {tasks.Count - rows.Count} not started (interrupted)" : "")}; index: {Path.Combine(outDir, shard.IndexFile)}");
             return cancel.IsCancellationRequested ? 130 : failed.Count > 0 ? 1 : 0;
         }
         finally { Console.CancelKeyPress -= onCancel; }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using CultureMert.Checkpoints;
-using CultureMert.Batch;
 using CultureMert.Embedding;
 
 namespace CultureMert.Cli.Commands;
@@ -19,9 +18,10 @@ static class EmbedCommand
         var batch = new Option<int>("--batch-size") { Description = "Chunks per forward pass (results do not depend on it).", DefaultValueFactory = _ => 4 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Recompute outputs that already exist." };
+        var shardOption = Common.ShardOption();
         var inputs = new Argument<string[]>("INPUT") { Description = "Audio files, folders (searched recursively) or CSV manifests with a 'path' column.", Arity = ArgumentArity.OneOrMore };
         var command = new Command("embed", "Extract layer-wise MERT embeddings from audio files.")
-            { model, output, layers, pool, chunk, batch, threads, overwrite, inputs };
+            { model, output, layers, pool, chunk, batch, threads, overwrite, shardOption, inputs };
         command.SetAction(r => Common.Guard(() =>
         {
             Common.SetThreads(r.GetValue(threads));
@@ -33,13 +33,13 @@ static class EmbedCommand
                 BatchSize = r.GetValue(batch),
             }.Validate();
             var outDir = r.GetValue(output)!;
-            var tasks = BatchJob.Plan(r.GetValue(inputs)!, outDir);
-            if (tasks.Count == 0) throw new ArgumentException("no audio files found in the inputs.");
+            var shard = Common.ResolveShard(r.GetValue(shardOption));
+            var tasks = Common.PlanShard(r.GetValue(inputs)!, outDir, shard);
             using var mert = MertCheckpoint.Load(r.GetValue(model)!);
             if (mert.IgnoredHeads.Count > 0)
                 Console.Error.WriteLine($"note: {mert.WeightsFile}: {mert.IgnoredHeads.Count} pre-training head tensor(s) not used for embedding ({string.Join(", ", mert.IgnoredHeads.Take(3))}...)");
             var job = new EmbedJob(mert, options, outDir, r.GetValue(overwrite));
-            return Common.RunBatch(tasks, (p, c) => job.Run(tasks, p, c), outDir, "embedded");
+            return Common.RunBatch(tasks, (p, c) => job.Run(tasks, p, c, shard), outDir, "embedded", shard);
         }));
         return command;
     }

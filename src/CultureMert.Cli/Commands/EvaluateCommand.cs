@@ -24,8 +24,11 @@ static class EvaluateCommand
         var epochs = new Option<int>("--max-epochs") { Description = "Probe epoch limit (early stopping on validation).", DefaultValueFactory = _ => 100 };
         var chunk = new Option<double>("--chunk-seconds") { Description = "Embedding chunk length in seconds.", DefaultValueFactory = _ => 5.0 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var shardOption = Common.ShardOption();
+        shardOption.Description = "Only embed shard i of N (0-based) of every cell's files, then stop; probe afterwards with one run with --shard 0/1. " +
+                                  "Default: from MPI, a Slurm array or a Kubernetes Indexed Job, as for embed.";
         var command = new Command("evaluate", "Embed + probe every model × task and write the paper-style table (Markdown, CSV, JSON) and plots; reruns skip finished cells.")
-            { models, tasks, outDir, layer, seeds, lr, hidden, dropout, retrieval, batch, epochs, chunk, threads };
+            { models, tasks, outDir, layer, seeds, lr, hidden, dropout, retrieval, batch, epochs, chunk, threads, shardOption };
         command.SetAction(r => Common.Guard(() =>
         {
             var clock = Stopwatch.StartNew();
@@ -46,6 +49,7 @@ static class EvaluateCommand
             if (r.GetValue(seeds) < 1) throw new ArgumentException($"--seeds {r.GetValue(seeds)}: must be at least 1.");
             var options = new EvaluateOptions
             {
+                Shard = Common.ResolveShard(r.GetValue(shardOption)),
                 Embed = new EmbedOptions { ChunkSeconds = r.GetValue(chunk) }.Validate(),
                 Probe = new ProbeOptions
                 {
@@ -65,9 +69,16 @@ static class EvaluateCommand
             try { cells = Progress.RunGrid(modelList.Count * taskList.Count, log => job.Run(log, cancel.Token)); }
             catch (OperationCanceledException) { return 130; }
             finally { Console.CancelKeyPress -= onCancel; }
-            EvaluateReport.Write(dir, modelList, taskList, cells);
             var failed = cells.Where(c => c.Status == "error").ToList();
             foreach (var f in failed) Console.Error.WriteLine($"error: {f.Model} × {f.Task}: {f.Error}");
+            if (options.Shard.Count > 1)
+            {
+                Console.WriteLine($"shard {options.Shard}: {cells.Count(c => c.Status == "embedded")} cells embedded, {cells.Count(c => c.Status == "skipped")} already probed, " +
+                                  $"{failed.Count} failed. When all {options.Shard.Count} shards are done, run this evaluate once more with --shard 0/1 " +
+                                  "(outside the array or MPI job) to probe; it reuses the cached embeddings.");
+                return failed.Count > 0 ? 1 : 0;
+            }
+            EvaluateReport.Write(dir, modelList, taskList, cells);
             Console.WriteLine($"{cells.Count(c => c.Status == "ok")} cells probed, {cells.Count(c => c.Status == "skipped")} already done, {failed.Count} failed; " +
                               $"report: {Path.Combine(dir, "report.md")}, {clock.Elapsed.TotalSeconds:0.0} s");
             return failed.Count > 0 ? 1 : 0;

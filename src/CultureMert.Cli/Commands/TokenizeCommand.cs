@@ -1,5 +1,4 @@
 using System.CommandLine;
-using CultureMert.Batch;
 using CultureMert.Teachers;
 
 namespace CultureMert.Cli.Commands;
@@ -15,19 +14,20 @@ static class TokenizeCommand
         var output = new Option<string>("--out") { Description = "Output folder: one .safetensors per input plus index.csv.", Required = true };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Recompute outputs that already exist." };
+        var shardOption = Common.ShardOption();
         var inputs = new Argument<string[]>("INPUT") { Description = "Audio files, folders (searched recursively) or CSV manifests with a 'path' column.", Arity = ArgumentArity.OneOrMore };
         var command = new Command("tokenize", "Compute pre-training targets: teacher codes aligned to MERT's 75 Hz frames, and optionally the CQT.")
-            { teacher, bandwidth, cqt, output, threads, overwrite, inputs };
+            { teacher, bandwidth, cqt, output, threads, overwrite, shardOption, inputs };
         command.SetAction(r => Common.Guard(() =>
         {
             Common.SetThreads(r.GetValue(threads));
             var outDir = r.GetValue(output)!;
-            var tasks = BatchJob.Plan(r.GetValue(inputs)!, outDir);
-            if (tasks.Count == 0) throw new ArgumentException("no audio files found in the inputs.");
+            var shard = Common.ResolveShard(r.GetValue(shardOption));
+            var tasks = Common.PlanShard(r.GetValue(inputs)!, outDir, shard);
             using var model = Teacher.Open(r.GetValue(teacher)!, r.GetValue(bandwidth));
             using var transform = r.GetValue(cqt) ? new MertCqt() : null;
             var job = new TokenizeJob(model, transform, outDir, r.GetValue(overwrite));
-            return Common.RunBatch(tasks, (p, c) => job.Run(tasks, p, c), outDir, "tokenized");
+            return Common.RunBatch(tasks, (p, c) => job.Run(tasks, p, c, shard), outDir, "tokenized", shard);
         }));
         return command;
     }

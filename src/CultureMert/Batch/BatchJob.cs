@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using CultureMert.Audio;
 using CultureMert.Checkpoints;
 using TorchSharp;
@@ -108,12 +107,19 @@ public static class BatchJob
     static IEnumerable<string> AudioFilesIn(string folder) =>
         Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(AudioDecoder.IsAudioFile).Order(StringComparer.Ordinal);
 
-    /// <summary>Runs <paramref name="job"/> on every task; returns the index rows (also written to <c>index.csv</c>, even when interrupted).</summary>
+    /// <summary>
+    /// Runs <paramref name="job"/> on every task; returns the index rows (also written to <c>index.csv</c>, or to the
+    /// shard's own index when <paramref name="shard"/> is one of several, even when interrupted).
+    /// </summary>
+    /// <param name="tasks">the plan, or the shard's part of it (<see cref="Shard.Select"/>)</param>
     public static List<IndexRow> Run(IFileJob job, IReadOnlyList<BatchTask> tasks, string outDir, bool overwrite,
-                                     IProgress<JobProgress>? progress = null, CancellationToken cancel = default)
+                                     IProgress<JobProgress>? progress = null, CancellationToken cancel = default, Shard? shard = null)
     {
+        var s = shard ?? Shard.Whole;
+        Debug.Assert(tasks.All(s.Owns), "tasks of another shard");
         Directory.CreateDirectory(outDir);
-        var earlier = Manifest.ReadIndex(Path.Combine(outDir, IndexFile));     // refuses a foreign index.csv before any work
+        var indexPath = Path.Combine(outDir, s.IndexFile);
+        var earlier = Manifest.ReadIndex(indexPath);                          // refuses a foreign index before any work
         AtomicFile.CleanStale(outDir);                                        // leftovers of a run that was killed
         var rows = new List<IndexRow>();
         var clock = Stopwatch.StartNew();
@@ -132,12 +138,12 @@ public static class BatchJob
                 rows.Add(row);
                 if (row.Status == "error") failed++;
                 else if (row.Status == "ok") audio += row.DurationSeconds ?? 0;
-                if (clock.Elapsed - lastIndexWrite > TimeSpan.FromSeconds(2)) { WriteIndex(job, outDir, earlier, rows); lastIndexWrite = clock.Elapsed; }
+                if (clock.Elapsed - lastIndexWrite > TimeSpan.FromSeconds(2)) { WriteIndex(job, indexPath, earlier, rows); lastIndexWrite = clock.Elapsed; }
             }
         }
         finally
         {
-            WriteIndex(job, outDir, earlier, rows);
+            WriteIndex(job, indexPath, earlier, rows);
         }
         progress?.Report(new JobProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, null));
         return rows;
@@ -184,16 +190,11 @@ public static class BatchJob
             int.TryParse(meta.GetValueOrDefault(job.CountColumn), out var c) ? c : null, "skipped", "");
     }
 
-    static void WriteIndex(IFileJob job, string outDir, List<IndexRow> earlier, List<IndexRow> rows)
+    static void WriteIndex(IFileJob job, string indexPath, List<IndexRow> earlier, List<IndexRow> rows)
     {
         // Rows of earlier runs for files not in this run are kept, so that several runs into one folder share one index.
         var current = rows.Select(r => r.Path).ToHashSet();
-        var sb = new StringBuilder(Manifest.IndexHeader(job.CountColumn) + "\n");
-        foreach (var r in earlier.Where(r => !current.Contains(r.Path)).Concat(rows))
-            sb.Append(string.Join(",", Manifest.Csv(r.Path), Manifest.Csv(r.Output),
-                r.DurationSeconds?.ToString("0.######", CultureInfo.InvariantCulture) ?? "", r.Chunks?.ToString(CultureInfo.InvariantCulture) ?? "",
-                r.Status, Manifest.Csv(r.Error))).Append('\n');
-        AtomicFile.WriteText(Path.Combine(outDir, IndexFile), sb.ToString());
+        Manifest.WriteIndex(indexPath, job.CountColumn, earlier.Where(r => !current.Contains(r.Path)).Concat(rows));
     }
 
     /// <summary>Metadata every output carries besides the job's provenance.</summary>

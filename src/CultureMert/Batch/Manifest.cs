@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace CultureMert.Batch;
 
 /// <summary>
@@ -49,10 +51,24 @@ public static class Manifest
             if (r.Count == 1 && r[0].Length == 0) continue;                  // blank line
             if (r.Count != header.Count) throw new InvalidDataException($"{path}:{i + 1}: {r.Count} fields, the header has {header.Count}.");
             result.Add(new IndexRow(r[Col("path")], r[Col("output")],
-                double.TryParse(r[Col("duration_s")], System.Globalization.CultureInfo.InvariantCulture, out var d) ? d : null,
+                double.TryParse(r[Col("duration_s")], CultureInfo.InvariantCulture, out var d) ? d : null,
                 int.TryParse(r[count], out var c) ? c : null, r[Col("status")], r[Col("error")]));
         }
         return result;
+    }
+
+    /// <summary>The per-file count column (chunks, frames) of an index that <see cref="ReadIndex"/> accepts.</summary>
+    public static string CountColumn(string indexPath) => ReadRows(indexPath)[0].Single(h => !IndexColumns.Contains(h));
+
+    /// <summary>Writes an <c>index.csv</c> atomically.</summary>
+    public static void WriteIndex(string path, string countColumn, IEnumerable<IndexRow> rows)
+    {
+        var sb = new System.Text.StringBuilder(IndexHeader(countColumn) + "\n");
+        foreach (var r in rows)
+            sb.Append(string.Join(",", Csv(r.Path), Csv(r.Output),
+                r.DurationSeconds?.ToString("0.######", CultureInfo.InvariantCulture) ?? "", r.Chunks?.ToString(CultureInfo.InvariantCulture) ?? "",
+                r.Status, Csv(r.Error))).Append('\n');
+        CultureMert.Checkpoints.AtomicFile.WriteText(path, sb.ToString());
     }
 
     public static List<List<string>> ReadRows(string path)

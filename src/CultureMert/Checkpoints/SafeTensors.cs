@@ -321,7 +321,7 @@ public static class AtomicFile
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(dir);
         // A short name, so that a target whose own name is near the file-system limit still gets a temporary.
-        var tmp = Path.Combine(dir, $"{TempPrefix}{Environment.ProcessId}.{Guid.NewGuid().ToString("N")[..12]}.tmp");
+        var tmp = Path.Combine(dir, $"{TempPrefix}{Environment.ProcessId}@{Host}.{Guid.NewGuid().ToString("N")[..12]}.tmp");
         return new Pending(path, tmp, new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20));
     }
 
@@ -351,8 +351,14 @@ public static class AtomicFile
     public static void WriteText(string path, string text) => Write(path, s => s.Write(Encoding.UTF8.GetBytes(text)));
 
     /// <summary>
-    /// Deletes temporaries that a killed process left in <paramref name="directory"/> (recursively); those of processes
-    /// still running (another shard writing into the same folder) are left alone.
+    /// A short tag of this machine, in temporaries' names: shards on several nodes (or Kubernetes pods, whose processes
+    /// all have small pids) share an output folder, and a pid means something only on the machine that wrote it.
+    /// </summary>
+    static readonly string Host = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(Environment.MachineName)))[..8];
+
+    /// <summary>
+    /// Deletes temporaries that a killed process of this machine left in <paramref name="directory"/> (recursively);
+    /// those of processes still running (another shard writing into the same folder) and of other machines are left alone.
     /// </summary>
     public static int CleanStale(string directory)
     {
@@ -360,8 +366,10 @@ public static class AtomicFile
         var removed = 0;
         foreach (var tmp in Directory.EnumerateFiles(directory, TempPrefix + "*.tmp", SearchOption.AllDirectories))
         {
-            var parts = Path.GetFileName(tmp).Split('.');              // "", "cmtmp", pid, guid, "tmp"
-            if (parts.Length != 5 || !int.TryParse(parts[2], out var pid) || IsRunning(pid)) continue;
+            var parts = Path.GetFileName(tmp).Split('.');              // "", "cmtmp", pid[@host], guid, "tmp"
+            if (parts.Length != 5) continue;
+            var owner = parts[2].Split('@');
+            if (!int.TryParse(owner[0], out var pid) || (owner.Length > 1 && owner[1] != Host) || IsRunning(pid)) continue;
             try { File.Delete(tmp); removed++; } catch (IOException) { }
         }
         return removed;

@@ -14,8 +14,9 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
 {
     readonly Embedder embedder = new(mert, options);
 
-    public List<IndexRow> Run(IReadOnlyList<BatchTask> tasks, IProgress<JobProgress>? progress = null, CancellationToken cancel = default) =>
-        BatchJob.Run(this, tasks, outDir, overwrite, progress, cancel);
+    /// <param name="tasks">the plan, or a shard's part of it (<see cref="Shard.Select"/>), which writes that shard's index</param>
+    public List<IndexRow> Run(IReadOnlyList<BatchTask> tasks, IProgress<JobProgress>? progress = null, CancellationToken cancel = default, Shard? shard = null) =>
+        BatchJob.Run(this, tasks, outDir, overwrite, progress, cancel, shard);
 
     public string CountColumn => "chunks";
 

@@ -40,9 +40,14 @@ public sealed record EvaluateOptions
     public EmbedOptions Embed { get; init; } = new();
     public ProbeOptions Probe { get; init; } = new();
     public ProbeTask? Task { get; init; }
+    /// <summary>One shard of several embeds its part of every cell's files and probes nothing (<see cref="EvaluateJob"/>).</summary>
+    public Shard Shard { get; init; } = Shard.Whole;
 }
 
-/// <summary>One model × task cell: "ok" (probed now), "skipped" (finished earlier with the same settings) or "error".</summary>
+/// <summary>
+/// One model × task cell: "ok" (probed now), "skipped" (finished earlier with the same settings), "embedded" (a shard
+/// embedded its part; probing is left to an unsharded run) or "error".
+/// </summary>
 public sealed record EvalCell(string Model, string Task, string Status, string? Error, string ProbeDir);
 
 /// <summary>
@@ -51,7 +56,9 @@ public sealed record EvalCell(string Model, string Task, string Status, string? 
 /// provenance) and probes them into <c>&lt;out&gt;/probes/&lt;model&gt;/&lt;task&gt;/</c>. A cell is finished when its
 /// results.json exists and its <c>evaluate.json</c> records the same settings (model folder, manifest content hash,
 /// embed and probe settings); finished cells are skipped without loading the model. A failing cell is recorded and the
-/// grid goes on.
+/// grid goes on. With <see cref="EvaluateOptions.Shard"/> one of several, each cell only embeds the shard's files (own
+/// index per shard, as <c>embed --shard</c>) and is "embedded": probing needs every file, so it runs in one unsharded
+/// evaluate afterwards, which finds all embeddings cached.
 /// </summary>
 public sealed class EvaluateJob(IReadOnlyList<EvalModel> models, IReadOnlyList<EvalTask> tasks, string outDir, EvaluateOptions options)
 {
@@ -99,11 +106,18 @@ public sealed class EvaluateJob(IReadOnlyList<EvalModel> models, IReadOnlyList<E
                         if (loadError is not null) throw new InvalidDataException(loadError);
                         log?.Report($"{prefix}: embedding…");
                         var embDir = EmbeddingsDir(m, t);
-                        var plan = BatchJob.Plan([t.Manifest], embDir);
-                        var rows = new EmbedJob(mert!, options.Embed, embDir, false).Run(plan, null, cancel);
+                        var shard = options.Shard;
+                        var plan = shard.Select(BatchJob.Plan([t.Manifest], embDir));
+                        var rows = new EmbedJob(mert!, options.Embed, embDir, false).Run(plan, null, cancel, shard);
                         var bad = rows.Where(r => r.Status == "error").ToList();
                         if (bad.Count > 0)
                             throw new InvalidDataException($"{bad.Count} file(s) failed to embed: {string.Join("; ", bad.Take(3).Select(r => r.Error))}");
+                        if (shard.Count > 1)
+                        {
+                            log?.Report($"{prefix}: embedded shard {shard}'s {rows.Count} file(s); probing waits for an unsharded run");
+                            cells.Add(new EvalCell(m.Name, t.Name, "embedded", null, probeDir));
+                            continue;
+                        }
                         log?.Report($"{prefix}: probing…");
                         var data = ProbeDataset.Load(t.Manifest, embDir, options.Task);
                         var results = ProbeRunner.Run(data, options.Probe);

@@ -36,8 +36,9 @@ public sealed class TokenizeJob : IFileJob
         (this.teacher, this.cqt, this.outDir, this.overwrite) = (teacher, cqt, outDir, overwrite);
     }
 
-    public List<IndexRow> Run(IReadOnlyList<BatchTask> tasks, IProgress<JobProgress>? progress = null, CancellationToken cancel = default) =>
-        BatchJob.Run(this, tasks, outDir, overwrite, progress, cancel);
+    /// <param name="tasks">the plan, or a shard's part of it (<see cref="Shard.Select"/>), which writes that shard's index</param>
+    public List<IndexRow> Run(IReadOnlyList<BatchTask> tasks, IProgress<JobProgress>? progress = null, CancellationToken cancel = default, Shard? shard = null) =>
+        BatchJob.Run(this, tasks, outDir, overwrite, progress, cancel, shard);
 
     public string CountColumn => "frames";
 
