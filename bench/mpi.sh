@@ -22,9 +22,9 @@ summary() { # summary NAME RUN_DIR WALL_S: steps/s from the median ms_per_step a
 }
 run() { # run NAME COMMAND...
   local name=$1; shift; local t0 t1; t0=$(date +%s.%N)
-  "$@" pretrain --recipe "$work/tiny-a2.json" --out "$work/$name" --max-steps "$steps" > "$work/$name.out" 2>&1 || { cat "$work/$name.out" >&2; exit 1; }
+  "$@" pretrain --recipe "$work/tiny-a2.json" --out "$work/$name" --max-steps "$steps" < /dev/null > "$work/$name.out" 2>&1 || { cat "$work/$name.out" >&2; exit 1; }
   t1=$(date +%s.%N); summary "$name" "$work/$name" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')"
 }
 run np1 dotnet "$cli"
 run np2 "${mpirun[@]}" -np 2 dotnet "$cli"
-"${mpirun[@]}" -np 2 dotnet "$root/artifacts/bench/CultureMert.Bench.dll" allreduce --floats 95500000 --repeats 5
+"${mpirun[@]}" -np 2 dotnet "$root/artifacts/bench/CultureMert.Bench.dll" allreduce --floats 95500000 --repeats 5 < /dev/null

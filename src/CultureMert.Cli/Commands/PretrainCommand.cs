@@ -66,13 +66,13 @@ static class PretrainCommand
         {
             try
             {
-                // the ranks on one machine share its cores
-                Common.SetThreads(threads ?? Math.Max(1, Environment.ProcessorCount / MpiWorld.LocalSize(Environment.GetEnvironmentVariable)));
+                Common.SetThreads(threads ?? ThreadsPerRank(MpiWorld.LocalSize(Environment.GetEnvironmentVariable)));
                 var loaded = Recipe.Load(recipePath);
                 using var cancel = new CancellationTokenSource();
-                using var onUsr1 = world.Rank != 0 ? null : PosixSignalRegistration.Create((PosixSignal)10, c =>   // 10: SIGUSR1 on Linux
+                using var onUsr1 = PosixSignalRegistration.Create((PosixSignal)10, c =>   // 10: SIGUSR1 on Linux; every rank gets it
                 {
-                    c.Cancel = true;
+                    c.Cancel = true;                                             // the default action would kill the rank
+                    if (world.Rank != 0) return;                                 // rank 0 decides for all, at a step boundary
                     cancel.Cancel();
                     Console.Error.WriteLine("SIGUSR1: all ranks finish this step, then rank 0 writes a checkpoint (resume with --resume).");
                 });
@@ -96,6 +96,19 @@ static class PretrainCommand
                 return 1;
             }
         }
+    }
+
+    /// <summary>
+    /// Default threads of one rank: the cores it may run on (ProcessorCount honours the affinity mpirun binds a rank to:
+    /// one core for -np ≤ 2, a socket above) shared by the ranks likely bound to the same cores, assuming they are spread
+    /// evenly — cores / ranks on an unbound machine, 1 when bound to one core.
+    /// </summary>
+    static int ThreadsPerRank(int localRanks)
+    {
+        var usable = Environment.ProcessorCount;
+        var total = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").Count(l => l.StartsWith("processor")) : usable;
+        var sharing = Math.Max(1, (int)Math.Ceiling(localRanks * (double)usable / Math.Max(usable, total)));
+        return Math.Max(1, usable / sharing);
     }
 
     /// <summary>A step bar with loss, accuracy, LR, throughput and ETA on a terminal; a line every few steps otherwise.</summary>

@@ -113,10 +113,11 @@ public static class Pretrainer
         AdamW? optimizer = null;
         var optimizerStage = -1;
         var stopped = false;
+        var latched = cancel.IsCancellationRequested;                            // rank 0's decision, taken where it checkpoints
         bool StopRequested()                                                    // rank 0 decides, at a step boundary
         {
             if (world is null) return cancel.IsCancellationRequested;
-            Span<float> flag = [lead && cancel.IsCancellationRequested ? 1 : 0];
+            Span<float> flag = [lead && latched ? 1 : 0];
             world.Broadcast(flag, root: 0);
             return stopped = flag[0] != 0;
         }
@@ -164,7 +165,8 @@ public static class Pretrainer
                 var stageEnd = stageStarts[stageIndex] + stage.Steps;
                 var atStageEnd = step == stageEnd;
                 if (!lead) continue;
-                if (atStageEnd || step % recipe.CheckpointEvery == 0 || step == stopAt || cancel.IsCancellationRequested)
+                if (world is not null) latched = cancel.IsCancellationRequested;  // so a stop always follows a checkpoint
+                if (atStageEnd || step % recipe.CheckpointEvery == 0 || step == stopAt || (world is null ? cancel.IsCancellationRequested : latched))
                     lastCheckpoint = SaveCheckpoint(checkpointsDir, recipe, model, objective, optimizer, preprocessor, baseDir, step,
                                                     atStageEnd ? stageIndex + 1 : stageIndex, atStageEnd ? 0 : optimizer.Updates, seconds);
                 if (atStageEnd)

@@ -28,6 +28,9 @@ public class DataParallelTests
 
     static string Cli => Path.Combine(AppContext.BaseDirectory, "CultureMert.Cli.dll");
 
+    /// <summary>The dotnet that runs these tests (dotnet test sets DOTNET_HOST_PATH), else the one on the PATH.</summary>
+    static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+
     /// <summary>Two stages of 6 steps of 2 micro-batches of 4 crops; stage 1 freezes the CNN (no gradient on any rank).</summary>
     static string WriteRecipe(Fixtures.TempDir dir, int gradAccumulation)
     {
@@ -47,7 +50,7 @@ public class DataParallelTests
     static (int Code, string Output) MpiRun(int ranks, params string[] args)
     {
         var start = new ProcessStartInfo(Mpirun!) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])["--allow-run-as-root", "--oversubscribe", "-np", ranks.ToString(), "dotnet", Cli, .. args]) start.ArgumentList.Add(a);
+        foreach (var a in (string[])["--allow-run-as-root", "--oversubscribe", "-np", ranks.ToString(), Dotnet, Cli, .. args]) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
