@@ -22,7 +22,8 @@ public interface ICommunicator
 /// MPI_SUM = &amp;ompi_mpi_op_sum — and MPI_IN_PLACE is <c>(void*)1</c>. MPICH's ABI (integer handles) is not supported.
 /// The library is opened with RTLD_GLOBAL, as mpi4py does: Open MPI's plugins (mca_*.so) resolve their symbols against
 /// it, and a local dlopen (what <see cref="NativeLibrary.Load(string)"/> does) leaves them unresolved.
-/// Errors use MPI's default handler, MPI_ERRORS_ARE_FATAL: a failed collective aborts the whole job.
+/// Errors use MPI's default handler, MPI_ERRORS_ARE_FATAL: a failed collective aborts the whole job. Open MPI installs
+/// no signal handler where one exists at MPI_Init, so .NET's (NullReferenceException from SIGSEGV) keep working.
 /// </remarks>
 public sealed unsafe class MpiWorld : ICommunicator, IDisposable
 {

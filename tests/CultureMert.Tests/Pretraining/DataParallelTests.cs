@@ -49,9 +49,13 @@ public class DataParallelTests
     /// <summary>mpirun -np <paramref name="ranks"/> dotnet CultureMert.Cli.dll ARGS; exit code and stdout + stderr.</summary>
     static (int Code, string Output) MpiRun(int ranks, params string[] args)
     {
-        var start = new ProcessStartInfo(Mpirun!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(Mpirun!) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        // Containers often forbid the cross-process memory reads (CMA) Open MPI's shared-memory transport uses for large
+        // messages; copying through the shared segment instead works everywhere.
+        start.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";
         foreach (var a in (string[])["--allow-run-as-root", "--oversubscribe", "-np", ranks.ToString(), Dotnet, Cli, .. args]) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
+        process.StandardInput.Close();                                            // mpirun forwards stdin to rank 0: none
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromSeconds(120)))
