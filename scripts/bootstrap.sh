@@ -12,7 +12,9 @@
 #   3. fonts-dejavu-core: SkiaSharp (ScottPlot's heatmaps) has no fontconfig here, so without a TrueType file in the
 #      usual folders a plot's text comes out blank.
 #   4. fluidsynth + fluid-soundfont-gm: the corpus renders its MIDI (real scores and procedural music) to audio.
-#   5. dotnet build -c Release when any source is newer than the last build.
+#   5. Only with CULTUREMERT_MPI=1 (./test.sh sets it): Open MPI (openmpi-bin, libopenmpi-dev) for data-parallel
+#      pre-training under mpirun; nothing else needs it, and a single process never loads it.
+#   6. dotnet build -c Release when any source is newer than the last build.
 set -euo pipefail
 CULTUREMERT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { echo "[setup] $*" >&2; }
@@ -123,6 +125,18 @@ ensure_fluidsynth() {
   log "fluidsynth or its General MIDI SoundFont is missing: 'corpus build' and the demo cannot render music. Install them with: apt-get install fluidsynth fluid-soundfont-gm"
 }
 
+ensure_mpi() {
+  # Data-parallel pre-training: `mpirun -np N ./culturemert pretrain ...` loads libmpi.so.40 (Open MPI's ABI).
+  [ "${CULTUREMERT_MPI:-0}" = 1 ] || return 0
+  local ldconfig; ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
+  command -v mpirun >/dev/null && "$ldconfig" -p 2>/dev/null | grep 'libmpi\.so\.40' >/dev/null && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing Open MPI (openmpi-bin, libopenmpi-dev) for data-parallel pre-training (CULTUREMERT_MPI=1)"
+    apt_install openmpi-bin libopenmpi-dev && return 0
+  fi
+  log "Open MPI is missing: mpirun-launched pre-training and its test cannot run. Install it with: apt-get install openmpi-bin libopenmpi-dev"
+}
+
 build_if_stale() {
   local stamp="$CULTUREMERT_ROOT/artifacts/.build-stamp"
   CULTUREMERT_CLI_DLL="$CULTUREMERT_ROOT/artifacts/cli/CultureMert.Cli.dll"
@@ -145,5 +159,6 @@ ensure_libstdcxx
 ensure_libsndfile
 ensure_fonts
 ensure_fluidsynth
+ensure_mpi
 build_if_stale
 echo "$CULTUREMERT_CLI_DLL"

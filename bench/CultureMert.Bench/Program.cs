@@ -21,6 +21,10 @@ using static TorchSharp.torch;
 //                                                             samples (default EncodecTeacher.DefaultChunkSamples); audio s/s
 //   cqt      [--clips K] [--threads T]                         MERT's CQT target (MertCqt) on 5-s and 60-s clips, audio-s/s
 //   metrics  [--rows N] [--tags K]                             sklearn-exact multi-label ROC-AUC/AP/F1 on N × K (default 1e6 × 50)
+//   allreduce [--floats F] [--tensors N] [--repeats R]       under mpirun -np W: one sum all-reduce of F float32 (default
+//                                                             95.5M: MERT-95M's parameters) as one MPI_Allreduce, and as
+//                                                             data-parallel pre-training does it (N gradient tensors,
+//                                                             default 211, packed in 32 MiB buckets); median ms of R
 //   train    [--size tiny|95m] [--batch B] [--crop-seconds S] [--steps N] [--warmup W] [--threads T]
 //                                                             one pre-training step (forward, loss, backward, clip, AdamW) on
 //                                                             random data, ms/step: the counterpart of reference_train.py
@@ -54,6 +58,39 @@ try
             impl = "culturemert", mode, rows = n, tags = k, threads, seconds = clock.Elapsed.TotalSeconds,
             roc_auc_micro = m.RocAucMicro, peak_rss_mb = Math.Round(Rss("VmHWM")),
         }));
+        return;
+    }
+    if (mode == "allreduce")
+    {
+        using var world = new CultureMert.Distributed.MpiWorld();
+        var (floats, count, repeats) = (Arg("--floats", 95_500_000), Arg("--tensors", 211), Arg("--repeats", 5));
+        var buffer = new float[floats];
+        Array.Fill(buffer, 1f);
+        var parameters = Enumerable.Range(0, count).Select(i => ones(floats / count + (i < floats % count ? 1 : 0)).requires_grad_()).ToList();
+        foreach (var p in parameters) p.grad = ones_like(p);
+        double Median(Action run)
+        {
+            run();                                                                   // warm-up: connections, pages
+            var ms = new List<double>();
+            for (var r = 0; r < repeats; r++)
+            {
+                world.Barrier();
+                var clock = Stopwatch.StartNew();
+                run();
+                ms.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            return ms.Order().ElementAt(ms.Count / 2);
+        }
+        var raw = Median(() => world.AllReduceSum(buffer));
+        var bucketed = Median(() => CultureMert.Distributed.TensorCollectives.AllReduceGradients(world, parameters));
+        if (buffer[0] <= 1 || parameters[0].grad!.data<float>()[0] <= 1) throw new InvalidOperationException("the all-reduce did not sum");
+        if (world.Rank == 0)
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                impl = "culturemert", mode, ranks = world.Size, floats, bytes = 4L * floats, tensors = count, repeats, threads,
+                mpi_allreduce_ms = Math.Round(raw, 1), bucketed_gradients_ms = Math.Round(bucketed, 1),
+                bus_gb_per_s = Math.Round(2.0 * (world.Size - 1) / world.Size * 4L * floats / (raw / 1000) / 1e9, 2),   // NCCL's "bus bandwidth"
+            }));
         return;
     }
     if (mode == "train")

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
+using CultureMert.Distributed;
 using CultureMert.Pretraining;
 using Spectre.Console;
 
@@ -16,7 +18,9 @@ static class PretrainCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
         var command = new Command("pretrain", "Continual pre-training with MERT's objective and a multi-stage recipe (re-warming, re-decaying, replay).")
             { recipe, output, resume, maxSteps, threads };
-        command.SetAction(r => Common.Guard(() =>
+        command.SetAction(r => MpiWorld.LauncherWorldSize(Environment.GetEnvironmentVariable) is > 1
+            ? RunDistributed(r.GetValue(recipe)!, r.GetValue(output)!, r.GetValue(resume), r.GetValue(maxSteps), r.GetValue(threads))
+            : Common.Guard(() =>
         {
             Common.SetThreads(r.GetValue(threads));
             var outDir = r.GetValue(output)!;
@@ -41,6 +45,70 @@ static class PretrainCommand
             finally { Console.CancelKeyPress -= onCancel; }
         }));
         return command;
+    }
+
+    /// <summary>
+    /// One rank of <c>mpirun -np N culturemert pretrain ...</c>: data-parallel over the ranks (see <see cref="Pretrainer"/>).
+    /// Rank 0 prints and writes; SIGUSR1 (which mpirun forwards to every rank) asks rank 0 to stop at the next step
+    /// boundary with a checkpoint, as Ctrl-C does in one process. Any exception on any rank prints it with the rank and
+    /// calls MPI_Abort, which ends every rank of the job: a dead rank never leaves the others waiting in a collective.
+    /// </summary>
+    static int RunDistributed(string recipePath, string outDir, bool resume, int? maxSteps, int? threads)
+    {
+        MpiWorld world;
+        try { world = new MpiWorld(); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or NotSupportedException or IOException)
+        {
+            Console.Error.WriteLine($"error: launched by an MPI launcher (OMPI_COMM_WORLD_SIZE/PMI_SIZE/SLURM_STEP_NUM_TASKS is set) but {e.Message}");
+            return 1;
+        }
+        using (world)
+        {
+            try
+            {
+                Common.SetThreads(threads ?? ThreadsPerRank(MpiWorld.LocalSize(Environment.GetEnvironmentVariable)));
+                var loaded = Recipe.Load(recipePath);
+                using var cancel = new CancellationTokenSource();
+                using var onUsr1 = PosixSignalRegistration.Create((PosixSignal)10, c =>   // 10: SIGUSR1 on Linux; every rank gets it
+                {
+                    c.Cancel = true;                                             // the default action would kill the rank
+                    if (world.Rank != 0) return;                                 // rank 0 decides for all, at a step boundary
+                    cancel.Cancel();
+                    Console.Error.WriteLine("SIGUSR1: all ranks finish this step, then rank 0 writes a checkpoint (resume with --resume).");
+                });
+                var options = new PretrainOptions(maxSteps, resume, world);
+                if (world.Rank == 0) Console.WriteLine($"data-parallel over {world.Size} MPI ranks: {loaded.GradAccumulation / world.Size} of {loaded.GradAccumulation} micro-batches per step on each");
+                var result = world.Rank == 0 ? Run(loaded, outDir, options, cancel.Token) : Pretrainer.Run(loaded, outDir, options, _ => { }, null, cancel.Token);
+                if (world.Rank == 0)
+                {
+                    var state = result.Finished ? "finished" : result.Interrupted ? "interrupted" : "stopped (--max-steps)";
+                    Console.WriteLine($"{state} at step {result.Step} of {result.TotalSteps}; log: {Path.Combine(outDir, "log.csv")}" +
+                                      $"{(result.LastCheckpoint.Length > 0 ? $", checkpoint: {result.LastCheckpoint}" : "")}" +
+                                      $"{(result.Exports.Count > 0 ? $", exported: {string.Join(", ", result.Exports)}" : "")}");
+                }
+                world.Barrier();                                                  // rank 0's files are complete before any rank exits
+                return result.Interrupted ? 130 : 0;
+            }
+            catch (Exception e)
+            {
+                var what = e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException ? e.Message : $"{e.GetType().Name}: {e.Message}\n{e.StackTrace}";
+                world.Abort($"error: rank {world.Rank} of {world.Size}: {what}\n(rank {world.Rank} calls MPI_Abort: every rank of the job stops now; the last checkpoint is intact.)");
+                return 1;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Default threads of one rank: the cores it may run on (ProcessorCount honours the affinity mpirun binds a rank to:
+    /// one core for -np ≤ 2, a socket above) shared by the ranks likely bound to the same cores, assuming they are spread
+    /// evenly — cores / ranks on an unbound machine, 1 when bound to one core.
+    /// </summary>
+    static int ThreadsPerRank(int localRanks)
+    {
+        var usable = Environment.ProcessorCount;
+        var total = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").Count(l => l.StartsWith("processor")) : usable;
+        var sharing = Math.Max(1, (int)Math.Ceiling(localRanks * (double)usable / Math.Max(usable, total)));
+        return Math.Max(1, usable / sharing);
     }
 
     /// <summary>A step bar with loss, accuracy, LR, throughput and ETA on a terminal; a line every few steps otherwise.</summary>

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CultureMert.Audio;
 using CultureMert.Checkpoints;
+using CultureMert.Distributed;
 using CultureMert.Model;
 using CultureMert.Teachers;
 using TorchSharp;
@@ -15,7 +16,8 @@ namespace CultureMert.Pretraining;
 /// <summary>Settings of one <see cref="Pretrainer.Run"/> that are not part of the recipe.</summary>
 /// <param name="MaxSteps">stop once this many steps (in total, over all stages) are done, with a resumable checkpoint</param>
 /// <param name="Resume">continue from the newest checkpoint in the output folder</param>
-public sealed record PretrainOptions(int? MaxSteps = null, bool Resume = false);
+/// <param name="World">the ranks of a data-parallel run (MPI), or null for one process</param>
+public sealed record PretrainOptions(int? MaxSteps = null, bool Resume = false, ICommunicator? World = null);
 
 /// <summary>What a running pre-training reports after each step (and once before the first).</summary>
 public sealed record PretrainProgress(int Step, int TotalSteps, int StopAt, string Stage, double Loss, double Accuracy, double Lr,
@@ -41,14 +43,22 @@ public sealed record PretrainResult(int Step, int TotalSteps, bool Finished, boo
 /// Reproducibility: every random draw of step s (crops, noise, mask, dropout, LayerDrop) comes from generators seeded
 /// by (seed, s, micro-batch), so a checkpoint needs only the step, the weights and the optimiser moments to continue
 /// bit for bit. Each stage starts with fresh AdamW moments (its trainable set may differ from the previous stage's).
+/// Data parallel (<see cref="PretrainOptions.World"/> of W ranks): rank r runs micro-batches r, r + W, ... of each step
+/// with the same seeds as one process would, the gradients and the log's figures are summed over the ranks, and every
+/// rank takes the same clipping and AdamW step; rank 0 alone writes files and logs.
 /// </remarks>
 public static class Pretrainer
 {
     public static PretrainResult Run(Recipe recipe, string outDir, PretrainOptions options, Action<string> log,
                                      IProgress<PretrainProgress>? progress = null, CancellationToken cancel = default)
     {
+        var world = options.World;
+        var lead = world is null || world.Rank == 0;                            // the rank that writes files and logs
+        if (world is not null && recipe.GradAccumulation % world.Size != 0)
+            throw new ArgumentException($"{recipe.SourceFile}: grad_accumulation {recipe.GradAccumulation} is not a multiple of the {world.Size} ranks (each rank runs every {world.Size}th micro-batch of a step); set grad_accumulation to a multiple of {world.Size} or launch a divisor of {recipe.GradAccumulation} ranks.");
+        if (!lead) (log, progress) = (_ => { }, null);
         Directory.CreateDirectory(outDir);
-        AtomicFile.CleanStale(outDir);
+        if (lead) AtomicFile.CleanStale(outDir);
         var checkpointsDir = Path.Combine(outDir, "checkpoints");
         var latest = LatestCheckpoint(checkpointsDir);
         if (latest is not null && !options.Resume)
@@ -58,13 +68,15 @@ public static class Pretrainer
         var state = latest is null ? null : TrainingState.Load(Path.Combine(latest, "state.json"));
         if (state is not null && state.RecipeHash != recipe.Hash)
             throw new ArgumentException($"{latest}: written under another recipe (hash {state.RecipeHash}, this one {recipe.Hash}); resume with the same recipe file or choose another --out.");
-        File.Copy(recipe.SourceFile, Path.Combine(outDir, "recipe.json"), overwrite: true);
+        if (lead) File.Copy(recipe.SourceFile, Path.Combine(outDir, "recipe.json"), overwrite: true);
 
-        // 1. data and targets
+        // 1. data and targets (rank 0 synthesises the clips and fits the teacher; the other ranks then read them)
+        if (!lead) world!.Barrier();
         var files = PretrainData.Scan(recipe, Path.Combine(outDir, "data"), w => log("warning: " + w));
         foreach (var (name, list) in files)
             log(FormattableString.Invariant($"source {name}: {list.Count} files, {list.Sum(f => f.Samples) / 24000.0 / 3600:F3} h"));
         using var teacher = OpenTeacher(recipe, files, outDir, log);
+        if (lead) world?.Barrier();
         var (codebooks, codebookSize) = teacher is not null ? (teacher.Codebooks, teacher.CodebookSize) : CacheShape(files);
 
         // 2. model and heads
@@ -87,25 +99,35 @@ public static class Pretrainer
 
         var named = model.named_parameters().Select(kv => (kv.name, kv.parameter))
             .Concat(objective.NamedHeads()).ToList();
+        if (world is not null) TensorCollectives.Broadcast(world, named.Select(p => (Tensor)p.Item2).ToList(), root: 0);
         var sources = recipe.Sources.Keys.Where(files.ContainsKey).OrderBy(s => s, StringComparer.Ordinal).ToList();
         var seconds = state?.Seconds.ToDictionary() ?? sources.ToDictionary(s => s, _ => 0.0);
         var stageStarts = recipe.Stages.Select((s, i) => recipe.Stages.Take(i).Sum(x => x.Steps)).ToArray();
         var stopAt = Math.Min(recipe.TotalSteps, options.MaxSteps ?? int.MaxValue);
         var step = state?.Step ?? 0;
-        using var csv = new TrainingLog(Path.Combine(outDir, "log.csv"), TrainingLog.ColumnsFor(codebooks, sources), step);
+        using var csv = !lead ? null : new TrainingLog(Path.Combine(outDir, "log.csv"), TrainingLog.ColumnsFor(codebooks, sources), step);
         var exports = new List<string>();
         var lastCheckpoint = latest ?? "";
         var clock = Stopwatch.StartNew();
         var stepsThisRun = 0;
         AdamW? optimizer = null;
         var optimizerStage = -1;
+        var stopped = false;
+        var latched = cancel.IsCancellationRequested;                            // rank 0's decision, taken where it checkpoints
+        bool StopRequested()                                                    // rank 0 decides, at a step boundary
+        {
+            if (world is null) return cancel.IsCancellationRequested;
+            Span<float> flag = [lead && latched ? 1 : 0];
+            world.Broadcast(flag, root: 0);
+            return stopped = flag[0] != 0;
+        }
         model.train();
         objective.train();
         try
         {
             progress?.Report(new PretrainProgress(step, recipe.TotalSteps, stopAt, recipe.Stages[Math.Min(StageOf(stageStarts, step), recipe.Stages.Count - 1)].Name,
                                                   double.NaN, double.NaN, 0, 0, TimeSpan.Zero, 0));
-            while (step < stopAt && !cancel.IsCancellationRequested)
+            while (step < stopAt && !StopRequested())
             {
                 var (stageIndex, lr) = LearningRateSchedule.At(recipe.Schedules, step);
                 var stage = recipe.Stages[stageIndex];
@@ -124,7 +146,7 @@ public static class Pretrainer
                 optimizer!.LearningRate = lr;
 
                 var timer = Stopwatch.StartNew();
-                var row = TrainStep(recipe, stage, data, model, objective, optimizer, step, codebooks, seconds);
+                var row = TrainStep(recipe, stage, data, model, objective, optimizer, step, codebooks, seconds, world);
                 timer.Stop();
                 step++;
                 stepsThisRun++;
@@ -136,13 +158,15 @@ public static class Pretrainer
                 row["audio_s_per_s"] = audioSeconds / timer.Elapsed.TotalSeconds;
                 row["rss_mib"] = Environment.WorkingSet / (1024.0 * 1024);
                 foreach (var s in sources) row[$"seconds_{s}"] = seconds[s];
-                csv.Write(row);
+                csv?.Write(row);
                 progress?.Report(new PretrainProgress(step, recipe.TotalSteps, stopAt, stage.Name, (double)row["loss"],
                     Enumerable.Range(0, codebooks).Average(i => (double)row[$"acc_{i}"]), lr, (double)row["audio_s_per_s"], clock.Elapsed, stepsThisRun));
 
                 var stageEnd = stageStarts[stageIndex] + stage.Steps;
                 var atStageEnd = step == stageEnd;
-                if (atStageEnd || step % recipe.CheckpointEvery == 0 || step == stopAt || cancel.IsCancellationRequested)
+                if (!lead) continue;
+                if (world is not null) latched = cancel.IsCancellationRequested;  // so a stop always follows a checkpoint
+                if (atStageEnd || step % recipe.CheckpointEvery == 0 || step == stopAt || (world is null ? cancel.IsCancellationRequested : latched))
                     lastCheckpoint = SaveCheckpoint(checkpointsDir, recipe, model, objective, optimizer, preprocessor, baseDir, step,
                                                     atStageEnd ? stageIndex + 1 : stageIndex, atStageEnd ? 0 : optimizer.Updates, seconds);
                 if (atStageEnd)
@@ -155,19 +179,22 @@ public static class Pretrainer
         finally
         {
             optimizer?.Dispose();
-            csv.Dispose();
-            TrainingLog.Plot(Path.Combine(outDir, "log.csv"), Path.Combine(outDir, "loss.png"),
+            csv?.Dispose();
+            if (lead) TrainingLog.Plot(Path.Combine(outDir, "log.csv"), Path.Combine(outDir, "loss.png"),
                              recipe.Stages.Select((s, i) => (s.Name, stageStarts[i])).ToList());
         }
-        return new PretrainResult(step, recipe.TotalSteps, step >= recipe.TotalSteps, cancel.IsCancellationRequested && step < stopAt, exports, lastCheckpoint);
+        var interrupted = world is null ? cancel.IsCancellationRequested : stopped;
+        return new PretrainResult(step, recipe.TotalSteps, step >= recipe.TotalSteps, interrupted && step < stopAt, exports, lastCheckpoint);
     }
 
     /// <summary>
     /// One optimiser step: <c>grad_accumulation</c> micro-batches (crops → clean targets → in-batch noise → span mask →
     /// loss/accumulation → backward), gradient clipping over the trained parameters, AdamW. Returns the log row's figures.
+    /// With a <paramref name="world"/>, this rank runs its share of the micro-batches and the sums are all-reduced before clipping.
     /// </summary>
     private static Dictionary<string, object> TrainStep(Recipe recipe, StageRecipe stage, PretrainData data, MertModel model, MertObjective objective,
-                                                        AdamW optimizer, int step, int codebooks, Dictionary<string, double> seconds)
+                                                        AdamW optimizer, int step, int codebooks, Dictionary<string, double> seconds,
+                                                        ICommunicator? world)
     {
         using var scope = NewDisposeScope();                                  // every tensor of this step dies here
         var accum = recipe.GradAccumulation;
@@ -175,12 +202,14 @@ public static class Pretrainer
         var ce = new double[codebooks];
         var acc = new double[codebooks];
         var chance = new double[codebooks];
-        for (var micro = 0; micro < accum; micro++)
+        var (first, stride) = world is null ? (0, 1) : (world.Rank, world.Size);
+        var drawn = world is null ? seconds : new Dictionary<string, double>();   // this rank's seconds, summed below
+        for (var micro = first; micro < accum; micro += stride)
         {
             var rng = new Random(StepSeed(recipe.Seed, step, micro));
             manual_seed(StepSeed(recipe.Seed, step, micro) ^ 0x5DEECE66DL);   // dropout and LayerDrop
             using var batch = data.Draw(stage.Mix, recipe.BatchSize, rng);
-            foreach (var (s, v) in batch.Seconds) seconds[s] += v;
+            foreach (var (s, v) in batch.Seconds) drawn[s] = drawn.GetValueOrDefault(s) + v;
             var audio = batch.Audio;
             if (recipe.NoiseProbability > 0)
                 audio = NoiseMixture.Apply(audio, rng, mixtureProb: 1 - recipe.NoiseProbability,
@@ -206,6 +235,16 @@ public static class Pretrainer
                     chance[i] += bincount(tm[.., i]).max().item<long>() / (double)tm.size(0) / accum;
                 }
             }
+        }
+        if (world is not null)
+        {
+            var keys = seconds.Keys.Order(StringComparer.Ordinal).ToList();
+            double[] sums = [loss, pen, mse, masked, .. ce, .. acc, .. chance, .. keys.Select(k => drawn.GetValueOrDefault(k))];
+            world.AllReduceSum(sums);                                           // each rank's share of the step's figures
+            (loss, pen, mse, masked) = (sums[0], sums[1], sums[2], sums[3]);
+            for (var i = 0; i < codebooks; i++) (ce[i], acc[i], chance[i]) = (sums[4 + i], sums[4 + codebooks + i], sums[4 + 2 * codebooks + i]);
+            for (var k = 0; k < keys.Count; k++) seconds[keys[k]] += sums[4 + 3 * codebooks + k];
+            TensorCollectives.AllReduceGradients(world, Trained(optimizer.ParameterNames, model, objective));   // each already divided by accum
         }
         if (!double.IsFinite(loss))
             throw new InvalidDataException($"step {step}: the loss is {loss} (diverged); lower the learning rate or check the data. The last checkpoint is intact.");
@@ -238,11 +277,14 @@ public static class Pretrainer
         return total;
     }
 
-    private static double ClipGradNorm(IEnumerable<string> names, MertModel model, MertObjective objective, double maxNorm)
+    private static double ClipGradNorm(IEnumerable<string> names, MertModel model, MertObjective objective, double maxNorm) =>
+        ClipGradNorm(Trained(names, model, objective), maxNorm);
+
+    private static List<Tensor> Trained(IEnumerable<string> names, MertModel model, MertObjective objective)
     {
         var all = model.named_parameters().Select(kv => (kv.name, (Tensor)kv.parameter)).Concat(objective.NamedHeads().Select(h => (h.Name, (Tensor)h.Param)))
                        .ToDictionary(x => x.Item1, x => x.Item2);
-        return ClipGradNorm(names.Select(n => all[n]), maxNorm);
+        return names.Select(n => all[n]).ToList();
     }
 
     /// <summary>Seed of step <paramref name="step"/>'s micro-batch (SplitMix64 of the three numbers; never 0).</summary>
