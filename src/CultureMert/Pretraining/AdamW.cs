@@ -66,11 +66,19 @@ public sealed class AdamW : IDisposable
                 s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
                 state[name] = s;
             }
-            p.mul_(1 - LearningRate * WeightDecay);
-            s.ExpAvg.lerp_(g, 1 - Beta1);                                   // PyTorch's m update
-            s.ExpAvgSq.mul_(Beta2).addcmul_(g, g, 1 - Beta2);
-            var denom = (s.ExpAvgSq.sqrt() / bc2Sqrt).add_(Eps);
-            p.addcdiv_(s.ExpAvg, denom, -LearningRate / bc1);
+            // Every Scalar is held to the end of the step: TorchSharp 0.107's implicit double → Scalar temporaries can be
+            // finalised by the GC while libtorch still reads them.
+            using var decay = (1 - LearningRate * WeightDecay).ToScalar();
+            using var beta2 = Beta2.ToScalar();
+            using var oneMinusBeta2 = (1 - Beta2).ToScalar();
+            using var bc2 = bc2Sqrt.ToScalar();
+            using var eps = Eps.ToScalar();
+            using var stepSize = (-LearningRate / bc1).ToScalar();
+            p.mul_(decay);
+            s.ExpAvg.lerp_(g, 1 - Beta1);                                   // PyTorch's m update (weight: a 0-dim tensor of the step's scope)
+            s.ExpAvgSq.mul_(beta2).addcmul_(g, g, oneMinusBeta2);
+            var denom = s.ExpAvgSq.sqrt().div_(bc2).add_(eps);
+            p.addcdiv_(s.ExpAvg, denom, stepSize);
         }
     }
 

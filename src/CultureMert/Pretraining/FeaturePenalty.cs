@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CultureMert.Pretraining;
@@ -24,6 +25,9 @@ public static class FeaturePenalty
     {
         if (scale == 1.0) return x;
         var d = x.detach();
-        return d + scale * (x - d);
+        // An explicit Scalar held to the end of the call: TorchSharp 0.107's implicit double → Scalar temporary can be
+        // finalised by the GC while libtorch still reads it (a rare "Scalar::toFloat" crash seen in long runs).
+        using var s = scale.ToScalar();
+        return d + (x - d).mul(s);
     }
 }

@@ -42,7 +42,9 @@ public sealed class MaskedPrediction : nn.Module<Tensor, Tensor, Tensor, (Tensor
         var (pp, ee) = (p.to_type(dt), embeddings.to_type(dt));
         var dots = pp.matmul(ee.t());                                                      // (S, C)
         var norms = pp.norm(1, keepdim: true).matmul(ee.norm(1, keepdim: true).t());       // (S, C)
-        return dots / norms.clamp_min(1e-8) / temp;
+        using var eps = 1e-8.ToScalar();                                                  // held: see FeaturePenalty.ScaleGradient
+        using var t = temp.ToScalar();
+        return dots.div(norms.clamp_min(eps)).div(t);
     }
 
     /// <param name="x">final-layer output (batch, frames, hidden)</param>

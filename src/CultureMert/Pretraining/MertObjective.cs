@@ -57,7 +57,9 @@ public sealed class MertObjective : nn.Module
         var h = model.Encode(x)[^1];                                                                 // (batch, T, hidden)
         var (perCodebook, ce, accuracy) = prediction.call(h, mask, targets[.., ..(int)T]);
         var mse = cqt_head.call(h, mask, cqt);
-        var total = ce + FeaturePenaltyWeight * penalty + CqtWeight * mse;
+        using var penWeight = FeaturePenaltyWeight.ToScalar();                            // held: see FeaturePenalty.ScaleGradient
+        using var cqtWeight = CqtWeight.ToScalar();
+        var total = ce + penalty.mul(penWeight) + mse.mul(cqtWeight);
         return new ObjectiveTerms(total.MoveToOuterDisposeScope(), perCodebook.MoveToOuterDisposeScope(),
                                   penalty.MoveToOuterDisposeScope(), mse.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
     }

@@ -218,7 +218,7 @@ public static class Pretrainer
             var mask = SpanMasking.ComputeMaskIndices(recipe.BatchSize, data.CropFrames, rng, recipe.MaskProb, recipe.MaskLength)
                        .logical_and(batch.Valid);                                                  // (B, T); padding never masked
             using var terms = objective.Loss(model, audio, mask, batch.Codes, batch.Cqt);
-            (terms.Total / accum).backward();
+            using (var a = ((double)accum).ToScalar()) terms.Total.div(a).backward();    // Scalar held: see FeaturePenalty.ScaleGradient
             using (no_grad())
             {
                 loss += terms.Total.item<float>() / accum;
@@ -273,7 +273,8 @@ public static class Pretrainer
         if (grads.Count == 0) return 0;
         var total = stack(grads.Select(g => g.norm().to_type(ScalarType.Float64)).ToArray()).norm().item<double>();
         var coef = maxNorm / (total + 1e-6);
-        if (coef < 1) foreach (var g in grads) g.mul_(coef);
+        using var c = coef.ToScalar();                                                    // held: see FeaturePenalty.ScaleGradient
+        if (coef < 1) foreach (var g in grads) g.mul_(c);
         return total;
     }
 
