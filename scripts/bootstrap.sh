@@ -132,7 +132,7 @@ ensure_mpi() {
   command -v mpirun >/dev/null && "$ldconfig" -p 2>/dev/null | grep 'libmpi\.so\.40' >/dev/null && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing Open MPI (openmpi-bin, libopenmpi-dev) for data-parallel pre-training (CULTUREMERT_MPI=1)"
-    apt_install openmpi-bin libopenmpi-dev && return 0
+    apt_install --no-install-recommends openmpi-bin libopenmpi-dev && return 0
   fi
   log "Open MPI is missing: mpirun-launched pre-training and its test cannot run. Install it with: apt-get install openmpi-bin libopenmpi-dev"
 }
