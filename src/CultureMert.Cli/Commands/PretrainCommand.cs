@@ -120,7 +120,7 @@ static class PretrainCommand
         if (!Progress.Interactive)
         {
             var every = Math.Max(1, recipe.TotalSteps / 50);
-            return Pretrainer.Run(recipe, outDir, options, Console.WriteLine, new Progress.Inline<PretrainProgress>(p =>
+            return Pretrainer.Run(recipe, outDir, options, Console.WriteLine, new SyncProgress<PretrainProgress>(p =>
             {
                 if (p.StepsThisRun > 0 && (p.Step % every == 0 || p.Step == p.StopAt)) Console.WriteLine(Line(p));
             }), cancel);
@@ -131,7 +131,7 @@ static class PretrainCommand
             .Start(ctx =>
             {
                 var bar = ctx.AddTask("pre-training", maxValue: recipe.TotalSteps);
-                result = Pretrainer.Run(recipe, outDir, options, line => AnsiConsole.MarkupLine(Markup.Escape(line)), new Progress.Inline<PretrainProgress>(p =>
+                result = Pretrainer.Run(recipe, outDir, options, line => AnsiConsole.MarkupLine(Markup.Escape(line)), new SyncProgress<PretrainProgress>(p =>
                 {
                     bar.Value = p.Step;
                     bar.Description = Markup.Escape(Line(p));

@@ -9,7 +9,7 @@ static class Progress
     public static List<IndexRow> Run(IReadOnlyList<BatchTask> tasks, Func<IProgress<JobProgress>, CancellationToken, List<IndexRow>> work, CancellationToken cancel)
     {
         if (!Interactive)
-            return work(new Inline<JobProgress>(p =>
+            return work(new SyncProgress<JobProgress>(p =>
             {
                 if (p.Current is null || p.CurrentFraction > 0) return;       // one line per file
                 Console.WriteLine($"[{p.FilesDone + 1}/{p.FilesTotal}] {p.Current}  ({p.AudioSeconds:F0} audio-s done, {p.Throughput:F2} audio-s/s, {p.Failed} failed{Eta(p)})");
@@ -20,7 +20,7 @@ static class Progress
             .Start(ctx =>
             {
                 var bar = ctx.AddTask("files", maxValue: tasks.Count);
-                rows = work(new Inline<JobProgress>(p =>
+                rows = work(new SyncProgress<JobProgress>(p =>
                 {
                     bar.Value = p.FilesDone + p.CurrentFraction;
                     bar.Description = $"{p.FilesDone}/{p.FilesTotal} files, {p.AudioSeconds:F0} audio-s, {p.Throughput:F2} audio-s/s, {p.Failed} failed";
@@ -49,7 +49,7 @@ static class Progress
             .Start(ctx =>
             {
                 var bar = ctx.AddTask("grid", maxValue: total);
-                result = work(new Inline<string>(line =>
+                result = work(new SyncProgress<string>(line =>
                 {
                     var done = line.Contains(": done") || line.Contains(": failed");
                     var open = line.IndexOf('[');
@@ -64,11 +64,6 @@ static class Progress
     }
 
     /// <summary>Progress lines printed at once, in order, to <paramref name="writer"/>.</summary>
-    public static IProgress<string> Lines(TextWriter writer) => new Inline<string>(writer.WriteLine);
+    public static IProgress<string> Lines(TextWriter writer) => new SyncProgress<string>(writer.WriteLine);
 
-    /// <summary>Reports synchronously on the worker's thread (System.Progress would post to the thread pool).</summary>
-    public sealed class Inline<TValue>(Action<TValue> report) : IProgress<TValue>
-    {
-        public void Report(TValue value) => report(value);
-    }
 }

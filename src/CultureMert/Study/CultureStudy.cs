@@ -118,7 +118,7 @@ public static class CultureStudy
             if (!File.Exists(file) || File.ReadAllText(file) != text) AtomicFile.WriteText(file, text);
             var recipe = Recipe.Load(file);
             var every = Math.Max(1, recipe.TotalSteps / 5);
-            var progress = new InlineProgress<PretrainProgress>(p =>
+            var progress = new SyncProgress<PretrainProgress>(p =>
             {
                 if (p.StepsThisRun > 0 && (p.Step % every == 0 || p.Step == p.StopAt))
                     log(FormattableString.Invariant($"  [{name}] step {p.Step}/{p.TotalSteps} ({p.Stage}) loss {p.Loss:F3}, masked accuracy {p.Accuracy:P0}, {p.AudioSecondsPerSecond:F0} audio-s/s") +
@@ -195,7 +195,7 @@ public static class CultureStudy
                 Embed = new EmbedOptions { ChunkSeconds = Math.Min(5, o.SecondsPerClip) },
                 Probe = new ProbeOptions { Seeds = o.Seeds, Settings = new ProbeSettings { MaxEpochs = o.MaxEpochs } },
             };
-            cells = new EvaluateJob(models, tasks, evalDir, options).Run(new InlineLog(log), cancel);
+            cells = new EvaluateJob(models, tasks, evalDir, options).Run(new SyncProgress<string>(line => log("  " + line)), cancel);
             EvaluateReport.Write(evalDir, models, tasks, cells);
         });
 
@@ -209,13 +209,5 @@ public static class CultureStudy
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
-    private sealed class InlineLog(Action<string> log) : IProgress<string>
-    {
-        public void Report(string value) => log("  " + value);
-    }
 
-    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

@@ -58,7 +58,7 @@ public class PretrainerTests
         // Interrupted (Ctrl-C) after step 4 of stage 1, resumed with --max-steps 9 (into stage 2), resumed to the end.
         using var cancel = new CancellationTokenSource();
         var first = Pretrainer.Run(recipe, dir["b"], new PretrainOptions(), _ => { },
-                                   new InlineProgress(p => { if (p.Step == 4) cancel.Cancel(); }), cancel.Token);
+                                   new SyncProgress<PretrainProgress>(p => { if (p.Step == 4) cancel.Cancel(); }), cancel.Token);
         Assert.True(first.Interrupted);
         Assert.Equal(4, first.Step);
         Assert.EndsWith("step-0000004", first.LastCheckpoint);
@@ -164,11 +164,6 @@ public class PretrainerTests
         Assert.True(Mean(tail, "loss") < Mean(head, "loss") - 0.5, $"loss {Mean(head, "loss"):F3} → {Mean(tail, "loss"):F3}");
         Assert.True(Mean(tail, "acc_0") > Mean(tail, "chance_0") + 0.05,
                     $"masked accuracy {Mean(tail, "acc_0"):P1} vs {Mean(tail, "chance_0"):P1} for always guessing the most frequent token");
-    }
-
-    sealed class InlineProgress(Action<PretrainProgress> report) : IProgress<PretrainProgress>
-    {
-        public void Report(PretrainProgress value) => report(value);
     }
 
     sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>

@@ -146,7 +146,7 @@ public class KMeansTests(ITestOutputHelper output)
         var bad = dir["broken.wav"];
         File.WriteAllBytes(bad, "RIFF not really a wav file"u8.ToArray());
         var messages = new List<string>();
-        using var teacher = KMeansTeacher.Fit([.. files, bad], FourTokens, new SyncProgress(messages.Add));
+        using var teacher = KMeansTeacher.Fit([.. files, bad], FourTokens, new SyncProgress<string>(messages.Add));
         Assert.Contains(messages, m => m.Contains("broken.wav") && m.Contains("skipped"));
         Assert.Equal(files, teacher.FilesUsed);
         Assert.Equal((1, 4, 24000), (teacher.Codebooks, teacher.CodebookSize, teacher.SampleRate));
@@ -265,10 +265,5 @@ public class KMeansTests(ITestOutputHelper output)
         Assert.Equal(new long[] { 1, 60 * 75 + 1 }, codes.shape);
         Assert.True(codes.max().item<long>() < 1024 && codes.min().item<long>() >= 0);
         output.WriteLine($"fit k=1024 on 4501 frames: {fit.Elapsed.TotalSeconds:F2} s; encode 60 s: {sw.Elapsed.TotalSeconds:F3} s = {60 / sw.Elapsed.TotalSeconds:F0} audio s/s ({get_num_threads()} threads)");
-    }
-
-    sealed class SyncProgress(Action<string> report) : IProgress<string>
-    {
-        public void Report(string value) => report(value);
     }
 }
