@@ -68,7 +68,8 @@ public static class Pretrainer
         var state = latest is null ? null : TrainingState.Load(Path.Combine(latest, "state.json"));
         if (state is not null && state.RecipeHash != recipe.Hash)
             throw new ArgumentException($"{latest}: written under another recipe (hash {state.RecipeHash}, this one {recipe.Hash}); resume with the same recipe file or choose another --out.");
-        if (lead) File.Copy(recipe.SourceFile, Path.Combine(outDir, "recipe.json"), overwrite: true);
+        var copy = Path.Combine(outDir, "recipe.json");
+        if (lead && Path.GetFullPath(copy) != recipe.SourceFile) File.Copy(recipe.SourceFile, copy, overwrite: true);   // resuming from the run's own copy
 
         // 1. data and targets (rank 0 synthesises the clips and fits the teacher; the other ranks then read them)
         if (!lead) world!.Barrier();
