@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -247,6 +246,4 @@ public sealed record Recipe
         var rx = "^" + string.Join(".*", pattern.Split('*').Select(System.Text.RegularExpressions.Regex.Escape)) + "$";
         return System.Text.RegularExpressions.Regex.IsMatch(name, rx, System.Text.RegularExpressions.RegexOptions.CultureInvariant);
     }
-
-    public static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 }
