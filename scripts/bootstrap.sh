@@ -12,7 +12,7 @@
 #   3. fonts-dejavu-core: SkiaSharp (ScottPlot's heatmaps) has no fontconfig here, so without a TrueType file in the
 #      usual folders a plot's text comes out blank.
 #   4. fluidsynth + fluid-soundfont-gm: the corpus renders its MIDI (real scores and procedural music) to audio.
-#   5. Only with CULTUREMERT_MPI=1 (./test.sh sets it): Open MPI (openmpi-bin, libopenmpi-dev) for data-parallel
+#   5. Only with CULTUREMERT_MPI=1 (./test.sh sets it): Open MPI's runtime (openmpi-bin: mpirun, libmpi.so.40) for data-parallel
 #      pre-training under mpirun; nothing else needs it, and a single process never loads it.
 #   6. dotnet build -c Release when any source is newer than the last build.
 set -euo pipefail
@@ -131,10 +131,12 @@ ensure_mpi() {
   local ldconfig; ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
   command -v mpirun >/dev/null && "$ldconfig" -p 2>/dev/null | grep 'libmpi\.so\.40' >/dev/null && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing Open MPI (openmpi-bin, libopenmpi-dev) for data-parallel pre-training (CULTUREMERT_MPI=1)"
-    apt_install --no-install-recommends openmpi-bin libopenmpi-dev && return 0
+    # Only the runtime: we call libmpi.so.40 by P/Invoke and need no C headers. libopenmpi-dev would also pull
+    # bookworm's libc6-dev, which cannot sit beside the trixie libc6 that libstdc++6 brought (see step 1).
+    log "installing Open MPI (openmpi-bin) for data-parallel pre-training (CULTUREMERT_MPI=1)"
+    apt_install --no-install-recommends openmpi-bin && return 0
   fi
-  log "Open MPI is missing: mpirun-launched pre-training and its test cannot run. Install it with: apt-get install openmpi-bin libopenmpi-dev"
+  log "Open MPI is missing: mpirun-launched pre-training and its test cannot run. Install it with: apt-get install openmpi-bin"
 }
 
 build_if_stale() {
