@@ -36,13 +36,15 @@ public sealed class AdamW : IDisposable
                  double eps = 1e-6, double weightDecay = 0.01)
     {
         this.parameters = parameters.ToList();
+        Parameters = [.. this.parameters.Select(p => p.Param)];
         if (this.parameters.Count == 0) throw new ArgumentException("AdamW needs at least one parameter to train.");
         if (!(beta1 is >= 0 and < 1) || !(beta2 is >= 0 and < 1)) throw new ArgumentException($"betas must be in [0, 1), got ({beta1}, {beta2}).");
         if (!(eps > 0) || !(weightDecay >= 0) || !(lr >= 0)) throw new ArgumentException($"need lr ≥ 0, eps > 0, weight_decay ≥ 0 (got {lr}, {eps}, {weightDecay}).");
         (LearningRate, Beta1, Beta2, Eps, WeightDecay) = (lr, beta1, beta2, eps, weightDecay);
     }
 
-    public IEnumerable<string> ParameterNames => parameters.Select(p => p.Name);
+    /// <summary>The trained parameters, in the order given.</summary>
+    public IReadOnlyList<Tensor> Parameters { get; }
 
     public void ZeroGrad()
     {

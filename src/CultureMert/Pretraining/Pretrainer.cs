@@ -245,11 +245,11 @@ public static class Pretrainer
             (loss, pen, mse, masked) = (sums[0], sums[1], sums[2], sums[3]);
             for (var i = 0; i < codebooks; i++) (ce[i], acc[i], chance[i]) = (sums[4 + i], sums[4 + codebooks + i], sums[4 + 2 * codebooks + i]);
             for (var k = 0; k < keys.Count; k++) seconds[keys[k]] += sums[4 + 3 * codebooks + k];
-            TensorCollectives.AllReduceGradients(world, Trained(optimizer.ParameterNames, model, objective));   // each already divided by accum
+            TensorCollectives.AllReduceGradients(world, optimizer.Parameters);   // each already divided by accum
         }
         if (!double.IsFinite(loss))
             throw new InvalidDataException($"step {step}: the loss is {loss} (diverged); lower the learning rate or check the data. The last checkpoint is intact.");
-        var gradNorm = ClipGradNorm(optimizer.ParameterNames, model, objective, stage.GradClip);
+        var gradNorm = ClipGradNorm(optimizer.Parameters, stage.GradClip);
         optimizer.Take();
         optimizer.ZeroGrad();
 
@@ -277,16 +277,6 @@ public static class Pretrainer
         using var c = coef.ToScalar();                                                    // held: see FeaturePenalty.ScaleGradient
         if (coef < 1) foreach (var g in grads) g.mul_(c);
         return total;
-    }
-
-    private static double ClipGradNorm(IEnumerable<string> names, MertModel model, MertObjective objective, double maxNorm) =>
-        ClipGradNorm(Trained(names, model, objective), maxNorm);
-
-    private static List<Tensor> Trained(IEnumerable<string> names, MertModel model, MertObjective objective)
-    {
-        var all = model.named_parameters().Select(kv => (kv.name, (Tensor)kv.parameter)).Concat(objective.NamedHeads().Select(h => (h.Name, (Tensor)h.Param)))
-                       .ToDictionary(x => x.Item1, x => x.Item2);
-        return names.Select(n => all[n]).ToList();
     }
 
     /// <summary>Seed of step <paramref name="step"/>'s micro-batch (SplitMix64 of the three numbers; never 0).</summary>
