@@ -25,6 +25,10 @@ using static TorchSharp.torch;
 //                                                             95.5M: MERT-95M's parameters) as one MPI_Allreduce, and as
 //                                                             data-parallel pre-training does it (N gradient tensors,
 //                                                             default 211, packed in 32 MiB buckets); median ms of R
+//   gemm     [--frames F] [--threads T]                      GFLOP/s of fp32 and bf16 linear (MERT-95M FFN shapes) and the
+//                                                             CNN's widest conv1d: the bound the forward is measured against
+//   precision --model DIR [--batch B]                         bf16 vs fp32 hidden states (and vs a fixture's golden when DIR
+//                                                             has expected.safetensors): relative L2, pooled cosine, speed-up
 //   train    [--size tiny|95m] [--batch B] [--crop-seconds S] [--steps N] [--warmup W] [--threads T]
 //                                                             one pre-training step (forward, loss, backward, clip, AdamW) on
 //                                                             random data, ms/step: the counterpart of reference_train.py
@@ -58,6 +62,39 @@ try
             impl = "culturemert", mode, rows = n, tags = k, threads, seconds = clock.Elapsed.TotalSeconds,
             roc_auc_micro = m.RocAucMicro, peak_rss_mb = Math.Round(Rss("VmHWM")),
         }));
+        return;
+    }
+    if (mode == "gemm")
+    {
+        // The machine's matrix-multiply rate at the shapes of one MERT-95M 5-s clip (374 frames × 768 / 3072 features)
+        // and of the CNN's widest layer as a conv1d, fp32 and bf16: the bound the forward pass is measured against.
+        var frames = Arg("--frames", 374);
+        var report = new List<object>();
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+        {
+            double Rate(Func<Tensor> op, double flops)
+            {
+                using (var w = op()) { }
+                var c = Stopwatch.StartNew();
+                var n = 0;
+                while (c.Elapsed.TotalSeconds < 2) { using var r = op(); n++; }
+                return flops * n / c.Elapsed.TotalSeconds / 1e9;
+            }
+            using var a = torch.rand(frames, 768).to(dtype);
+            using var w1 = torch.rand(3072, 768).to(dtype);
+            using var w2 = torch.rand(768, 3072).to(dtype);
+            using var h = torch.rand(frames, 3072).to(dtype);
+            using var cx = torch.rand(1, 512, 2 * 11999 + 1).to(dtype);
+            using var cw = torch.rand(512, 512, 3).to(dtype);
+            report.Add(new
+            {
+                dtype = dtype.ToString(),
+                linear_768_3072 = Math.Round(Rate(() => nn.functional.linear(a, w1), 2.0 * frames * 768 * 3072), 1),
+                linear_3072_768 = Math.Round(Rate(() => nn.functional.linear(h, w2), 2.0 * frames * 768 * 3072), 1),
+                conv1d_512_k3_s2 = Math.Round(Rate(() => nn.functional.conv1d(cx, cw, stride: 2), 2.0 * 11999 * 512 * 512 * 3), 1),
+            });
+        }
+        Console.WriteLine(JsonSerializer.Serialize(new { impl = "culturemert", mode, threads, frames, gflops = report }));
         return;
     }
     if (mode == "allreduce")
@@ -210,6 +247,44 @@ try
     const double clipSeconds = 5.0;
     var rng = new Random(1);
     double seconds;
+    if (mode == "precision")
+    {
+        // bf16 against fp32 (and against a fixture's golden hidden states when --model is a fixture folder with
+        // expected.safetensors): per hidden state, relative L2 of the frames and cosine of the time-means; and speed.
+        var golden = Path.Combine(modelDir, "expected.safetensors");
+        var hasGolden = File.Exists(golden);
+        var x = hasGolden ? SafeTensors.LoadTensor(golden, "waveform").unsqueeze(0)
+                          : torch.rand(batch, (long)(clipSeconds * rate), generator: new Generator(3)) * 0.2 - 0.1;   // (batch, samples)
+        x = mert.Preprocessor.Apply(x);
+        using var _ = inference_mode();
+        double Seconds(Tensor input)
+        {
+            var c = Stopwatch.StartNew();
+            for (var i = 0; i < 3; i++) { using var sc = NewDisposeScope(); mert.Model.HiddenStates(input)[^1].sum().to(ScalarType.Float32).item<float>(); }
+            return c.Elapsed.TotalSeconds / 3;
+        }
+        var fp32 = mert.Model.HiddenStates(x).Select(t => t.clone()).ToList();
+        var fp32Seconds = Seconds(x);
+        mert.Model.to(ScalarType.BFloat16);
+        var xb = x.to(ScalarType.BFloat16);
+        var bf16 = mert.Model.HiddenStates(xb).Select(t => t.to(ScalarType.Float32)).ToList();
+        var bf16Seconds = Seconds(xb);
+        object Compare(List<Tensor> reference) => Enumerable.Range(0, reference.Count).Select(l => new
+        {
+            layer = l,
+            rel_l2 = Math.Round(((bf16[l] - reference[l]).norm() / reference[l].norm()).item<float>(), 5),
+            pooled_cos = Math.Round(nn.functional.cosine_similarity(bf16[l].mean([1]), reference[l].mean([1]), dim: -1).min().item<float>(), 7),
+        }).ToList();
+        var goldenStates = hasGolden ? SafeTensors.LoadTensor(golden, "hidden_states").unbind(0).Select(t => t.unsqueeze(0)).ToList() : null;
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            impl = "culturemert", mode, model = Path.GetFileName(Path.GetFullPath(modelDir)), batch = x.size(0), samples = x.size(1), threads,
+            fp32_s = Math.Round(fp32Seconds, 3), bf16_s = Math.Round(bf16Seconds, 3), speedup = Math.Round(fp32Seconds / bf16Seconds, 2),
+            bf16_vs_fp32 = Compare(fp32), bf16_vs_golden = goldenStates is null ? null : Compare(goldenStates),
+            fp32_vs_golden_max_abs = goldenStates is null ? (double?)null : Math.Round(fp32.Zip(goldenStates, (a, g) => (a - g).abs().max().item<float>()).Max(), 7),
+        }));
+        return;
+    }
     if (mode == "profile")
     {
         // Where the time goes in one forward pass, per stage (CNN, projection + positional conv, transformer layers).

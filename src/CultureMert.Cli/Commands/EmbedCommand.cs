@@ -17,11 +17,12 @@ static class EmbedCommand
         var chunk = new Option<double>("--chunk-seconds") { Description = "Chunk length for --pool mean.", DefaultValueFactory = _ => 5.0 };
         var batch = new Option<int>("--batch-size") { Description = "Chunks per forward pass (results do not depend on it).", DefaultValueFactory = _ => 4 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var precision = Common.PrecisionOption();
         var overwrite = new Option<bool>("--overwrite") { Description = "Recompute outputs that already exist." };
         var shardOption = Common.ShardOption();
         var inputs = new Argument<string[]>("INPUT") { Description = "Audio files, folders (searched recursively) or CSV manifests with a 'path' column.", Arity = ArgumentArity.OneOrMore };
         var command = new Command("embed", "Extract layer-wise MERT embeddings from audio files.")
-            { model, output, layers, pool, chunk, batch, threads, overwrite, shardOption, inputs };
+            { model, output, layers, pool, chunk, batch, precision, threads, overwrite, shardOption, inputs };
         command.SetAction(r => Common.Guard(() =>
         {
             Common.SetThreads(r.GetValue(threads));
@@ -31,6 +32,7 @@ static class EmbedCommand
                 Pool = r.GetValue(pool) == "none" ? Pooling.None : Pooling.Mean,
                 ChunkSeconds = r.GetValue(chunk),
                 BatchSize = r.GetValue(batch),
+                Precision = EmbedOptions.ParsePrecision(r.GetValue(precision)!),
             }.Validate();
             var outDir = r.GetValue(output)!;
             var shard = Common.ResolveShard(r.GetValue(shardOption));

@@ -35,6 +35,12 @@ public interface IFileJob
     /// Throws (InvalidDataException, …) naming the file when it cannot.
     /// </summary>
     (double DurationSeconds, int Count) Process(BatchTask task, CancellationToken cancel, Action<double> progress);
+
+    /// <summary>
+    /// Called before <see cref="Process"/> of a task with the task that will most likely be processed next, so that a
+    /// job can start reading it in the background (embed decodes it while the model runs on this one).
+    /// </summary>
+    void Upcoming(BatchTask next) { }
 }
 
 /// <summary>
@@ -128,9 +134,14 @@ public static class BatchJob
         var failed = 0;
         try
         {
-            foreach (var task in tasks)
+            for (var i = 0; i < tasks.Count; i++)
             {
+                var task = tasks[i];
                 if (cancel.IsCancellationRequested) break;
+                // The next file is read ahead unless it will most likely be skipped (its output exists: resume).
+                if (i + 1 < tasks.Count && tasks[i + 1] is { Error: null } next && (overwrite || !File.Exists(next.Output))
+                    && task.Error is null && (overwrite || !File.Exists(task.Output)))
+                    job.Upcoming(next);
                 progress?.Report(new JobProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, task.Path));
                 var row = ProcessOne(job, task, overwrite, cancel, fraction =>
                     progress?.Report(new JobProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, task.Path, fraction)));

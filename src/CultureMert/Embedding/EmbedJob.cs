@@ -15,8 +15,13 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
     readonly Embedder embedder = new(mert, options);
 
     /// <param name="tasks">the plan, or a shard's part of it (<see cref="Shard.Select"/>), which writes that shard's index</param>
-    public List<IndexRow> Run(IReadOnlyList<BatchTask> tasks, IProgress<JobProgress>? progress = null, CancellationToken cancel = default, Shard? shard = null) =>
-        BatchJob.Run(this, tasks, outDir, overwrite, progress, cancel, shard);
+    public List<IndexRow> Run(IReadOnlyList<BatchTask> tasks, IProgress<JobProgress>? progress = null, CancellationToken cancel = default, Shard? shard = null)
+    {
+        try { return BatchJob.Run(this, tasks, outDir, overwrite, progress, cancel, shard); }
+        finally { embedder.CancelPrefetch(); }                                    // a read-ahead nobody will use
+    }
+
+    public void Upcoming(BatchTask next) => embedder.Prefetch(next.Path);
 
     public string CountColumn => "chunks";
 
@@ -30,6 +35,7 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
                 ["model_weights_sha256"] = mert.WeightsHash,
                 ["layers"] = string.Join(",", embedder.Layers),
                 ["pool"] = options.Pool == Pooling.Mean ? "mean" : "none",
+                ["precision"] = options.PrecisionName,
             };
             if (options.Pool == Pooling.Mean) p["chunk_seconds"] = options.ChunkSeconds.ToString("R", CultureInfo.InvariantCulture);
             return p;

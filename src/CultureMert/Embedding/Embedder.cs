@@ -7,6 +7,14 @@ namespace CultureMert.Embedding;
 
 public enum Pooling { Mean, None }
 
+/// <summary>
+/// The number format the model computes in. <see cref="Float32"/> is exact to the reference (parity ≤ 1e-4);
+/// <see cref="BFloat16"/> runs every layer in bfloat16 (8-bit mantissa): about 2× faster on CPUs with AVX-512 BF16 or
+/// AMX and on GPUs, with frame-level hidden states about 1 % (relative L2) off fp32 (bench/RESULTS.md, "Precision").
+/// Outputs are float32 either way.
+/// </summary>
+public enum Precision { Float32, BFloat16 }
+
 /// <summary>What <c>culturemert embed</c> computes per file.</summary>
 public sealed record EmbedOptions
 {
@@ -16,6 +24,19 @@ public sealed record EmbedOptions
     public double ChunkSeconds { get; init; } = 5.0;
     /// <summary>Chunks of equal length run through the model together; never changes results (no padding).</summary>
     public int BatchSize { get; init; } = 4;
+    /// <summary>The model's weights are converted to this in place when the embedder is made (HF's <c>torch_dtype</c>).</summary>
+    public Precision Precision { get; init; } = Precision.Float32;
+
+    /// <summary>The name outputs record in their metadata and the CLI accepts: fp32, bf16.</summary>
+    public string PrecisionName => Precision == Precision.BFloat16 ? "bf16" : "fp32";
+
+    /// <summary>Parses <c>--precision fp32|bf16</c>.</summary>
+    public static Precision ParsePrecision(string name) => name.ToLowerInvariant() switch
+    {
+        "fp32" or "float32" => Precision.Float32,
+        "bf16" or "bfloat16" => Precision.BFloat16,
+        _ => throw new ArgumentException($"--precision {name}: expected fp32 or bf16."),
+    };
 
     /// <summary>Checks what can be checked before a model is loaded.</summary>
     public EmbedOptions Validate()
@@ -43,16 +64,20 @@ public sealed record FileEmbedding(string Source, int SourceRate, int SourceChan
 }
 
 /// <summary>
-/// Layer-wise MERT embeddings of audio files. Audio is decoded and resampled as a stream, so memory does not grow with
-/// file length in <see cref="Pooling.Mean"/> mode: non-overlapping chunks of <see cref="EmbedOptions.ChunkSeconds"/> go
-/// through the model in batches of equal length (padding would change the CNN's GroupNorm statistics), and each chunk
-/// keeps only its time-mean. A last chunk shorter than one second is dropped unless it is the only one.
+/// Layer-wise MERT embeddings of audio files. Audio is decoded and resampled as a stream on a background thread
+/// (<see cref="ChunkPrefetch"/>), a bounded number of chunks ahead of the model, so decoding overlaps the forward passes
+/// and memory does not grow with file length in <see cref="Pooling.Mean"/> mode: non-overlapping chunks of
+/// <see cref="EmbedOptions.ChunkSeconds"/> go through the model in batches of equal length (padding would change the
+/// CNN's GroupNorm statistics), and each chunk keeps only its time-mean. A last chunk shorter than one second is dropped
+/// unless it is the only one. <see cref="Prefetch"/> starts decoding the next file while this one runs.
 /// </summary>
 public sealed class Embedder
 {
     readonly LoadedMert mert;
     readonly EmbedOptions options;
     readonly int rate, chunkSamples, minSamples;
+    readonly ChunkPrefetch.BufferPool buffers;
+    ChunkPrefetch? next;                                          // the file Prefetch started, not yet embedded
 
     public int[] Layers { get; }
 
@@ -72,63 +97,82 @@ public sealed class Embedder
             throw new ArgumentException($"--chunk-seconds {options.ChunkSeconds} is shorter than the model's receptive field ({mert.Model.Config.ReceptiveField} samples).");
         chunkSamples = (int)Math.Round(options.ChunkSeconds * rate);
         minSamples = mert.Model.Config.ReceptiveField;
+        buffers = new ChunkPrefetch.BufferPool(chunkSamples);
+        var dtype = options.Precision == Precision.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
+        if (mert.Model.parameters().First().dtype != dtype) mert.Model.to(dtype);
+    }
+
+    /// <summary>Chunks decoded ahead of the model: two batches (a few MB), enough to hide decoding behind one batch.</summary>
+    int ChunksAhead => 2 * options.BatchSize;
+
+    /// <summary>Starts decoding <paramref name="path"/> in the background for the next <see cref="Embed"/> call.</summary>
+    public void Prefetch(string path)
+    {
+        next?.Dispose();
+        next = new ChunkPrefetch(path, rate, chunkSamples, ChunksAhead, buffers);
     }
 
     /// <summary>Embeds one file; throws <see cref="InvalidDataException"/> naming the file for audio it cannot use.</summary>
     /// <param name="progress">called after each batch with the fraction of the file done (when its length is known)</param>
     public FileEmbedding Embed(string path, CancellationToken cancel = default, Action<double>? progress = null)
     {
-        using var stream = MonoAudioStream.Open(path, rate);
-        return options.Pool == Pooling.None ? EmbedWhole(stream, cancel) : EmbedChunks(stream, cancel, progress);
+        var prefetched = next?.Path == path ? next : null;
+        if (prefetched is null) next?.Dispose();
+        next = null;
+        using var source = prefetched ?? new ChunkPrefetch(path, rate, chunkSamples, ChunksAhead, buffers);
+        return options.Pool == Pooling.None ? EmbedWhole(source, cancel) : EmbedChunks(source, cancel, progress);
     }
 
-    FileEmbedding EmbedChunks(MonoAudioStream stream, CancellationToken cancel, Action<double>? progress)
+    /// <summary>Stops a prefetch that will not be used (the end of a batch, an interruption); the embedder stays usable.</summary>
+    public void CancelPrefetch()
     {
-        void Report(long samples)
-        {
-            if (progress is not null && stream.DurationSeconds is > 0 and var d) progress(Math.Min(1, samples / (d * rate)));
-        }
+        next?.Dispose();
+        next = null;
+    }
+
+    FileEmbedding EmbedChunks(ChunkPrefetch source, CancellationToken cancel, Action<double>? progress)
+    {
         var pooled = new List<Tensor>();                          // each (layers, hidden)
-        var pending = new List<float[]>();
-        var spare = new Stack<float[]>();                         // chunk buffers are reused: no garbage per chunk on long files
-        var reader = new ChunkReader(stream);
+        var pending = new List<ChunkPrefetch.Chunk>();
         long total = 0;
         var peak = 0f;
         try
         {
-            while (true)
+            void Flush()
             {
-                cancel.ThrowIfCancellationRequested();
-                var chunk = spare.Count > 0 ? spare.Pop() : new float[chunkSamples];
-                var n = reader.Fill(chunk);
-                total += n;
-                peak = Math.Max(peak, MaxAbs(chunk.AsSpan(0, n)));
-                if (n == chunkSamples)
+                if (pending.Count == 0) return;
+                pooled.AddRange(PoolBatch(pending.Select(c => c.Samples).ToList()));
+                foreach (var used in pending) buffers.Return(used.Samples);
+                pending.Clear();
+            }
+            foreach (var chunk in source.Chunks(cancel))
+            {
+                total += chunk.Length;
+                peak = Math.Max(peak, chunk.Peak);
+                if (chunk.Length == chunkSamples)
                 {
                     pending.Add(chunk);
-                    if (pending.Count == options.BatchSize)
-                    {
-                        pooled.AddRange(PoolBatch(pending));
-                        foreach (var used in pending) spare.Push(used);
-                        pending.Clear();
-                        Report(total);
-                    }
+                    if (pending.Count < options.BatchSize) continue;
+                    Flush();
+                    if (progress is not null && source.Info.DurationSeconds is > 0 and var d) progress(Math.Min(1, total / (d * rate)));
                     continue;
                 }
-                if (pending.Count > 0) { pooled.AddRange(PoolBatch(pending)); pending.Clear(); }
-                var isOnly = pooled.Count == 0;
-                if (n > 0 && (n >= rate || isOnly))
+                // The last, shorter chunk (the stream ends with it): the full ones first, then it alone if long enough.
+                Flush();
+                if (pooled.Count == 0 || chunk.Length >= rate)
                 {
-                    CheckUsable(stream.Path, total, peak);
-                    pooled.AddRange(PoolBatch([chunk[..n]]));
+                    CheckUsable(source.Path, total, peak);
+                    pooled.AddRange(PoolBatch([chunk.Samples[..chunk.Length]]));
                 }
-                break;
+                buffers.Return(chunk.Samples);
             }
-            CheckUsable(stream.Path, total, peak);
+            Flush();
+            CheckUsable(source.Path, total, peak);
             using var scope = NewDisposeScope();
             var chunks = stack(pooled);                           // (chunks, layers, hidden)
             var mean = chunks.mean([0]);                          // (layers, hidden)
-            return new FileEmbedding(stream.Path, stream.SourceRate, stream.SourceChannels, (double)total / rate, Layers,
+            var info = source.Info;
+            return new FileEmbedding(source.Path, info.SourceRate, info.SourceChannels, (double)total / rate, Layers,
                                      chunks.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), null);
         }
         finally
@@ -137,19 +181,22 @@ public sealed class Embedder
         }
     }
 
-    FileEmbedding EmbedWhole(MonoAudioStream stream, CancellationToken cancel)
+    FileEmbedding EmbedWhole(ChunkPrefetch source, CancellationToken cancel)
     {
         var samples = new List<float>();
-        var buffer = new float[1 << 16];
-        int n;
-        while ((n = stream.Read(buffer)) > 0) { cancel.ThrowIfCancellationRequested(); samples.AddRange(buffer.AsSpan(0, n)); }
+        foreach (var chunk in source.Chunks(cancel))
+        {
+            samples.AddRange(chunk.Samples.AsSpan(0, chunk.Length));
+            buffers.Return(chunk.Samples);
+        }
         var audio = samples.ToArray();
-        CheckUsable(stream.Path, audio.Length, MaxAbs(audio));
-        CheckFitsInMemory(stream.Path, audio.Length);
+        CheckUsable(source.Path, audio.Length, MaxAbs(audio));
+        CheckFitsInMemory(source.Path, audio.Length);
         using var scope = NewDisposeScope();
         var states = Forward([audio]);                            // each (1, frames, hidden)
-        var hidden = stack(Layers.Select(l => states[l][0]).ToArray());   // (layers, frames, hidden)
-        return new FileEmbedding(stream.Path, stream.SourceRate, stream.SourceChannels, (double)audio.Length / rate, Layers,
+        var hidden = stack(Layers.Select(l => states[l][0].to(ScalarType.Float32)).ToArray()).cpu();   // (layers, frames, hidden)
+        var info = source.Info;
+        return new FileEmbedding(source.Path, info.SourceRate, info.SourceChannels, (double)audio.Length / rate, Layers,
                                  null, null, hidden.MoveToOuterDisposeScope());
     }
 
@@ -159,19 +206,22 @@ public sealed class Embedder
     {
         using var scope = NewDisposeScope();
         var states = Forward(chunks);                             // each (batch, frames, hidden)
-        var kept = stack(Layers.Select(l => states[l].mean([1])).ToArray(), dim: 1);   // (batch, layers, hidden)
+        // The time-mean in float32 whatever the model computes in (a bf16 mean would round the sum).
+        var kept = stack(Layers.Select(l => states[l].to(ScalarType.Float32).mean([1])).ToArray(), dim: 1).cpu();   // (batch, layers, hidden)
         return Enumerable.Range(0, chunks.Count).Select(i => kept[i].clone().MoveToOuterDisposeScope()).ToList();
     }
 
-    /// <returns>hidden states 0..max(Layers), each (batch, frames, hidden)</returns>
+    /// <summary>Chunks of equal length through the model: normalised in float32, then in the model's device and precision.</summary>
+    /// <param name="batch">chunks of equal length, only their first batch[0].Length samples used</param>
+    /// <returns>hidden states 0..max(Layers), each (batch, frames, hidden), in the model's precision</returns>
     List<Tensor> Forward(IReadOnlyList<float[]> batch)
     {
         using var _ = inference_mode();
-        var device = mert.Model.parameters().First().device;
+        var weight = mert.Model.parameters().First();
         var x = empty(batch.Count, batch[0].Length);                        // (batch, samples)
         for (var i = 0; i < batch.Count; i++) x[i].bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(batch[i].AsSpan());
-        x = x.to(device);
-        return mert.Model.HiddenStates(mert.Preprocessor.Apply(x), Layers.Max());
+        x = mert.Preprocessor.Apply(x.to(weight.device)).to(weight.dtype);
+        return mert.Model.HiddenStates(x, Layers.Max());
     }
 
     /// <summary>
@@ -208,31 +258,7 @@ public sealed class Embedder
         if (peak == 0) throw new InvalidDataException($"{path}: silent: every sample is zero (a broken export?).");
     }
 
-    /// <summary>Fills fixed-size chunks from the stream, keeping what overflows for the next chunk.</summary>
-    sealed class ChunkReader(MonoAudioStream stream)
-    {
-        readonly float[] scratch = new float[1 << 15];
-        int scratchPos, scratchLen;
-
-        public int Fill(float[] buffer)
-        {
-            var filled = 0;
-            while (filled < buffer.Length)
-            {
-                if (scratchPos == scratchLen)
-                {
-                    (scratchPos, scratchLen) = (0, stream.Read(scratch));
-                    if (scratchLen == 0) break;
-                }
-                var n = Math.Min(buffer.Length - filled, scratchLen - scratchPos);
-                Array.Copy(scratch, scratchPos, buffer, filled, n);
-                (filled, scratchPos) = (filled + n, scratchPos + n);
-            }
-            return filled;
-        }
-    }
-
-    static float MaxAbs(ReadOnlySpan<float> x)
+    internal static float MaxAbs(ReadOnlySpan<float> x)
     {
         var m = 0f;
         foreach (var v in x) m = Math.Max(m, Math.Abs(v));

@@ -152,7 +152,7 @@ public sealed class EvaluateJob(IReadOnlyList<EvalModel> models, IReadOnlyList<E
             ["embed"] = new JsonObject
             {
                 ["layers"] = e.Layers is null ? "all" : string.Join(",", e.Layers), ["pool"] = e.Pool == Pooling.Mean ? "mean" : "none",
-                ["chunk_seconds"] = e.ChunkSeconds,
+                ["chunk_seconds"] = e.ChunkSeconds, ["precision"] = e.PrecisionName,
             },
             ["probe"] = new JsonObject
             {
