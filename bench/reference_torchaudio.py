@@ -3,8 +3,8 @@
 7-layer CNN with GroupNorm, 12 x 768), random weights, eval + inference_mode, all hidden states time-pooled as
 `culturemert embed` does. One configuration per process; prints one JSON line like bench/CultureMert.Bench.
 usage: reference_torchaudio.py forward --batch B --clips K [--threads T]
-       reference_torchaudio.py embed --batch B --audio DIR [--threads T]   (end to end: scipy WAV read, channel mean,
-       torchaudio resample to 24 kHz, 5-s chunks, forward, time-mean, .safetensors per file, as in MERT's HF usage)"""
+       reference_torchaudio.py embed --batch B --audio DIR [--threads T]   (end to end: torchaudio.load (MP3) or scipy
+       (WAV), channel mean, torchaudio resample to 24 kHz, 5-s chunks, forward, time-mean, .safetensors per file, as in MERT's HF usage)"""
 import argparse, json, os, resource, time
 import torch
 from torchaudio.models import wav2vec2_model
@@ -49,10 +49,15 @@ def write_safetensors(path, tensors):
 def embed_file(path, out):
     import numpy as np
     import torchaudio.functional as AF
-    from scipy.io import wavfile
-    sr, raw = wavfile.read(path)
-    x = torch.from_numpy(raw.astype(np.float32))
-    x = x.mean(1) if x.dim() == 2 else x
+    if path.endswith(".wav"):
+        from scipy.io import wavfile
+        sr, raw = wavfile.read(path)
+        x = torch.from_numpy(raw.astype(np.float32))
+        x = x.mean(1) if x.dim() == 2 else x
+    else:                                            # MP3 and the rest: torchaudio's own decoder (sox_io)
+        import torchaudio
+        raw, sr = torchaudio.load(path)              # (channels, frames) float32
+        x = raw.mean(0)
     x = AF.resample(x[None], sr, 24000)[0]
     chunks = list(torch.split(x, 120000))
     if len(chunks) > 1 and chunks[-1].numel() < 24000: chunks.pop()
@@ -72,7 +77,7 @@ if a.mode == "forward":
     audio = steps * a.batch * 5.0
 else:
     import glob, tempfile
-    files = sorted(glob.glob(os.path.join(a.audio, "*.wav")))
+    files = sorted(f for f in glob.glob(os.path.join(a.audio, "*")) if f.endswith((".wav", ".mp3", ".flac", ".ogg")))
     out = tempfile.mkdtemp()
     embed_file(files[0], os.path.join(out, "warm.safetensors"))
     t0 = time.perf_counter()

@@ -13,9 +13,16 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 // One benchmark configuration per process (so that peak RSS belongs to it), printed as one JSON line.
-//   forward  --batch B --clips K [--threads T] [--model DIR]   model forward on 5-s clips, all hidden states, time-mean
-//   make-audio --clips K --out DIR                             K 5-s clips of music as 44.1 kHz WAV files of 4 clips each
-//   embed    --batch B --audio DIR [--threads T] [--model DIR]   end to end over those files, as `culturemert embed` runs
+//   forward  --batch B --clips K [--threads T] [--model DIR] [--precision fp32|bf16]
+//                                                             model forward on 5-s clips, all hidden states, time-mean
+//   make-audio --clips K --out DIR [--files N --seconds S]    K 5-s clips of music as 44.1 kHz WAV files of 4 clips each,
+//                                                             or N files of S seconds
+//   embed    --batch B --audio DIR [--threads T] [--model DIR] [--precision fp32|bf16]
+//                                                             end to end over the audio files of DIR, as `culturemert embed` runs
+//   memory   --audio DIR [--batch B] [--precision P] [--plot PNG]   RSS of EmbedJob over a long job (one long file, many
+//                                                             files): peak per half, at 10 % and at the end
+//   profile  --batch B --audio DIR [--precision fp32|bf16]     the same work stage by stage: decode, mix + resample, CNN,
+//                                                             projection + pos-conv, attention, FFN, other, write (seconds, share)
 //   encodec  [--seconds S] [--clips K] [--threads T] [--chunk N]  EnCodec 24 kHz tokens (random real-size weights, 6 kbps)
 //                                                             of K mono clips of S s (default 5), encoded in chunks of N
 //                                                             samples (default EncodecTeacher.DefaultChunkSamples); audio s/s
@@ -94,7 +101,24 @@ try
                 conv1d_512_k3_s2 = Math.Round(Rate(() => nn.functional.conv1d(cx, cw, stride: 2), 2.0 * 11999 * 512 * 512 * 3), 1),
             });
         }
-        Console.WriteLine(JsonSerializer.Serialize(new { impl = "culturemert", mode, threads, frames, gflops = report }));
+        // FLOPs of one 5-s clip through MERT-95M (multiply-adds × 2): the CNN's convs, then the matrix products of the
+        // positional conv, projection and 12 layers (Q, K, V, O, FFN, and the two attention products).
+        var c95 = MertConfig.Preset("mert-95m");
+        double cnnFlops = 0;
+        long length = 5 * c95.SampleRate;
+        for (var i = 0; i < c95.ConvDim.Length; i++)
+        {
+            length = (length - c95.ConvKernel[i]) / c95.ConvStride[i] + 1;
+            cnnFlops += 2.0 * length * c95.ConvDim[i] * (i == 0 ? 1 : c95.ConvDim[i - 1]) * c95.ConvKernel[i];
+        }
+        double T = length, H = c95.HiddenSize, I = c95.IntermediateSize;
+        var layerFlops = c95.NumHiddenLayers * (2 * T * (4 * H * H + 2 * H * I) + 4 * T * T * H);
+        var frontFlops = 2 * T * c95.ConvDim[^1] * H + 2 * T * H * (H / c95.NumConvPosEmbeddingGroups) * c95.NumConvPosEmbeddings;
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            impl = "culturemert", mode, threads, frames, gflops = report,
+            clip_gflop = new { cnn = Math.Round(cnnFlops / 1e9, 2), projection_pos_conv = Math.Round(frontFlops / 1e9, 2), layers = Math.Round(layerFlops / 1e9, 2) },
+        }));
         return;
     }
     if (mode == "allreduce")
@@ -151,18 +175,33 @@ try
         var targets = randint(0, 1024, [batch, frames, 8], ScalarType.Int64);  // (B, T, 8) EnCodec codes
         var cqt = torch.rand(batch, frames, 336);                             // (B, T, 336) CQT magnitude
         var maskRng = new Random(0);
+        var phases = new Dictionary<string, double>();                        // ms per phase, summed over timed steps
+        var timing = false;
+        var phaseClock = new Stopwatch();
+        void Phase(string name)
+        {
+            if (timing) phases[name] = phases.GetValueOrDefault(name) + phaseClock.Elapsed.TotalMilliseconds;
+            phaseClock.Restart();
+        }
         float Step()
         {
             using var scope = NewDisposeScope();
+            phaseClock.Restart();
             var mask = SpanMasking.ComputeMaskIndices(batch, frames, maskRng); // (B, T)
             using var terms = objective.Loss(model, audio, mask, targets, cqt);
+            var loss = terms.Total.item<float>();                             // synchronises, as Python's loss.item()
+            Phase("forward_ms");
             terms.Total.backward();
+            Phase("backward_ms");
             Pretrainer.ClipGradNorm(named.Select(p => p.Param), 10.0);
+            Phase("clip_ms");
             optimizer.Take();
             optimizer.ZeroGrad();
-            return terms.Total.item<float>();                                 // synchronises, as Python's loss.item()
+            Phase("adamw_ms");
+            return loss;
         }
         for (var i = 0; i < warmup; i++) Step();                              // first steps allocate, untimed
+        timing = true;
         var times = new List<double>();
         var losses = new List<float>();
         for (var i = 0; i < steps; i++)
@@ -178,16 +217,23 @@ try
             ms_per_step = Math.Round(sec * 1000, 1), ms_per_step_min = Math.Round(times.Min() * 1000, 1),
             audio_s_per_s = batch * cropSeconds / sec, peak_rss_mib = Math.Round(Rss("VmHWM")), threads,
             @params = named.Sum(p => p.Param.numel()), loss_first = Math.Round(losses[0], 4), loss_last = Math.Round(losses[^1], 4),
+            phases = phases.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / steps, 1)),
         }));
         return;
     }
     if (mode == "make-audio")
     {
-        // The shared input of the end-to-end runs: 20-s music files at 44.1 kHz (4 chunks of 5 s each).
+        // The input of the end-to-end runs: music as 44.1 kHz WAV, by default 20-s files (4 chunks of 5 s each) for K
+        // clips; --files N --seconds S for other shapes (one 1-hour file, 10,000 short ones). bench/run.sh encodes them
+        // to MP3 where sox can.
         var audioDir = Str("--out") ?? throw new ArgumentException("make-audio needs --out DIR");
-        var piece = DemoAudio.Pieces[0] with { Seconds = 4 * 5.0, SampleRate = 44100 };
-        for (var f = 0; f * 4 < clips; f++)
-            AudioFile.WriteWav(Path.Combine(audioDir, $"clip{f:D3}.wav"), DemoAudio.Render(piece, f), piece.SampleRate);
+        var fileSeconds = double.Parse(Str("--seconds") ?? "20", CultureInfo.InvariantCulture);
+        var count = Arg("--files", (int)Math.Ceiling(clips * 5.0 / fileSeconds));
+        var piece = DemoAudio.Pieces[0] with { Seconds = fileSeconds, SampleRate = 44100 };
+        Directory.CreateDirectory(audioDir);
+        var digits = Math.Max(3, (int)Math.Ceiling(Math.Log10(count + 1)));
+        Parallel.For(0, count, f => AudioFile.WriteWav(Path.Combine(audioDir, $"clip{f.ToString(CultureInfo.InvariantCulture).PadLeft(digits, '0')}.wav"),
+                                                       DemoAudio.Render(piece, f), piece.SampleRate));
         return;
     }
     if (mode == "encodec")
@@ -243,6 +289,7 @@ try
             MertCheckpoint.Save(init, modelDir);
     }
     using var mert = MertCheckpoint.Load(modelDir);
+    var precisionOption = EmbedOptions.ParsePrecision(Str("--precision") ?? "fp32");
     var rate = mert.Model.Config.SampleRate;
     const double clipSeconds = 5.0;
     var rng = new Random(1);
@@ -285,36 +332,151 @@ try
         }));
         return;
     }
+    if (mode == "memory")
+    {
+        // Peak and current RSS of `embed` (EmbedJob, as the CLI runs it) over a long job: one long file or many files.
+        // RSS is sampled at every progress report; flat = the second half of the run adds nothing to the first half's peak.
+        var audioDir = Str("--audio") ?? throw new ArgumentException("memory needs --audio DIR");
+        var precision = precisionOption;
+        var outDir = Path.Combine(work, "out");
+        var job = new EmbedJob(mert, new EmbedOptions { BatchSize = batch, Precision = precision }, outDir, true);
+        var tasks = BatchJob.Plan([audioDir], outDir);
+        var samples = new List<(double Seconds, double Done, double RssMib)>();
+        var clock = Stopwatch.StartNew();
+        var lastSample = TimeSpan.Zero;
+        var progress = new CultureMert.SyncProgress<JobProgress>(p =>
+        {
+            if (clock.Elapsed - lastSample < TimeSpan.FromSeconds(1)) return;
+            lastSample = clock.Elapsed;
+            var done = tasks.Count == 1 ? p.CurrentFraction : (double)p.FilesDone / p.FilesTotal;
+            samples.Add((clock.Elapsed.TotalSeconds, done, Rss("VmRSS")));
+        });
+        var rows = job.Run(tasks, progress);
+        var runSeconds = clock.Elapsed.TotalSeconds;
+        if (rows.Any(r => r.Status != "ok")) throw new InvalidOperationException(rows.First(r => r.Status != "ok").Error);
+        var audioS = rows.Sum(r => r.DurationSeconds ?? 0);
+        double PeakOf(Func<double, bool> part) => samples.Where(x => part(x.Done)).Select(x => x.RssMib).DefaultIfEmpty(double.NaN).Max();
+        var plot = Str("--plot");
+        if (plot is not null)
+        {
+            using var chart = new ScottPlot.Plot();
+            chart.Add.Scatter(samples.Select(x => x.Done * 100).ToArray(), samples.Select(x => x.RssMib).ToArray());
+            chart.Title($"embed, MERT-95M {(precision == Precision.BFloat16 ? "bf16" : "fp32")}: {(tasks.Count == 1 ? $"one {audioS / 60:F0}-min file" : $"{tasks.Count:N0} files")}");
+            chart.XLabel(tasks.Count == 1 ? "% of the file done" : "% of the files done");
+            chart.YLabel("RSS (MiB)");
+            chart.Axes.SetLimitsY(0, Math.Max(1600, samples.Max(x => x.RssMib) * 1.1));
+            var limit = chart.Add.HorizontalLine(1536);
+            limit.LegendText = "1.5 GiB";
+            chart.SavePng(plot, 640, 400);
+        }
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            impl = "culturemert", mode, precision = precision == Precision.BFloat16 ? "bf16" : "fp32", batch, threads, files = tasks.Count,
+            audio_s = Math.Round(audioS, 1), seconds = Math.Round(runSeconds, 1), throughput = Math.Round(audioS / runSeconds, 2),
+            rss_samples = samples.Count, peak_rss_first_half_mib = Math.Round(PeakOf(d => d <= 0.5)), peak_rss_second_half_mib = Math.Round(PeakOf(d => d > 0.5)),
+            rss_at_10pct_mib = Math.Round(samples.FirstOrDefault(x => x.Done >= 0.1).RssMib), rss_end_mib = Math.Round(samples.LastOrDefault().RssMib),
+            peak_rss_mb = Math.Round(Rss("VmHWM")),
+        }));
+        return;
+    }
     if (mode == "profile")
     {
-        // Where the time goes in one forward pass, per stage (CNN, projection + positional conv, transformer layers).
-        Console.Error.WriteLine($"after load: RSS {Rss("VmRSS"):F0} MiB, peak {Rss("VmHWM"):F0} MiB");
-        var x = torch.rand(batch, (long)(clipSeconds * rate)) * 0.2 - 0.1;
-        using var _ = inference_mode();
-        for (var it = 0; it < 3; it++)
+        // Where the time of `embed` goes, stage by stage, on the bench's audio files: decode (to interleaved float),
+        // mix + resample to 24 kHz, then per batch of 5-s chunks the model's CNN, projection + positional conv,
+        // attention and FFN blocks (timed by forward hooks; CPU ops are synchronous), the rest of the forward (layer
+        // norms, residual adds, normalisation, pooling), and writing the .safetensors. Run serially, without the
+        // decode/compute overlap of `embed`, so that each stage's cost is its own.
+        var audioDir = Str("--audio") ?? throw new ArgumentException("profile needs --audio DIR (from make-audio)");
+        var precision = precisionOption;
+        if (precision == Precision.BFloat16) mert.Model.to(ScalarType.BFloat16);
+        var spent = new Dictionary<string, double>();
+        void Add(string stage, double sec) => spent[stage] = spent.GetValueOrDefault(stage) + sec;
+        foreach (var (_, module) in mert.Model.named_modules())
         {
-            using var scope = NewDisposeScope();
-            var c = Stopwatch.StartNew();
-            var cnn = mert.Model.ExtractFeatures(x); cnn.sum().item<float>();
-            var tCnn = c.Elapsed.TotalSeconds;
-            var all = mert.Model.HiddenStates(x, 0); all[0].sum().item<float>();
-            var tFront = c.Elapsed.TotalSeconds - tCnn;
-            var full = mert.Model.HiddenStates(x); full[^1].sum().item<float>();
-            var tFull = c.Elapsed.TotalSeconds - tCnn - tFront;
-            Console.Error.WriteLine($"cnn {tCnn:F3} s, cnn+proj+pos {tFront:F3} s, full forward {tFull:F3} s (layers ≈ {tFull - tFront:F3} s); " +
-                                    $"RSS {Rss("VmRSS"):F0} MiB, peak {Rss("VmHWM"):F0} MiB");
+            var stage = module switch
+            {
+                MertFeatureEncoder => "cnn", MertFeatureProjection or MertPositionalConvEmbedding => "projection + pos-conv",
+                MertAttention => "attention", MertFeedForward => "ffn", _ => null,
+            };
+            if (stage is null || module is not nn.Module<Tensor, Tensor> m) continue;
+            long started = 0;
+            m.register_forward_pre_hook((_, x) => { started = Stopwatch.GetTimestamp(); return x; });
+            m.register_forward_hook((_, _, y) => { Add(stage, Stopwatch.GetElapsedTime(started).TotalSeconds); return y; });
         }
+        var files = Directory.EnumerateFiles(audioDir).Where(AudioDecoder.IsAudioFile).Order().ToList();
+        double audioSeconds = 0;
+        var chunk = (int)(clipSeconds * rate);
+        for (var pass = 0; pass < 2; pass++)                                  // pass 0 warms up on the first file
+        {
+            spent.Clear();
+            audioSeconds = 0;
+            foreach (var file in pass == 0 ? files.Take(1) : files)
+            {
+                var c = Stopwatch.StartNew();
+                using var reader = AudioDecoder.Open(file);
+                var interleaved = new List<float>();
+                var block = new float[4096 * reader.Channels];
+                int frames;
+                while ((frames = reader.Read(block)) > 0) interleaved.AddRange(block.AsSpan(0, frames * reader.Channels));
+                Add("decode", c.Elapsed.TotalSeconds);
+                c.Restart();
+                var channels = reader.Channels;
+                var mono = new float[interleaved.Count / channels];
+                for (var i = 0; i < mono.Length; i++)
+                {
+                    var sum = 0f;
+                    for (var ch = 0; ch < channels; ch++) sum += interleaved[i * channels + ch];
+                    mono[i] = sum / channels;
+                }
+                var wave = Resampler.ResampleAll(mono, reader.SampleRate, rate);
+                Add("mix + resample", c.Elapsed.TotalSeconds);
+                audioSeconds += (double)wave.Length / rate;
+                var pooled = new List<Tensor>();
+                using var scope = NewDisposeScope();
+                for (var start = 0; start + chunk <= wave.Length; start += batch * chunk)
+                {
+                    var n = Math.Min(batch, (wave.Length - start) / chunk);
+                    c.Restart();
+                    var before = spent.Where(kv => kv.Key is "cnn" or "projection + pos-conv" or "attention" or "ffn").Sum(kv => kv.Value);
+                    using (var _ = inference_mode())
+                    {
+                        var x = torch.tensor(wave.AsSpan(start, n * chunk).ToArray()).view(n, chunk);   // (n, samples)
+                        x = mert.Preprocessor.Apply(x).to(mert.Model.parameters().First().dtype);
+                        var states = mert.Model.HiddenStates(x);
+                        pooled.Add(stack(states.Select(t => t.to(ScalarType.Float32).mean([1])).ToArray(), 1));   // (n, layers, hidden)
+                    }
+                    var after = spent.Where(kv => kv.Key is "cnn" or "projection + pos-conv" or "attention" or "ffn").Sum(kv => kv.Value);
+                    Add("other (norms, residuals, pooling)", c.Elapsed.TotalSeconds - (after - before));
+                }
+                c.Restart();
+                var chunks = cat(pooled);
+                SafeTensors.Save(Path.Combine(work, Path.GetFileName(file) + ".safetensors"),
+                    [new("chunk_embeddings", chunks), new("embedding", chunks.mean([0]))], new Dictionary<string, string> { ["format"] = "pt" });
+                Add("write", c.Elapsed.TotalSeconds);
+            }
+        }
+        var total = spent.Values.Sum();
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            impl = "culturemert", mode, precision = precision == Precision.BFloat16 ? "bf16" : "fp32", batch, threads, files = files.Count,
+            format = Path.GetExtension(files[0]).TrimStart('.'), audio_s = Math.Round(audioSeconds, 1), seconds = Math.Round(total, 2),
+            throughput = Math.Round(audioSeconds / total, 2),
+            stages = spent.ToDictionary(kv => kv.Key, kv => new { seconds = Math.Round(kv.Value, 3), share = Math.Round(kv.Value / total, 4), ms_per_audio_s = Math.Round(kv.Value / audioSeconds * 1000, 2) }),
+            peak_rss_mb = Math.Round(Rss("VmHWM")),
+        }));
         return;
     }
     if (mode == "forward")
     {
-        var x = torch.rand(batch, (long)(clipSeconds * rate)) * 0.2 - 0.1;    // (batch, samples)
+        var dtype = precisionOption == Precision.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
+        mert.Model.to(dtype);
+        var x = (torch.rand(batch, (long)(clipSeconds * rate)) * 0.2 - 0.1).to(dtype);   // (batch, samples)
         void Step()
         {
             using var scope = NewDisposeScope();
             using var _ = inference_mode();
             var states = mert.Model.HiddenStates(x);
-            var pooled = stack(states.Select(s => s.mean([1])).ToArray(), 1);  // (batch, layers, hidden)
+            var pooled = stack(states.Select(s => s.to(ScalarType.Float32).mean([1])).ToArray(), 1);  // (batch, layers, hidden)
             pooled.sum().item<float>();
         }
         Step();                                                               // warm-up
@@ -328,11 +490,12 @@ try
     {
         // End to end, as `culturemert embed` runs: decode, resample 44.1→24 kHz, chunk, forward, pool, write .safetensors.
         var audioDir = Str("--audio") ?? throw new ArgumentException("embed needs --audio DIR (from make-audio)");
-        var files = Directory.EnumerateFiles(audioDir, "*.wav").Order().ToList();
-        var warm = new EmbedJob(mert, new EmbedOptions { BatchSize = batch }, Path.Combine(work, "warm"), true);
+        var files = Directory.EnumerateFiles(audioDir).Where(AudioDecoder.IsAudioFile).Order().ToList();
+        var options = new EmbedOptions { BatchSize = batch, Precision = precisionOption };
+        var warm = new EmbedJob(mert, options, Path.Combine(work, "warm"), true);
         warm.Run(BatchJob.Plan([files[0]], Path.Combine(work, "warm")));
         var outDir = Path.Combine(work, "out");
-        var job = new EmbedJob(mert, new EmbedOptions { BatchSize = batch }, outDir, true);
+        var job = new EmbedJob(mert, options, outDir, true);
         var clock = Stopwatch.StartNew();
         var rows = job.Run(BatchJob.Plan([audioDir], outDir));
         seconds = clock.Elapsed.TotalSeconds;
@@ -342,7 +505,7 @@ try
     var peakMb = Rss("VmHWM");
     Console.WriteLine(JsonSerializer.Serialize(new
     {
-        impl = "culturemert", mode, batch, threads, clips, audio_s = clips * clipSeconds, seconds,
+        impl = "culturemert", mode, precision = precisionOption == Precision.BFloat16 ? "bf16" : "fp32", batch, threads, clips, audio_s = clips * clipSeconds, seconds,
         throughput = clips * clipSeconds / seconds, peak_rss_mb = Math.Round(peakMb),
     }));
 }

@@ -61,27 +61,40 @@ public sealed class AdamW : IDisposable
         {
             if (p.grad is not { } g) continue;
             var t = steps[name] = steps.GetValueOrDefault(name) + 1;
-            var bc1 = 1 - Math.Pow(Beta1, t);
-            var bc2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, t));
             if (!state.TryGetValue(name, out var s))
             {
                 s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
                 state[name] = s;
             }
-            // Every Scalar is held to the end of the step: TorchSharp 0.107's implicit double → Scalar temporaries can be
-            // finalised by the GC while libtorch still reads them.
-            using var decay = (1 - LearningRate * WeightDecay).ToScalar();
-            using var beta2 = Beta2.ToScalar();
-            using var oneMinusBeta2 = (1 - Beta2).ToScalar();
-            using var bc2 = bc2Sqrt.ToScalar();
-            using var eps = Eps.ToScalar();
-            using var stepSize = (-LearningRate / bc1).ToScalar();
-            p.mul_(decay);
-            s.ExpAvg.lerp_(g, 1 - Beta1);                                   // PyTorch's m update (weight: a 0-dim tensor of the step's scope)
-            s.ExpAvgSq.mul_(beta2).addcmul_(g, g, oneMinusBeta2);
-            var denom = s.ExpAvgSq.sqrt().div_(bc2).add_(eps);
-            p.addcdiv_(s.ExpAvg, denom, stepSize);
+            var k = new Coefficients(1 - LearningRate * WeightDecay, 1 - Beta1, Beta2, 1 - Beta2, Math.Sqrt(1 - Math.Pow(Beta2, t)), Eps,
+                                     -LearningRate / (1 - Math.Pow(Beta1, t)));
+            if (FusedAdamW.Applies(p, g, s.ExpAvg, s.ExpAvgSq)) FusedAdamW.Step(p, g, s.ExpAvg, s.ExpAvgSq, k);
+            else StepByOps(p, g, s.ExpAvg, s.ExpAvgSq, k);
         }
+    }
+
+    /// <summary>The scalars of one parameter's update (t is the parameter's own step count).</summary>
+    /// <param name="Decay">1 − lr·wd</param> <param name="Weight1">1 − β1</param> <param name="Bc2Sqrt">√(1 − β2^t)</param>
+    /// <param name="StepSize">−lr / (1 − β1^t)</param>
+    internal readonly record struct Coefficients(double Decay, double Weight1, double Beta2, double OneMinusBeta2, double Bc2Sqrt,
+                                                 double Eps, double StepSize);
+
+    /// <summary>The update as PyTorch's single-tensor AdamW writes it, op for op: any device, any floating dtype.</summary>
+    static void StepByOps(Tensor p, Tensor g, Tensor m, Tensor v, Coefficients k)
+    {
+        // Every Scalar is held to the end of the update: TorchSharp 0.107's implicit double → Scalar temporaries can be
+        // finalised by the GC while libtorch still reads them.
+        using var decay = k.Decay.ToScalar();
+        using var beta2 = k.Beta2.ToScalar();
+        using var oneMinusBeta2 = k.OneMinusBeta2.ToScalar();
+        using var bc2 = k.Bc2Sqrt.ToScalar();
+        using var eps = k.Eps.ToScalar();
+        using var stepSize = k.StepSize.ToScalar();
+        p.mul_(decay);
+        m.lerp_(g, k.Weight1);                                                // (a 0-dim weight tensor of the step's scope)
+        v.mul_(beta2).addcmul_(g, g, oneMinusBeta2);
+        using var denom = v.sqrt().div_(bc2).add_(eps);
+        p.addcdiv_(m, denom, stepSize);
     }
 
     /// <summary>The state as named tensors: <c>exp_avg.NAME</c>, <c>exp_avg_sq.NAME</c> (views of the live state) and
