@@ -14,7 +14,8 @@
 #   4. fluidsynth + fluid-soundfont-gm: the corpus renders its MIDI (real scores and procedural music) to audio.
 #   5. Only with CULTUREMERT_MPI=1 (./test.sh sets it): Open MPI's runtime (openmpi-bin: mpirun, libmpi.so.40) for data-parallel
 #      pre-training under mpirun; nothing else needs it, and a single process never loads it.
-#   6. dotnet build -c Release when any source is newer than the last build.
+#   6. dotnet build -c Release when any source is newer than the last build, or when CULTUREMERT_TORCH_BACKEND (cpu, the
+#      default, or cuda: passed as -p:TorchBackend, see README "GPUs") differs from the last build's.
 set -euo pipefail
 CULTUREMERT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { echo "[setup] $*" >&2; }
@@ -140,20 +141,29 @@ ensure_mpi() {
 }
 
 build_if_stale() {
-  local stamp="$CULTUREMERT_ROOT/artifacts/.build-stamp"
+  local stamp="$CULTUREMERT_ROOT/artifacts/.build-stamp"     # holds the TorchBackend of the last build
+  local backend="${CULTUREMERT_TORCH_BACKEND:-cpu}"
+  case "$backend" in
+    cpu|cuda) ;;
+    *) log "CULTUREMERT_TORCH_BACKEND=$backend: expected cpu or cuda (README, \"GPUs\")."; return 1 ;;
+  esac
   CULTUREMERT_CLI_DLL="$CULTUREMERT_ROOT/artifacts/cli/CultureMert.Cli.dll"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" != "$backend" ]; then
+    rm -rf "$CULTUREMERT_ROOT/artifacts/cli"                 # the other backend's native libraries must not linger
+  fi
   if [ -f "$stamp" ] && [ -f "$CULTUREMERT_CLI_DLL" ] && \
      [ -z "$(find "$CULTUREMERT_ROOT/src" "$CULTUREMERT_ROOT/Directory.Build.props" -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
     return 0
   fi
   command -v dotnet >/dev/null || { log "the .NET 10 SDK (dotnet) is required: https://dot.net"; return 1; }
-  log "building CultureMert (Release)..."
+  log "building CultureMert (Release, TorchBackend=$backend)..."
   mkdir -p "$CULTUREMERT_ROOT/artifacts"
   local log="$CULTUREMERT_ROOT/artifacts/build.log"
-  if ! dotnet build "$CULTUREMERT_ROOT/src/CultureMert.Cli/CultureMert.Cli.csproj" -c Release --nologo -v q -o "$CULTUREMERT_ROOT/artifacts/cli" > "$log" 2>&1; then
+  if ! dotnet build "$CULTUREMERT_ROOT/src/CultureMert.Cli/CultureMert.Cli.csproj" -c Release --nologo -v q -p:TorchBackend="$backend" \
+       -o "$CULTUREMERT_ROOT/artifacts/cli" > "$log" 2>&1; then
     cat "$log" >&2; log "build failed (log: $log)"; return 1
   fi
-  touch "$stamp"
+  echo "$backend" > "$stamp"
 }
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

@@ -41,6 +41,18 @@ static class Common
         }
     }
 
+    /// <summary>
+    /// The <c>--device</c> option of every command that computes with tensors; read it with
+    /// <see cref="ComputeDevice.Parse"/> inside <see cref="Guard"/>, before any output is written, so that a device this
+    /// build or machine lacks is one <c>error:</c> line and exit code 2.
+    /// </summary>
+    public static Option<string> DeviceOption() => new("--device")
+    {
+        Description = "Where tensors are computed: cpu, cuda (the first GPU) or cuda:N. CUDA needs the CUDA build " +
+                      "(dotnet build -p:TorchBackend=cuda, or CULTUREMERT_TORCH_BACKEND=cuda for ./culturemert); see README, \"GPUs\".",
+        DefaultValueFactory = _ => "cpu",
+    };
+
     /// <summary>The <c>--shard i/N</c> option of the batch commands.</summary>
     public static Option<string?> ShardOption() => new("--shard")
     {

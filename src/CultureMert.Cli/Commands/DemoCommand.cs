@@ -16,13 +16,15 @@ static class DemoCommand
         var quick = new Option<bool>("--quick") { Description = "A reduced run (a minute or two) that exercises every step." };
         var full = new Option<bool>("--full") { Description = "More data, steps and teacher codes: a run of a few hours with tighter intervals." };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var deviceOption = Common.DeviceOption();
         var command = new Command("demo", "CultureMERT's findings in miniature: builds a corpus, pre-trains, adapts, merges and probes, and writes REPORT.md.")
-            { output, quick, full, threads };
+            { output, quick, full, threads, deviceOption };
         command.SetAction(r => Common.Guard(() =>
         {
+            var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             if (r.GetValue(quick) && r.GetValue(full)) throw new ArgumentException("--quick and --full exclude each other.");
             Common.SetThreads(r.GetValue(threads));
-            var options = r.GetValue(quick) ? StudyOptions.Quick : r.GetValue(full) ? StudyOptions.Full : StudyOptions.Default;
+            var options = (r.GetValue(quick) ? StudyOptions.Quick : r.GetValue(full) ? StudyOptions.Full : StudyOptions.Default) with { Device = device };
             var dir = Path.GetFullPath(r.GetValue(output)!);
             var pieces = CorpusSources.Gather(new CorpusSourceOptions(PiecesPerCulture: options.PiecesPerCulture, TopClasses: options.TopClasses,
                                                                       ProceduralSeconds: options.SecondsPerClip * options.ClipsPerPiece + 1, Seed: options.Seed),

@@ -18,13 +18,15 @@ static class EmbedCommand
         var batch = new Option<int>("--batch-size") { Description = "Chunks per forward pass (results do not depend on it).", DefaultValueFactory = _ => 4 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
         var precision = Common.PrecisionOption();
+        var deviceOption = Common.DeviceOption();
         var overwrite = new Option<bool>("--overwrite") { Description = "Recompute outputs that already exist." };
         var shardOption = Common.ShardOption();
         var inputs = new Argument<string[]>("INPUT") { Description = "Audio files, folders (searched recursively) or CSV manifests with a 'path' column.", Arity = ArgumentArity.OneOrMore };
         var command = new Command("embed", "Extract layer-wise MERT embeddings from audio files.")
-            { model, output, layers, pool, chunk, batch, precision, threads, overwrite, shardOption, inputs };
+            { model, output, layers, pool, chunk, batch, precision, threads, deviceOption, overwrite, shardOption, inputs };
         command.SetAction(r => Common.Guard(() =>
         {
+            var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             Common.SetThreads(r.GetValue(threads));
             var options = new EmbedOptions
             {
@@ -37,7 +39,7 @@ static class EmbedCommand
             var outDir = r.GetValue(output)!;
             var shard = Common.ResolveShard(r.GetValue(shardOption));
             var tasks = Common.PlanShard(r.GetValue(inputs)!, outDir, shard);
-            using var mert = MertCheckpoint.Load(r.GetValue(model)!);
+            using var mert = MertCheckpoint.Load(r.GetValue(model)!, device);
             if (mert.IgnoredHeads.Count > 0)
                 Console.Error.WriteLine($"note: {mert.WeightsFile}: {mert.IgnoredHeads.Count} pre-training head tensor(s) not used for embedding ({string.Join(", ", mert.IgnoredHeads.Take(3))}...)");
             var job = new EmbedJob(mert, options, outDir, r.GetValue(overwrite));

@@ -25,14 +25,16 @@ static class EvaluateCommand
         var chunk = new Option<double>("--chunk-seconds") { Description = "Embedding chunk length in seconds.", DefaultValueFactory = _ => 5.0 };
         var precision = Common.PrecisionOption();
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var deviceOption = Common.DeviceOption();
         var shardOption = Common.ShardOption();
         shardOption.Description = "Only embed shard i of N (0-based) of every cell's files, then stop; probe afterwards with one run with --shard 0/1. " +
                                   "Default: from MPI, a Slurm array or a Kubernetes Indexed Job, as for embed.";
         var command = new Command("evaluate", "Embed + probe every model × task and write the paper-style table (Markdown, CSV, JSON) and plots; reruns skip finished cells.")
-            { models, tasks, outDir, layer, seeds, lr, hidden, dropout, retrieval, batch, epochs, chunk, precision, threads, shardOption };
+            { models, tasks, outDir, layer, seeds, lr, hidden, dropout, retrieval, batch, epochs, chunk, precision, threads, deviceOption, shardOption };
         command.SetAction(r => Common.Guard(() =>
         {
             var clock = Stopwatch.StartNew();
+            var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             Common.SetThreads(r.GetValue(threads));
             var modelList = r.GetValue(models)!.Select(s =>
             {
@@ -51,6 +53,7 @@ static class EvaluateCommand
             var options = new EvaluateOptions
             {
                 Shard = Common.ResolveShard(r.GetValue(shardOption)),
+                Device = device,
                 Embed = new EmbedOptions { ChunkSeconds = r.GetValue(chunk), Precision = EmbedOptions.ParsePrecision(r.GetValue(precision)!) }.Validate(),
                 Probe = new ProbeOptions
                 {

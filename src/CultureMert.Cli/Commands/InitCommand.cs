@@ -1,6 +1,7 @@
 using System.CommandLine;
 using CultureMert.Checkpoints;
 using CultureMert.Model;
+using TorchSharp;
 
 namespace CultureMert.Cli.Commands;
 
@@ -13,11 +14,14 @@ static class InitCommand
         preset.AcceptOnlyFromAmong("mert-95m", "mert-330m", "small", "tiny");
         var seed = new Option<int>("--seed") { Description = "Random seed of the initialisation.", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Model folder to write (config.json, preprocessor_config.json, model.safetensors).", Required = true };
-        var command = new Command("init", "Write a randomly initialised MERT model (Hugging Face's initialisation scheme) in Hugging Face format.") { preset, seed, output };
+        var deviceOption = Common.DeviceOption();
+        var command = new Command("init", "Write a randomly initialised MERT model (Hugging Face's initialisation scheme) in Hugging Face format.") { preset, seed, output, deviceOption };
         command.SetAction(r => Common.Guard(() =>
         {
+            var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             var dir = r.GetValue(output)!;
-            using var model = new MertModel(MertConfig.Preset(r.GetValue(preset)!)).InitializeWeights(r.GetValue(seed));
+            // The draws come from a CPU generator on every device: a seed writes the same weights with any --device.
+            using var model = new MertModel(MertConfig.Preset(r.GetValue(preset)!)).to(device).InitializeWeights(r.GetValue(seed));
             MertCheckpoint.Save(model, dir);
             var count = model.parameters().Sum(p => p.numel());
             Console.WriteLine($"wrote {dir}: {r.GetValue(preset)}, {model.NumLayers} layers × {model.Config.HiddenSize}, {count:N0} parameters, seed {r.GetValue(seed)}");

@@ -19,10 +19,12 @@ static class MergeCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the DARE drop masks.", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Model folder to write (model.safetensors, config.json, merge.json); with several λ, the parent of lambda-{λ}/ folders.", Required = true };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var deviceOption = Common.DeviceOption();
         var command = new Command("merge", "Merge models continually pre-trained from one base: θ = θ_base + λ·combine(θ_i − θ_base).")
-            { baseDir, models, method, lambda, weights, density, seed, output, threads, CreateAnalyze() };
+            { baseDir, models, method, lambda, weights, density, seed, output, threads, deviceOption, CreateAnalyze() };
         command.SetAction(r => Common.Guard(() =>
         {
+            var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             Common.SetThreads(r.GetValue(threads));
             var w = r.GetValue(weights) is { } ws ? MergeOptions.ParseList(ws, "--weights") : null;
             var options = new MergeOptions
@@ -34,7 +36,7 @@ static class MergeCommand
             var inputs = r.GetValue(models)!;
             options.Validate(inputs.Length);
             var clock = Stopwatch.StartNew();
-            var result = MergeJob.Run(r.GetValue(baseDir)!, inputs, options, r.GetValue(output)!, Console.Error.WriteLine);
+            var result = MergeJob.Run(r.GetValue(baseDir)!, inputs, options, r.GetValue(output)!, Console.Error.WriteLine, device);
             Console.WriteLine($"merged {inputs.Length} model{(inputs.Length > 1 ? "s" : "")} with base {r.GetValue(baseDir)} by {options.Method}: " +
                               $"{result.MergedTensors} tensors merged, {result.CopiedTensors} copied, {result.Parameters:N0} parameters, {clock.Elapsed.TotalSeconds:0.0} s");
             foreach (var (dir, l) in result.OutputDirs.Zip(options.Lambdas))
@@ -58,13 +60,15 @@ static class MergeCommand
         var (baseDir, models) = Inputs();
         var output = new Option<string>("--out") { Description = "Output folder: norms.csv, cosine.csv, sign_conflicts.csv, summary.json, cosine-heatmap.png, layer-norms.png.", Required = true };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var deviceOption = Common.DeviceOption();
         var command = new Command("analyze", "Per-layer task-vector norms, pairwise cosine similarity and sign-conflict rates of the models' task vectors.")
-            { baseDir, models, output, threads };
+            { baseDir, models, output, threads, deviceOption };
         command.SetAction(r => Common.Guard(() =>
         {
+            var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             Common.SetThreads(r.GetValue(threads));
             var outDir = r.GetValue(output)!;
-            var a = TaskVectorAnalysis.Compute(r.GetValue(baseDir)!, r.GetValue(models)!);
+            var a = TaskVectorAnalysis.Compute(r.GetValue(baseDir)!, r.GetValue(models)!, device);
             a.Write(outDir);
             Console.WriteLine($"{a.Models.Length} task vectors over {a.Layers.Length} layers ({a.Entries[^1]:N0} entries)");
             var width = Math.Max(8, a.Models.Max(m => m.Length));

@@ -16,12 +16,15 @@ static class PretrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out (bit-identical to an uninterrupted run)." };
         var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after this many steps in total, with a resumable checkpoint." };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var deviceOption = Common.DeviceOption();
+        deviceOption.Description += " Under mpirun every rank uses the device given.";
         var command = new Command("pretrain", "Continual pre-training with MERT's objective and a multi-stage recipe (re-warming, re-decaying, replay).")
-            { recipe, output, resume, maxSteps, threads };
+            { recipe, output, resume, maxSteps, threads, deviceOption };
         command.SetAction(r => MpiWorld.LauncherWorldSize(Environment.GetEnvironmentVariable) is > 1
-            ? RunDistributed(r.GetValue(recipe)!, r.GetValue(output)!, r.GetValue(resume), r.GetValue(maxSteps), r.GetValue(threads))
+            ? RunDistributed(r.GetValue(recipe)!, r.GetValue(output)!, r.GetValue(resume), r.GetValue(maxSteps), r.GetValue(threads), r.GetValue(deviceOption)!)
             : Common.Guard(() =>
         {
+            var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             Common.SetThreads(r.GetValue(threads));
             var outDir = r.GetValue(output)!;
             var loaded = Recipe.Load(r.GetValue(recipe)!);
@@ -35,7 +38,7 @@ static class PretrainCommand
             Console.CancelKeyPress += onCancel;
             try
             {
-                var result = Run(loaded, outDir, new PretrainOptions(r.GetValue(maxSteps), r.GetValue(resume)), cancel.Token);
+                var result = Run(loaded, outDir, new PretrainOptions(r.GetValue(maxSteps), r.GetValue(resume), Device: device), cancel.Token);
                 var state = result.Finished ? "finished" : result.Interrupted ? "interrupted" : "stopped (--max-steps)";
                 Console.WriteLine($"{state} at step {result.Step} of {result.TotalSteps}; log: {Path.Combine(outDir, "log.csv")}, plot: {Path.Combine(outDir, "loss.png")}" +
                                   $"{(result.LastCheckpoint.Length > 0 ? $", checkpoint: {result.LastCheckpoint}" : "")}" +
@@ -53,7 +56,7 @@ static class PretrainCommand
     /// boundary with a checkpoint, as Ctrl-C does in one process. Any exception on any rank prints it with the rank and
     /// calls MPI_Abort, which ends every rank of the job: a dead rank never leaves the others waiting in a collective.
     /// </summary>
-    static int RunDistributed(string recipePath, string outDir, bool resume, int? maxSteps, int? threads)
+    static int RunDistributed(string recipePath, string outDir, bool resume, int? maxSteps, int? threads, string deviceSpec)
     {
         MpiWorld world;
         try { world = new MpiWorld(); }
@@ -66,6 +69,7 @@ static class PretrainCommand
         {
             try
             {
+                var device = ComputeDevice.Parse(deviceSpec);
                 Common.SetThreads(threads ?? ThreadsPerRank(MpiWorld.LocalSize(Environment.GetEnvironmentVariable)));
                 var loaded = Recipe.Load(recipePath);
                 using var cancel = new CancellationTokenSource();
@@ -76,7 +80,7 @@ static class PretrainCommand
                     cancel.Cancel();
                     Console.Error.WriteLine("SIGUSR1: all ranks finish this step, then rank 0 writes a checkpoint (resume with --resume).");
                 });
-                var options = new PretrainOptions(maxSteps, resume, world);
+                var options = new PretrainOptions(maxSteps, resume, world, device);
                 if (world.Rank == 0) Console.WriteLine($"data-parallel over {world.Size} MPI ranks: {loaded.GradAccumulation / world.Size} of {loaded.GradAccumulation} micro-batches per step on each");
                 var result = world.Rank == 0 ? Run(loaded, outDir, options, cancel.Token) : Pretrainer.Run(loaded, outDir, options, _ => { }, null, cancel.Token);
                 if (world.Rank == 0)

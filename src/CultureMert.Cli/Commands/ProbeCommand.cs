@@ -23,12 +23,14 @@ static class ProbeCommand
         var retrieval = new Option<bool>("--retrieval") { Description = "Also cosine-kNN retrieval on test tracks (P@1/5/10, mAP; relevant = shares a label)." };
         var skipMissing = new Option<bool>("--skip-missing") { Description = "Leave out (and report) manifest rows without embeddings instead of failing." };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var deviceOption = Common.DeviceOption();
         var outDir = new Option<string>("--out") { Description = "Folder for results.json, results.csv, report.md, layers.png.", Required = true };
         var command = new Command("probe", "Train MLP/linear probes on embeddings (MARBLE protocol) per layer and seed; report test metrics with 95 % CIs.")
-            { embeddings, manifest, layer, seeds, lr, hidden, dropout, batch, epochs, task, retrieval, skipMissing, threads, outDir };
+            { embeddings, manifest, layer, seeds, lr, hidden, dropout, batch, epochs, task, retrieval, skipMissing, threads, deviceOption, outDir };
         command.SetAction(r => Common.Guard(() =>
         {
             var clock = Stopwatch.StartNew();
+            var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             Common.SetThreads(r.GetValue(threads));
             ProbeTask? kind = r.GetValue(task)!.ToLowerInvariant() switch
             {
@@ -50,7 +52,7 @@ static class ProbeCommand
             var data = ProbeDataset.Load(r.GetValue(manifest)!, r.GetValue(embeddings)!, kind, r.GetValue(skipMissing));
             foreach (var m in data.Missing) Console.Error.WriteLine($"skipped (no embeddings): {m}");
             if (data.DroppedTags.Length > 0) Console.Error.WriteLine($"tags only in valid/test, dropped: {string.Join(", ", data.DroppedTags)}");
-            var results = ProbeRunner.Run(data, options, Progress.Lines(Console.Out));
+            var results = ProbeRunner.Run(data, options, Progress.Lines(Console.Out), device);
             ProbeReport.Write(r.GetValue(outDir)!, results);
             var best = results.Best;
             var main = results.Task == ProbeTask.MultiLabel ? best.RocAuc : best.Accuracy;

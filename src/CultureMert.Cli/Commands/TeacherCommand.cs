@@ -17,11 +17,13 @@ static class TeacherCommand
         var batch = new Option<int>("--mini-batch") { Description = "Mini-batch size (0: full-batch Lloyd iterations).", DefaultValueFactory = _ => 4096 };
         var iterations = new Option<int>("--iterations") { Description = "Iterations at most.", DefaultValueFactory = _ => 300 };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var deviceOption = Common.DeviceOption();
         var inputs = new Argument<string[]>("INPUT") { Description = "Audio files, folders (searched recursively) or CSV manifests with a 'path' column.", Arity = ArgumentArity.OneOrMore };
         var fit = new Command("fit-kmeans", "Fit k-means (k-means++ init, mini-batch) on log-mel + chroma frames at 75 Hz and save the codebook.")
-            { output, k, seed, perFile, total, batch, iterations, threads, inputs };
+            { output, k, seed, perFile, total, batch, iterations, threads, deviceOption, inputs };
         fit.SetAction(r => Common.Guard(() =>
         {
+            var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             Common.SetThreads(r.GetValue(threads));
             var options = new KMeansFitOptions
             {
@@ -34,7 +36,7 @@ static class TeacherCommand
             foreach (var bad in tasks.Where(t => t.Error is not null)) Console.Error.WriteLine($"skipped: {bad.Error}");
             var files = tasks.Where(t => t.Error is null).Select(t => t.Path).ToList();
             if (files.Count == 0) throw new ArgumentException("no audio files found in the inputs.");
-            using var teacher = KMeansTeacher.Fit(files, options, Progress.Lines(Console.Error));
+            using var teacher = KMeansTeacher.Fit(files, options, Progress.Lines(Console.Error), device);
             teacher.Save(r.GetValue(output)!);
             Console.WriteLine($"wrote {r.GetValue(output)}: {teacher.Name}, {files.Count} files");
             return 0;

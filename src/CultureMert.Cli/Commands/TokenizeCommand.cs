@@ -13,19 +13,21 @@ static class TokenizeCommand
         var cqt = new Option<bool>("--cqt") { Description = "Also write MERT's CQT reconstruction target (336 bins, 75 Hz)." };
         var output = new Option<string>("--out") { Description = "Output folder: one .safetensors per input plus index.csv.", Required = true };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var deviceOption = Common.DeviceOption();
         var overwrite = new Option<bool>("--overwrite") { Description = "Recompute outputs that already exist." };
         var shardOption = Common.ShardOption();
         var inputs = new Argument<string[]>("INPUT") { Description = "Audio files, folders (searched recursively) or CSV manifests with a 'path' column.", Arity = ArgumentArity.OneOrMore };
         var command = new Command("tokenize", "Compute pre-training targets: teacher codes aligned to MERT's 75 Hz frames, and optionally the CQT.")
-            { teacher, bandwidth, cqt, output, threads, overwrite, shardOption, inputs };
+            { teacher, bandwidth, cqt, output, threads, deviceOption, overwrite, shardOption, inputs };
         command.SetAction(r => Common.Guard(() =>
         {
+            var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             Common.SetThreads(r.GetValue(threads));
             var outDir = r.GetValue(output)!;
             var shard = Common.ResolveShard(r.GetValue(shardOption));
             var tasks = Common.PlanShard(r.GetValue(inputs)!, outDir, shard);
-            using var model = Teacher.Open(r.GetValue(teacher)!, r.GetValue(bandwidth));
-            using var transform = r.GetValue(cqt) ? new MertCqt() : null;
+            using var model = Teacher.Open(r.GetValue(teacher)!, r.GetValue(bandwidth), device);
+            using var transform = r.GetValue(cqt) ? new MertCqt() : null;                     // the CQT always runs on the CPU (see MertCqt.Transform)
             var job = new TokenizeJob(model, transform, outDir, r.GetValue(overwrite));
             return Common.RunBatch(tasks, (p, c) => job.Run(tasks, p, c, shard), outDir, "tokenized", shard);
         }));

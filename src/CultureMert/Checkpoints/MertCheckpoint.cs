@@ -47,7 +47,8 @@ public static class MertCheckpoint
     internal static readonly string[] WeightFiles = ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"];
 
     /// <summary>Loads <paramref name="directory"/> in eval mode, checking every tensor's name, shape and dtype.</summary>
-    public static LoadedMert Load(string directory)
+    /// <param name="device">where the model computes (null: the CPU); the weights are read on the CPU, then moved</param>
+    public static LoadedMert Load(string directory, Device? device = null)
     {
         if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"{directory}: model folder not found.");
         var configPath = Path.Combine(directory, "config.json");
@@ -61,7 +62,7 @@ public static class MertCheckpoint
             var ignored = weights.EndsWith(".safetensors") || IsSafeTensorsIndex(weights)
                 ? LoadSafeTensors(model, weights)
                 : AssignAndDispose(model, ReadStateDict(weights), weights);
-            model.eval();
+            model.to(device ?? CPU).eval();
             var weightFiles = weights.EndsWith(".index.json") ? [weights, .. ShardFiles(weights)] : new List<string> { weights };
             return new LoadedMert(model, preprocessor, directory, weights, ignored, HashFiles([configPath]), weightFiles);
         }
@@ -204,10 +205,11 @@ public static class MertCheckpoint
 
     /// <summary>
     /// Writes <c>model.safetensors</c> (float32, HF names, pos-conv as <c>weight_g</c>/<c>weight_v</c>, <c>format: pt</c>
-    /// metadata), <c>config.json</c> and <c>preprocessor_config.json</c>, each atomically. A model loaded from a folder
-    /// with remote code (MERT's <c>modeling_MERT.py</c>, <c>configuration_MERT.py</c>, named by its config's
-    /// <c>auto_map</c>) gets those files copied from <paramref name="sourceDirectory"/>, so that
-    /// <c>AutoModel.from_pretrained(dir, trust_remote_code=True)</c> keeps working.
+    /// metadata; a model on a GPU is copied to the host one tensor at a time as it is written), <c>config.json</c> and
+    /// <c>preprocessor_config.json</c>, each atomically. A model loaded from a folder with remote code (MERT's
+    /// <c>modeling_MERT.py</c>, <c>configuration_MERT.py</c>, named by its config's <c>auto_map</c>) gets those files
+    /// copied from <paramref name="sourceDirectory"/>, so that <c>AutoModel.from_pretrained(dir, trust_remote_code=True)</c>
+    /// keeps working.
     /// </summary>
     public static void Save(MertModel model, string directory, PreprocessorConfig? preprocessor = null, string? sourceDirectory = null)
     {

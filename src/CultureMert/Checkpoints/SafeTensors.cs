@@ -211,6 +211,7 @@ public static class SafeTensors
 
     internal static void WriteData(Stream stream, Tensor t)
     {
+        // Every tensor written goes through here: one on a GPU is copied to the host now, one at a time (on the CPU, a view).
         using var c = t.detach().cpu().contiguous();
         if (c.numel() > 0) stream.Write(c.bytes);
     }

@@ -8,6 +8,8 @@ namespace CultureMert.Distributed;
 /// Collectives over lists of float32 tensors, bucketed as PyTorch DDP's reducer does: tensors are packed into one
 /// contiguous buffer of up to <see cref="BucketFloats"/> floats, the buffer goes through one MPI call, and the results
 /// are copied back — a few large messages instead of one per tensor (the tiny model has ~100 tensors, 95M has ~210).
+/// The bucket is host memory, which is what MPI reads and writes: packing is the one copy each way for CPU tensors and
+/// doubles as the device → host and host → device transfer for tensors on a GPU.
 /// </summary>
 public static class TensorCollectives
 {
@@ -45,7 +47,7 @@ public static class TensorCollectives
 
     private delegate void SpanAction(Span<float> span);
 
-    /// <summary>Packs <paramref name="tensors"/> into CPU buckets in order, runs <paramref name="collective"/> on each, unpacks.</summary>
+    /// <summary>Packs <paramref name="tensors"/> (on any device) into CPU buckets in order, runs <paramref name="collective"/> on each, unpacks.</summary>
     private static void Bucketed(IReadOnlyList<Tensor> tensors, long bucketFloats, SpanAction collective)
     {
         if (tensors.Count == 0) return;

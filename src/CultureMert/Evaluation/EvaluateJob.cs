@@ -42,6 +42,8 @@ public sealed record EvaluateOptions
     public ProbeTask? Task { get; init; }
     /// <summary>One shard of several embeds its part of every cell's files and probes nothing (<see cref="EvaluateJob"/>).</summary>
     public Shard Shard { get; init; } = Shard.Whole;
+    /// <summary>Where models embed and probes train (null: the CPU). Not part of a cell's stamp: it changes speed, not the protocol.</summary>
+    public TorchSharp.torch.Device? Device { get; init; }
 }
 
 /// <summary>
@@ -100,7 +102,7 @@ public sealed class EvaluateJob(IReadOnlyList<EvalModel> models, IReadOnlyList<E
                     {
                         if (loadError is null && mert is null)
                         {
-                            try { mert = MertCheckpoint.Load(m.Dir); }
+                            try { mert = MertCheckpoint.Load(m.Dir, options.Device); }
                             catch (Exception e) { loadError = $"{m.Dir}: cannot load the model: {e.Message}"; }
                         }
                         if (loadError is not null) throw new InvalidDataException(loadError);
@@ -120,7 +122,7 @@ public sealed class EvaluateJob(IReadOnlyList<EvalModel> models, IReadOnlyList<E
                         }
                         log?.Report($"{prefix}: probing…");
                         var data = ProbeDataset.Load(t.Manifest, embDir, options.Task);
-                        var results = ProbeRunner.Run(data, options.Probe);
+                        var results = ProbeRunner.Run(data, options.Probe, null, options.Device);
                         ProbeReport.Write(probeDir, results);
                         AtomicFile.WriteText(Path.Combine(probeDir, StampFile), stamp.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                         log?.Report($"{prefix}: done (test ROC-AUC {results.Best.RocAuc.Mean:0.0000}, layer {results.Best.Layer})");

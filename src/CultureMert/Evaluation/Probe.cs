@@ -8,7 +8,9 @@ namespace CultureMert.Evaluation;
 // Port of MARBLE v1's ProberForBertUtterCLS (a43992899/MARBLE-Benchmark @ d9300e3, benchmark/models/probers.py): a layer
 // selector (one layer, or a learnable softmax-weighted sum initialised from randn) and an MLP Linear → ReLU → Dropout →
 // Linear (or a single Linear). We differ knowingly in one place: dropout draws its mask from the probe's own generator
-// (not libtorch's global one), so a seed reproduces a run even while other threads use torch's RNG.
+// (not libtorch's global one), so a seed reproduces a run even while other threads use torch's RNG. That generator is a
+// CPU one on every device: the probe is built and initialised on the CPU, then moved, and dropout masks are drawn on the
+// CPU and moved to the activations' device, so a seed gives the same draws everywhere.
 
 /// <summary>Picks one layer or a softmax-weighted sum over all layers (MARBLE <c>normalized_weight_sum</c>).</summary>
 public sealed class LayerSelector : Module<Tensor, Tensor>
@@ -41,7 +43,7 @@ public sealed class LayerSelector : Module<Tensor, Tensor>
     {
         if (layer_weights is null) return null;
         using var _ = no_grad();
-        using var w = nn.functional.softmax(layer_weights, 0).to(ScalarType.Float64);
+        using var w = nn.functional.softmax(layer_weights, 0).to(ScalarType.Float64, CPU);
         return w.data<double>().ToArray();
     }
 }
@@ -87,7 +89,7 @@ public sealed class Probe : Module<Tensor, Tensor>
         {
             h = nn.functional.relu(hidden_layer.call(h));                    // (batch, hidden units)
             if (training && dropout > 0)
-                h = h * rand(h.shape, h.dtype, generator: generator).ge(dropout).to(h.dtype) / (1 - dropout);
+                h = h * rand(h.shape, h.dtype, generator: generator).ge(dropout).to(h.dtype, h.device) / (1 - dropout);
         }
         return output.call(h).MoveToOuterDisposeScope();
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using static TorchSharp.torch;
 
 namespace CultureMert.Evaluation;
 
@@ -43,7 +44,8 @@ public sealed record ProbeResults(ProbeTask Task, string[] Tags, string[] Droppe
 /// </summary>
 public static class ProbeRunner
 {
-    public static ProbeResults Run(ProbeDataset data, ProbeOptions o, IProgress<string>? log = null)
+    /// <param name="device">where the probes train (null: the CPU)</param>
+    public static ProbeResults Run(ProbeDataset data, ProbeOptions o, IProgress<string>? log = null, Device? device = null)
     {
         if (o.Seeds < 1) throw new ArgumentException($"--seeds {o.Seeds}: must be at least 1.");
         if (o.LearningRates.Length == 0) throw new ArgumentException("--lr: give at least one learning rate.");
@@ -56,7 +58,7 @@ public static class ProbeRunner
                 for (var i = 0; i < o.Seeds; i++)
                 {
                     var seed = o.FirstSeed + i;
-                    var fit = ProbeTrainer.Fit(data, index, o.Settings with { LearningRate = lr }, seed);
+                    var fit = ProbeTrainer.Fit(data, index, o.Settings with { LearningRate = lr }, seed, device);
                     runs.Add(TestMetrics(data, fit, seed));
                     log?.Report($"layer {name}, lr {lr.ToString(CultureInfo.InvariantCulture)}, seed {seed}: {fit.Epochs} epochs (best {fit.BestEpoch}), " +
                                 $"valid {fit.BestValid:0.0000}, test {(data.Task == ProbeTask.MultiLabel ? $"ROC-AUC {runs[^1].TestRocAuc:0.0000}" : $"accuracy {runs[^1].TestAccuracy:0.0000}")}");

@@ -39,14 +39,16 @@ public static class ProbeTrainer
     /// improvement, stops after <c>EarlyStopPatience</c> and restores the best epoch's weights before scoring test.
     /// </summary>
     /// <param name="layer">index into <see cref="ProbeDataset.LayerIds"/>, or null for the learnable weighted sum</param>
-    public static ProbeFit Fit(ProbeDataset data, int? layer, ProbeSettings s, long seed)
+    /// <param name="device">where the probe trains and predicts (null: the CPU); its initialisation, shuffling and dropout
+    /// draw from CPU generators, so a seed means the same run on every device up to float rounding</param>
+    public static ProbeFit Fit(ProbeDataset data, int? layer, ProbeSettings s, long seed, Device? device = null)
     {
         s.Validate();
         var (n, l, h, k) = (data.Train.Chunks, data.Layers, data.Hidden, data.Tags.Length);
         using var generator = new Generator((ulong)seed);
-        using var model = new Probe(l, layer, h, s.Hidden, k, s.Dropout, generator);
-        using var x = tensor(data.Train.X, [n, l, h]);                            // (chunks, layers, hidden)
-        using var y = Targets(data, data.Train);                                   // (chunks, tags) float or (chunks) long
+        using var model = new Probe(l, layer, h, s.Hidden, k, s.Dropout, generator).to(device ?? CPU);
+        using var x = tensor(data.Train.X, [n, l, h], device: device);           // (chunks, layers, hidden)
+        using var y = Targets(data, data.Train, device);                          // (chunks, tags) float or (chunks) long
         using var optimizer = optim.Adam(model.parameters(), s.LearningRate);
         var shuffle = new Random(unchecked((int)seed));
         var order = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
@@ -65,7 +67,7 @@ public static class ProbeTrainer
                 for (var start = 0; start < n; start += s.BatchSize)
                 {
                     using var scope = NewDisposeScope();                               // every tensor of this batch dies here
-                    var idx = tensor(order[start..Math.Min(n, start + s.BatchSize)]);
+                    var idx = tensor(order[start..Math.Min(n, start + s.BatchSize)], device: device);
                     var logits = model.call(x.index_select(0, idx));                  // (batch, tags)
                     var target = y.index_select(0, idx);
                     var loss = data.Task == ProbeTask.MultiLabel
@@ -104,24 +106,26 @@ public static class ProbeTrainer
         finally { foreach (var t in bestWeights.Values) t.Dispose(); }
     }
 
-    static Tensor Targets(ProbeDataset data, ProbeSplit split)
+    static Tensor Targets(ProbeDataset data, ProbeSplit split, Device? device)
     {
         var k = data.Tags.Length;
         if (data.Task == ProbeTask.SingleLabel)
         {
             var classes = split.Classes();
-            return tensor(split.ChunkGroup.Select(g => (long)classes[g]).ToArray());       // (chunks)
+            return tensor(split.ChunkGroup.Select(g => (long)classes[g]).ToArray(), device: device);   // (chunks)
         }
         var y = new float[split.Chunks * k];
         for (var c = 0; c < split.Chunks; c++)
             for (var t = 0; t < k; t++) y[c * k + t] = split.Truth[split.ChunkGroup[c], t] ? 1f : 0f;
-        return tensor(y, [split.Chunks, k]);                                                  // (chunks, tags)
+        return tensor(y, [split.Chunks, k], device: device);                                  // (chunks, tags)
     }
 
     /// <summary>Per-track scores (groups, tags): chunk logits averaged per track (MARBLE's scatter_mean), then sigmoid or softmax.</summary>
+    /// <remarks>Runs on the probe's device; the logits come back to the CPU batch by batch.</remarks>
     public static double[,] Predict(Probe model, ProbeSplit split, ProbeTask task, int batchSize)
     {
         model.eval();
+        var device = ComputeDevice.Of(model);
         var (layers, hidden) = model.InputShape;
         var (n, row) = (split.Chunks, layers * hidden);
         using var _ = no_grad();
@@ -131,8 +135,8 @@ public static class ProbeTrainer
         {
             using var scope = NewDisposeScope();
             var count = Math.Min(n, start + batchSize) - start;
-            var batch = tensor(split.X.AsSpan(start * row, count * row).ToArray(), [count, layers, hidden]);   // (batch, layers, hidden)
-            var output = model.call(batch).to(ScalarType.Float32);                                              // (batch, tags)
+            var batch = tensor(split.X.AsSpan(start * row, count * row).ToArray(), [count, layers, hidden], device: device);   // (batch, layers, hidden)
+            var output = model.call(batch).to(ScalarType.Float32, CPU);                                                          // (batch, tags)
             k = (int)output.shape[1];
             logits ??= new float[n * k];
             output.data<float>().CopyTo(logits.AsSpan(start * k));

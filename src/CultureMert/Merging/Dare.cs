@@ -23,7 +23,8 @@ public static class Dare
 
     /// <summary>
     /// DARE (arXiv:2311.03099 §3): drop each entry with probability 1 − density, rescale survivors by 1/density. The mask
-    /// of model i is the i-th draw of <c>rand(shape, float64, generator) &lt; density</c> from one generator per tensor.
+    /// of model i is the i-th draw of <c>rand(shape, float64, generator) &lt; density</c> from one generator per tensor,
+    /// a CPU generator on any device (the masks are drawn on the CPU and moved), so a seed drops the same entries everywhere.
     /// deltas (models, ...) → (models, ...).
     /// </summary>
     public static Tensor DropAndRescale(Tensor deltas, double density, Generator generator)
@@ -35,7 +36,7 @@ public static class Dare
         {
             using var inner = NewDisposeScope();
             var row = result[i];                                                  // (...)
-            row.mul_(rand(row.shape, ScalarType.Float64, generator: generator).lt(density)).div_(density);
+            row.mul_(rand(row.shape, ScalarType.Float64, generator: generator).lt(density).to(row.device)).div_(density);
         }
         return result.MoveToOuterDisposeScope();
     }

@@ -59,7 +59,8 @@ public sealed record MergeResult(IReadOnlyList<string> OutputDirs, int Tensors, 
 /// Merges model folders against a base, streaming: one tensor name at a time, the base's and each model's tensor are
 /// read, their task vectors combined by the chosen method, and θ_base + λ·τ written for every λ (one
 /// <see cref="SafeTensorsWriter"/> per output folder, all in the same pass). Memory: a few tensors, not the models
-/// (except for pytorch_model.bin inputs, which are unpickled whole).
+/// (except for pytorch_model.bin inputs, which are unpickled whole). Tensors are read on the CPU and combined on the
+/// chosen device; the writers copy each result back to the host as they write it.
 /// </summary>
 public static class MergeJob
 {
@@ -69,7 +70,9 @@ public static class MergeJob
     public static string OutputDir(string outDir, MergeOptions o, double lambda) =>
         o.Lambdas.Length == 1 ? outDir : Path.Combine(outDir, $"lambda-{MergeOptions.Format(lambda)}");
 
-    public static MergeResult Run(string baseDir, IReadOnlyList<string> modelDirs, MergeOptions options, string outDir, Action<string>? log = null)
+    /// <param name="device">where the task vectors are combined (null: the CPU)</param>
+    public static MergeResult Run(string baseDir, IReadOnlyList<string> modelDirs, MergeOptions options, string outDir, Action<string>? log = null,
+                                  Device? device = null)
     {
         options.Validate(modelDirs.Count);
         NativeHeap.ReturnLargeBuffersToTheSystem();
@@ -110,7 +113,8 @@ public static class MergeJob
                     copied++;
                     continue;
                 }
-                var deltas = TaskVectors.Deltas(b, models.Count, m => models[m].Read(info.Name));      // (models, ...)
+                b = b.to(device ?? CPU);
+                var deltas = TaskVectors.Deltas(b, models.Count, m => models[m].Read(info.Name));      // (models, ...) on b's device
                 var combined = Combine(deltas, weights, options, info.Name);                          // (...)
                 for (var j = 0; j < writers.Count; j++) writers[j].Write(info.Name, TaskVectors.Apply(b, combined, options.Lambdas[j]));
                 merged++;

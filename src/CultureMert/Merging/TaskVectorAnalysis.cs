@@ -65,7 +65,8 @@ public sealed class TaskVectorAnalysis
         _ => (3, int.Parse(layer["encoder.layers.".Length..], CultureInfo.InvariantCulture)),
     };
 
-    public static TaskVectorAnalysis Compute(string baseDir, IReadOnlyList<string> modelDirs)
+    /// <param name="device">where the task vectors are compared (null: the CPU)</param>
+    public static TaskVectorAnalysis Compute(string baseDir, IReadOnlyList<string> modelDirs, Device? device = null)
     {
         if (modelDirs.Count < 1) throw new ArgumentException("--models: at least one model is needed.");
         NativeHeap.ReturnLargeBuffersToTheSystem();
@@ -88,14 +89,14 @@ public sealed class TaskVectorAnalysis
             foreach (var info in floats)
             {
                 using var scope = NewDisposeScope();                              // every tensor of this name dies here
-                var b = baseT.Read(info.Name);
+                var b = baseT.Read(info.Name).to(device ?? CPU);
                 var d = TaskVectors.Deltas(b, M, m => models[m].Read(info.Name)).reshape(M, -1);   // (models, n)
                 var s = d.sign();
                 var (pos, neg) = (s.gt(0).to(ScalarType.Float64), s.lt(0).to(ScalarType.Float64));              // (models, n)
                 var nz = pos + neg;
-                var dots = d.matmul(d.t()).data<double>().ToArray();                                             // (models, models)
-                var both = nz.matmul(nz.t()).data<double>().ToArray();
-                var conflicts = (pos.matmul(neg.t()) + neg.matmul(pos.t())).data<double>().ToArray();
+                var dots = d.matmul(d.t()).cpu().data<double>().ToArray();                                       // (models, models)
+                var both = nz.matmul(nz.t()).cpu().data<double>().ToArray();
+                var conflicts = (pos.matmul(neg.t()) + neg.matmul(pos.t())).cpu().data<double>().ToArray();
                 var l = index[LayerOf(info.Name)];
                 foreach (var k in new[] { l, L })
                 {

@@ -14,13 +14,14 @@ public static class TaskVectors
 
     /// <summary>
     /// τ_i = θ_i − θ_base with the models read one at a time by <paramref name="read"/> (each read tensor is disposed once
-    /// copied), written in place into one (models, ...) float64 tensor: memory for the result and one model's tensor.
+    /// copied), written in place into one (models, ...) float64 tensor on the base's device (the reads may be on another):
+    /// memory for the result and one model's tensor.
     /// </summary>
     public static Tensor Deltas(Tensor baseT, int models, Func<int, Tensor> read)
     {
         using var scope = NewDisposeScope();
         var b = baseT.to(ScalarType.Float64);
-        var deltas = empty([models, .. baseT.shape], ScalarType.Float64);       // (models, ...)
+        var deltas = empty([models, .. baseT.shape], ScalarType.Float64, baseT.device);   // (models, ...)
         for (var i = 0; i < models; i++)
         {
             using var m = read(i);
@@ -33,7 +34,7 @@ public static class TaskVectors
     public static Tensor WeightedSum(Tensor deltas, IReadOnlyList<double> weights)
     {
         using var scope = NewDisposeScope();
-        var sum = zeros(deltas.shape[1..], deltas.dtype);                     // (...); accumulated model by model, no (models, ...) temporary
+        var sum = zeros(deltas.shape[1..], deltas.dtype, deltas.device);      // (...); accumulated model by model, no (models, ...) temporary
         for (var i = 0; i < weights.Count; i++) sum.add_(deltas[i], alpha: weights[i]);
         return sum.MoveToOuterDisposeScope();
     }
@@ -44,14 +45,5 @@ public static class TaskVectors
         using var scope = NewDisposeScope();
         if (lambda == 0) return baseT.clone().MoveToOuterDisposeScope();
         return (combined * lambda).add_(baseT).to(baseT.dtype).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Per-model weights as a (models, 1, …, 1) float64 tensor that broadcasts over <paramref name="like"/> (models, ...).</summary>
-    public static Tensor Broadcast(IReadOnlyList<double> weights, Tensor like)
-    {
-        var shape = new long[like.dim()];
-        Array.Fill(shape, 1L);
-        shape[0] = weights.Count;
-        return tensor(weights.ToArray(), ScalarType.Float64).reshape(shape);
     }
 }

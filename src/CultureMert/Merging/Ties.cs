@@ -43,7 +43,7 @@ public static class Ties
     {
         using var scope = NewDisposeScope();
         var majority = deltas.sum(dim: 0).ge(0).to(deltas.dtype) * 2 - 1;       // (...), ±1
-        var agree = empty(deltas.shape, ScalarType.Bool);                        // (models, ...)
+        var agree = empty(deltas.shape, ScalarType.Bool, deltas.device);         // (models, ...)
         for (var i = 0; i < deltas.size(0); i++) agree[i].copy_(deltas[i].sign().eq(majority));
         return agree.MoveToOuterDisposeScope();
     }
@@ -55,7 +55,7 @@ public static class Ties
     public static Tensor DisjointMean(Tensor deltas, Tensor agree, IReadOnlyList<double> weights)
     {
         using var scope = NewDisposeScope();
-        var total = zeros(deltas.shape[1..], deltas.dtype);                     // (...) Σ_i w_i·agree_i
+        var total = zeros(deltas.shape[1..], deltas.dtype, deltas.device);      // (...) Σ_i w_i·agree_i
         var sum = zeros_like(total);                                             // (...) Σ_i w_i·τ_i·agree_i
         for (var i = 0; i < weights.Count; i++)
         {

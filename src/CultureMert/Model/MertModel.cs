@@ -66,7 +66,8 @@ public sealed class MertModel : nn.Module<Tensor, Tensor>
     /// <summary>
     /// Hugging Face's initialisation (HubertPreTrainedModel._init_weights): Linear N(0, initializer_range) with zero bias,
     /// norms at weight 1 / bias 0, CNN convs Kaiming-normal; the positional conv keeps PyTorch's default Conv1d init folded
-    /// into weight norm (g = ‖v‖) with zero bias; the mask embedding U(0, 1).
+    /// into weight norm (g = ‖v‖) with zero bias; the mask embedding U(0, 1). Draws come from a CPU generator on any
+    /// device, so a seed gives the same weights everywhere.
     /// </summary>
     public MertModel InitializeWeights(int seed)
     {
@@ -74,17 +75,17 @@ public sealed class MertModel : nn.Module<Tensor, Tensor>
         using var gen = new Generator((ulong)seed);
         foreach (var (name, p) in named_parameters())
         {
-            if (name == "masked_spec_embed") p.uniform_(0, 1, generator: gen);
+            if (name == "masked_spec_embed") ComputeDevice.DrawOnHost(p, t => t.uniform_(0, 1, generator: gen));
             else if (name.EndsWith("pos_conv_embed.conv.weight_v"))
             {
                 var fanIn = p.size(1) * p.size(2);
                 var bound = 1.0 / Math.Sqrt(fanIn);               // kaiming_uniform(a=√5) bound
-                p.uniform_(-bound, bound, generator: gen);
+                ComputeDevice.DrawOnHost(p, t => t.uniform_(-bound, bound, generator: gen));
             }
             else if (name.EndsWith("pos_conv_embed.conv.weight_g")) { }   // set from v below
             else if (name.Contains("conv_layers") && name.EndsWith("conv.weight"))
-                p.normal_(0, Math.Sqrt(2.0 / (p.size(1) * p.size(2))), generator: gen);
-            else if (name.EndsWith(".weight") && p.dim() == 2) p.normal_(0, Config.InitializerRange, generator: gen);
+                ComputeDevice.DrawOnHost(p, t => t.normal_(0, Math.Sqrt(2.0 / (p.size(1) * p.size(2))), generator: gen));
+            else if (name.EndsWith(".weight") && p.dim() == 2) ComputeDevice.DrawOnHost(p, t => t.normal_(0, Config.InitializerRange, generator: gen));
             else if (name.EndsWith(".weight")) p.fill_(1.0);       // LayerNorm / GroupNorm scale
             else if (name.EndsWith(".bias")) p.zero_();
         }

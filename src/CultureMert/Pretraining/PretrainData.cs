@@ -254,9 +254,10 @@ public sealed class PretrainData : IDisposable
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
         var wave = tensor(samples);
-        var codes = teacher!.Encode(wave).to_type(ScalarType.Int64);          // (n_q, teacher frames)
-        var spec = cqt.Transform(wave);                                     // (bins, floor(L/320) + 1)
-        return (codes.clone().DetachFromDisposeScope(), spec.clone().DetachFromDisposeScope());
+        var codes = teacher!.Encode(wave);                                  // (n_q, teacher frames), on the teacher's device
+        var spec = cqt.Transform(wave);                                     // (bins, floor(L/320) + 1), on the CPU
+        // Cached on the CPU, where batches are cut (the cache's budget is host memory); the trainer moves each batch.
+        return (codes.to(ScalarType.Int64, CPU, copy: true).DetachFromDisposeScope(), spec.clone().DetachFromDisposeScope());
     });
 
     public void Dispose()

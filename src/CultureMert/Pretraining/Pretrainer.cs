@@ -17,7 +17,9 @@ namespace CultureMert.Pretraining;
 /// <param name="MaxSteps">stop once this many steps (in total, over all stages) are done, with a resumable checkpoint</param>
 /// <param name="Resume">continue from the newest checkpoint in the output folder</param>
 /// <param name="World">the ranks of a data-parallel run (MPI), or null for one process</param>
-public sealed record PretrainOptions(int? MaxSteps = null, bool Resume = false, ICommunicator? World = null);
+/// <param name="Device">where the model, heads, optimiser state and each step's batch live (null: the CPU); batches are
+/// drawn, noised and masked on the CPU from the step's seeded generators, so a seed means the same data on every device</param>
+public sealed record PretrainOptions(int? MaxSteps = null, bool Resume = false, ICommunicator? World = null, Device? Device = null);
 
 /// <summary>What a running pre-training reports after each step (and once before the first).</summary>
 public sealed record PretrainProgress(int Step, int TotalSteps, int StopAt, string Stage, double Loss, double Accuracy, double Lr,
@@ -53,6 +55,7 @@ public static class Pretrainer
                                      IProgress<PretrainProgress>? progress = null, CancellationToken cancel = default)
     {
         var world = options.World;
+        var device = options.Device ?? CPU;
         var lead = world is null || world.Rank == 0;                            // the rank that writes files and logs
         if (world is not null && recipe.GradAccumulation % world.Size != 0)
             throw new ArgumentException($"{recipe.SourceFile}: grad_accumulation {recipe.GradAccumulation} is not a multiple of the {world.Size} ranks (each rank runs every {world.Size}th micro-batch of a step); set grad_accumulation to a multiple of {world.Size} or launch a divisor of {recipe.GradAccumulation} ranks.");
@@ -76,17 +79,17 @@ public static class Pretrainer
         var files = PretrainData.Scan(recipe, Path.Combine(outDir, "data"), w => log("warning: " + w));
         foreach (var (name, list) in files)
             log(FormattableString.Invariant($"source {name}: {list.Count} files, {list.Sum(f => f.Samples) / 24000.0 / 3600:F3} h"));
-        using var teacher = OpenTeacher(recipe, files, outDir, log);
+        using var teacher = OpenTeacher(recipe, files, outDir, device, log);
         if (lead) world?.Barrier();
         var (codebooks, codebookSize) = teacher is not null ? (teacher.Codebooks, teacher.CodebookSize) : CacheShape(files);
 
         // 2. model and heads
-        using var model = LoadBase(recipe, out var preprocessor, out var baseDir);
+        using var model = LoadBase(recipe, device, out var preprocessor, out var baseDir);
         if (model.Config.TotalStride != RandomCrop.SamplesPerLabelFrame || model.Config.SampleRate != PretrainData.SampleRate)
             throw new InvalidDataException($"{recipe.Base}: the CNN's total stride is {model.Config.TotalStride} at {model.Config.SampleRate} Hz; MERT's targets are at 75 Hz (stride 320 at 24 kHz).");
         if (model.MaskEmbedding is null) throw new InvalidDataException($"{recipe.Base}: the model has no masked_spec_embed (its config has mask_time_prob 0); pre-training needs the mask embedding.");
-        manual_seed(recipe.Seed);                                               // the heads' PyTorch-default initialisation
-        using var objective = new MertObjective(model.Config, Enumerable.Repeat(codebookSize, codebooks).ToArray());
+        manual_seed(recipe.Seed);                                               // the heads' PyTorch-default initialisation, on the CPU
+        using var objective = new MertObjective(model.Config, Enumerable.Repeat(codebookSize, codebooks).ToArray()).to(device);
         using var data = new PretrainData(model.Config, preprocessor, files, recipe.CropSeconds, recipe.PadShort, teacher, codebooks, codebookSize);
         if (state is null) log("heads: " + LoadHeads(objective, HeadsFile(recipe, baseDir)));
         else
@@ -147,7 +150,7 @@ public static class Pretrainer
                 optimizer!.LearningRate = lr;
 
                 var timer = Stopwatch.StartNew();
-                var row = TrainStep(recipe, stage, data, model, objective, optimizer, step, codebooks, seconds, world);
+                var row = TrainStep(recipe, stage, data, model, objective, optimizer, step, codebooks, seconds, world, device);
                 timer.Stop();
                 step++;
                 stepsThisRun++;
@@ -192,10 +195,12 @@ public static class Pretrainer
     /// One optimiser step: <c>grad_accumulation</c> micro-batches (crops → clean targets → in-batch noise → span mask →
     /// loss/accumulation → backward), gradient clipping over the trained parameters, AdamW. Returns the log row's figures.
     /// With a <paramref name="world"/>, this rank runs its share of the micro-batches and the sums are all-reduced before clipping.
+    /// The batch, its noise and its mask are drawn on the CPU (seeded .NET generators) and moved to <paramref name="device"/>
+    /// for the forward; the log's statistics are read on the CPU.
     /// </summary>
     private static Dictionary<string, object> TrainStep(Recipe recipe, StageRecipe stage, PretrainData data, MertModel model, MertObjective objective,
                                                         AdamW optimizer, int step, int codebooks, Dictionary<string, double> seconds,
-                                                        ICommunicator? world)
+                                                        ICommunicator? world, Device device)
     {
         using var scope = NewDisposeScope();                                  // every tensor of this step dies here
         var accum = recipe.GradAccumulation;
@@ -218,15 +223,15 @@ public static class Pretrainer
                     maxNoises: recipe.NoiseMaxSegments).Mixed;
             var mask = SpanMasking.ComputeMaskIndices(recipe.BatchSize, data.CropFrames, rng, recipe.MaskProb, recipe.MaskLength)
                        .logical_and(batch.Valid);                                                  // (B, T); padding never masked
-            using var terms = objective.Loss(model, audio, mask, batch.Codes, batch.Cqt);
+            using var terms = objective.Loss(model, audio.to(device), mask.to(device), batch.Codes.to(device), batch.Cqt.to(device));
             using (var a = ((double)accum).ToScalar()) terms.Total.div(a).backward();    // Scalar held: see FeaturePenalty.ScaleGradient
             using (no_grad())
             {
                 loss += terms.Total.item<float>() / accum;
                 pen += terms.FeaturePenalty.item<float>() / accum;
                 mse += terms.CqtMse.item<float>() / accum;
-                var per = terms.PerCodebook.data<float>().ToArray();
-                var a = terms.Accuracy.data<float>().ToArray();
+                var per = terms.PerCodebook.cpu().data<float>().ToArray();
+                var a = terms.Accuracy.cpu().data<float>().ToArray();
                 var tm = batch.Codes[mask];                                                         // (S, n_q)
                 masked += tm.size(0);
                 for (var i = 0; i < codebooks; i++)
@@ -312,16 +317,16 @@ public static class Pretrainer
         return new AdamW(trained, stage.PeakLr, stage.Beta1, stage.Beta2, stage.Eps, stage.WeightDecay);
     }
 
-    private static MertModel LoadBase(Recipe recipe, out PreprocessorConfig preprocessor, out string? baseDir)
+    private static MertModel LoadBase(Recipe recipe, Device device, out PreprocessorConfig preprocessor, out string? baseDir)
     {
         if (recipe.Base.StartsWith("init:"))
         {
             var config = MertConfig.Preset(recipe.Base["init:".Length..]);
             preprocessor = new PreprocessorConfig(false, config.SampleRate);
             baseDir = null;
-            return new MertModel(config).InitializeWeights(recipe.InitSeed);
+            return new MertModel(config).to(device).InitializeWeights(recipe.InitSeed);
         }
-        var loaded = MertCheckpoint.Load(recipe.Base);
+        var loaded = MertCheckpoint.Load(recipe.Base, device);
         if (loaded.Model.Config.SampleRate != PretrainData.SampleRate)
             throw new InvalidDataException($"{recipe.Base}: sample_rate {loaded.Model.Config.SampleRate}; MERT pre-training reads {PretrainData.SampleRate} Hz.");
         preprocessor = loaded.Preprocessor;
@@ -355,15 +360,15 @@ public static class Pretrainer
         finally { foreach (var t in state.Values) t.Dispose(); }
     }
 
-    private static ITokenTeacher? OpenTeacher(Recipe recipe, Dictionary<string, List<TrainingFile>> files, string outDir, Action<string> log)
+    private static ITokenTeacher? OpenTeacher(Recipe recipe, Dictionary<string, List<TrainingFile>> files, string outDir, Device device, Action<string> log)
     {
         if (recipe.Targets.Teacher is not { } spec) return null;
-        if (spec != "kmeans-fit") return Teacher.Open(spec, recipe.Targets.BandwidthKbps);
+        if (spec != "kmeans-fit") return Teacher.Open(spec, recipe.Targets.BandwidthKbps, device);
         var path = Path.Combine(outDir, "teacher", "kmeans.safetensors");
-        if (File.Exists(path)) return KMeansTeacher.Load(path);
+        if (File.Exists(path)) return KMeansTeacher.Load(path, device);
         log($"fitting a k-means teacher (k = {recipe.Targets.KMeansK}) on the training data → {path}");
         var fitted = KMeansTeacher.Fit(files.Values.SelectMany(f => f).Select(f => f.Path).ToList(),
-                                       new KMeansFitOptions { K = recipe.Targets.KMeansK, Seed = recipe.Seed }.Validate());
+                                       new KMeansFitOptions { K = recipe.Targets.KMeansK, Seed = recipe.Seed }.Validate(), null, device);
         fitted.Save(path);
         return fitted;
     }

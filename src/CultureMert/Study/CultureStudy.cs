@@ -15,7 +15,7 @@ using CultureMert.Teachers;
 
 namespace CultureMert.Study;
 
-/// <summary>The sizes of a study run: the demo's default, <c>--quick</c> (tests) and <c>--full</c> (hours).</summary>
+/// <summary>The sizes of a study run: the demo's default, <c>--quick</c> (tests) and <c>--full</c> (hours); and where it computes.</summary>
 public sealed record StudyOptions
 {
     public string Preset { get; init; } = "tiny";
@@ -33,6 +33,8 @@ public sealed record StudyOptions
     public int Seeds { get; init; } = 5;
     public int MaxEpochs { get; init; } = 100;
     public int Seed { get; init; } = 0;
+    /// <summary>Where every step computes: teacher, pre-training, merging, embedding and probing (null: the CPU).</summary>
+    public TorchSharp.torch.Device? Device { get; init; }
 
     public static StudyOptions Default => new();
 
@@ -95,8 +97,8 @@ public static class CultureStudy
         {
             var train = corpus.Clips.Where(c => c.Split == "train").Select(c => c.Path).ToList();
             if (!File.Exists(teacherPath))
-                using (var fitted = KMeansTeacher.Fit(train, new KMeansFitOptions { K = o.KMeansK, Seed = o.Seed }.Validate())) fitted.Save(teacherPath);
-            using var teacher = KMeansTeacher.Load(teacherPath);
+                using (var fitted = KMeansTeacher.Fit(train, new KMeansFitOptions { K = o.KMeansK, Seed = o.Seed }.Validate(), null, o.Device)) fitted.Save(teacherPath);
+            using var teacher = KMeansTeacher.Load(teacherPath, o.Device);
             using var cqt = new MertCqt();
             var job = new TokenizeJob(teacher, cqt, tokens, overwrite: false);
             var rows = job.Run(BatchJob.Plan([Path.Combine(outDir, "corpus", "audio")], tokens), cancel: cancel);
@@ -124,7 +126,7 @@ public static class CultureStudy
                     log(FormattableString.Invariant($"  [{name}] step {p.Step}/{p.TotalSteps} ({p.Stage}) loss {p.Loss:F3}, masked accuracy {p.Accuracy:P0}, {p.AudioSecondsPerSecond:F0} audio-s/s") +
                         (p.Eta is { } eta ? $", ETA {eta:mm\\:ss}" : ""));
             });
-            var result = Pretrainer.Run(recipe, Path.Combine(runs, name), new PretrainOptions(Resume: true),
+            var result = Pretrainer.Run(recipe, Path.Combine(runs, name), new PretrainOptions(Resume: true, Device: o.Device),
                                         line => { if (!line.StartsWith("source ")) log($"  [{name}] {line}"); }, progress, cancel);
             log($"  [{name}] {(result.Finished ? "done" : "stopped")} at step {result.Step}");
             cancel.ThrowIfCancellationRequested();
@@ -177,7 +179,7 @@ public static class CultureStudy
         Phase("merging", () =>
         {
             var result = MergeJob.Run(Export("base", "western-base"), others.Select(c => Export($"cpt-{c}", "adapt")).ToList(),
-                                      new MergeOptions { Method = "task-arithmetic", Lambdas = o.Lambdas }.Validate(others.Count), merges, log);
+                                      new MergeOptions { Method = "task-arithmetic", Lambdas = o.Lambdas }.Validate(others.Count), merges, log, o.Device);
             mergeDirs.AddRange(result.OutputDirs);
         });
 
@@ -194,6 +196,7 @@ public static class CultureStudy
             {
                 Embed = new EmbedOptions { ChunkSeconds = Math.Min(5, o.SecondsPerClip) },
                 Probe = new ProbeOptions { Seeds = o.Seeds, Settings = new ProbeSettings { MaxEpochs = o.MaxEpochs } },
+                Device = o.Device,
             };
             cells = new EvaluateJob(models, tasks, evalDir, options).Run(new SyncProgress<string>(line => log("  " + line)), cancel);
             EvaluateReport.Write(evalDir, models, tasks, cells);

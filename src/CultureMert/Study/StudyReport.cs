@@ -62,7 +62,8 @@ internal static class StudyReport
 
         var sb = new StringBuilder("# CultureMERT in miniature\n\n");
         var minutes = wall.ToString(@"mm\:ss", Inv);
-        sb.Append($"Wall time **{minutes}** (min:s) on {Environment.ProcessorCount} CPU cores; model preset `{o.Preset}`, {o.Seeds} probe seeds, ")
+        var gpu = o.Device is { type: not TorchSharp.DeviceType.CPU } d ? $" and {d}" : "";
+        sb.Append($"Wall time **{minutes}** (min:s) on {Environment.ProcessorCount} CPU cores{gpu}; model preset `{o.Preset}`, {o.Seeds} probe seeds, ")
           .Append("λ ∈ {" + LambdaList(o) + "}. Everything below was computed by this run; ")
           .Append("the corpus is rendered MIDI (real scores and procedural music), the teacher a k-means codebook, the model tiny: ")
           .Append("the study's *mechanics* are CultureMERT's, its *scale* is not (see the reading at the end).\n\n");

@@ -35,8 +35,8 @@ public sealed class EncodecNormConv : nn.Module<Tensor, Tensor>
     {
         using var _ = no_grad();
         var bound = 1.0 / Math.Sqrt(weight_v.shape[1] * weight_v.shape[2]);
-        weight_v.uniform_(-bound, bound, generator);
-        bias.uniform_(-bound, bound, generator);
+        ComputeDevice.DrawOnHost(weight_v, t => t.uniform_(-bound, bound, generator));
+        ComputeDevice.DrawOnHost(bias, t => t.uniform_(-bound, bound, generator));
         weight_g.copy_(linalg.norm(weight_v, dims: [1, 2], keepdim: true));
     }
 

@@ -25,7 +25,7 @@ public sealed class EncodecLstm : nn.Module<Tensor, Tensor>, IEncodecStreamingLa
     public void InitializeRandom(Generator generator)
     {
         using var _ = no_grad();
-        foreach (var p in lstm.parameters()) p.uniform_(-1.0 / Math.Sqrt(dim), 1.0 / Math.Sqrt(dim), generator);
+        foreach (var p in lstm.parameters()) ComputeDevice.DrawOnHost(p, t => t.uniform_(-1.0 / Math.Sqrt(dim), 1.0 / Math.Sqrt(dim), generator));
     }
 
     /// <param name="x">(batch, dim, frames)</param> <returns>(batch, dim, frames)</returns>

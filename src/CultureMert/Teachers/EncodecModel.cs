@@ -30,7 +30,7 @@ public sealed class EncodecModel : nn.Module<Tensor, Tensor>
         using var generator = new Generator((ulong)seed);
         encoder.InitializeRandom(generator);
         using var _ = no_grad();
-        foreach (var embed in quantizer.Codebooks) embed.copy_(0.5 * randn(embed.shape, generator: generator));
+        foreach (var embed in quantizer.Codebooks) embed.copy_(0.5 * randn(embed.shape, generator: generator));   // drawn on the CPU, copied to the codebook's device
         return this;
     }
 
@@ -78,7 +78,7 @@ public sealed class EncodecModel : nn.Module<Tensor, Tensor>
         // large activations in the allocator's heap and keep it from reusing or returning that memory (peak RSS would
         // again grow with the file).
         var output = empty([waveform.shape[0], quantize ? NumQuantizers : Config.HiddenSize, Config.FrameCount(length)],
-                           quantize ? ScalarType.Int64 : ScalarType.Float32);   // (batch, n_q or hidden, frames)
+                           quantize ? ScalarType.Int64 : ScalarType.Float32, waveform.device);   // (batch, n_q or hidden, frames)
         for (long start = 0, end; start < length; start = end)
         {
             end = Math.Min(length, start + (start == 0 ? first : chunkSamples));

@@ -36,7 +36,8 @@ public sealed partial class EncodecTeacher : ITokenTeacher
     static readonly string[] WeightFiles = ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"];
 
     /// <summary>Loads the encoder and the codebooks that <paramref name="bandwidthKbps"/> uses, checking every tensor.</summary>
-    public static EncodecTeacher Load(string directory, double bandwidthKbps = 6.0)
+    /// <param name="device">where the teacher encodes (null: the CPU); the weights are read on the CPU, then moved</param>
+    public static EncodecTeacher Load(string directory, double bandwidthKbps = 6.0, Device? device = null)
     {
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"{directory}: EnCodec model folder not found.");
         var configPath = Path.Combine(directory, "config.json");
@@ -70,7 +71,7 @@ public sealed partial class EncodecTeacher : ITokenTeacher
             }
             var files = weights.EndsWith(".index.json") ? [weights, .. ShardNames(weights)] : new List<string> { weights };
             var hash = HashOf(MertCheckpoint.HashFiles([configPath, .. files]), nq);
-            return new EncodecTeacher(model, bandwidthKbps, NameOf(config, bandwidthKbps), hash);
+            return new EncodecTeacher(model.to(device ?? CPU), bandwidthKbps, NameOf(config, bandwidthKbps), hash);
         }
         catch
         {
@@ -80,10 +81,11 @@ public sealed partial class EncodecTeacher : ITokenTeacher
     }
 
     /// <summary>A real-shaped model with random weights (see <see cref="EncodecModel.InitializeRandom"/>), for benchmarks.</summary>
-    public static EncodecTeacher Random(EncodecConfig config, int seed, double bandwidthKbps = 6.0)
+    /// <param name="device">where the teacher encodes (null: the CPU); the weights are drawn on the CPU, so a seed means the same model everywhere</param>
+    public static EncodecTeacher Random(EncodecConfig config, int seed, double bandwidthKbps = 6.0, Device? device = null)
     {
         var nq = NumQuantizers(config.Validate("EncodecConfig"), bandwidthKbps, "EncodecConfig");
-        var model = new EncodecModel(config, nq).InitializeRandom(seed);
+        var model = new EncodecModel(config, nq).InitializeRandom(seed).to(device ?? CPU);
         return new EncodecTeacher(model, bandwidthKbps, NameOf(config, bandwidthKbps) + $"-random{seed}", HashOf($"random:{seed}:{config.NumFilters}:{config.HiddenSize}", nq));
     }
 
@@ -110,35 +112,35 @@ public sealed partial class EncodecTeacher : ITokenTeacher
     }
 
     /// <summary>Encoder output of a whole mono waveform (in chunks of <see cref="ChunkSamples"/>).</summary>
-    /// <param name="waveform">(samples) float at <see cref="SampleRate"/></param>
-    /// <returns>float32 (hidden_size, ceil(samples / hop))</returns>
+    /// <param name="waveform">(samples) float at <see cref="SampleRate"/>, on any device</param>
+    /// <returns>float32 (hidden_size, ceil(samples / hop)) on the teacher's device</returns>
     public Tensor Embed(Tensor waveform)
     {
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
-        var x = AsInput(waveform);                                         // (1, 1, samples)
+        var x = AsInput(waveform, ComputeDevice.Of(model));                // (1, 1, samples)
         return model.Embed(x, chunkSamples)[0].MoveToOuterDisposeScope();  // (hidden, frames)
     }
 
     /// <summary>Residual-VQ codes of a whole mono waveform (in chunks of <see cref="ChunkSamples"/>).</summary>
-    /// <param name="waveform">(samples) float at <see cref="SampleRate"/></param>
-    /// <returns>int64 (n_q, ceil(samples / hop))</returns>
+    /// <param name="waveform">(samples) float at <see cref="SampleRate"/>, on any device</param>
+    /// <returns>int64 (n_q, ceil(samples / hop)) on the teacher's device</returns>
     public Tensor Encode(Tensor waveform)
     {
         using var _ = inference_mode();
         using var scope = NewDisposeScope();
-        var x = AsInput(waveform);                                         // (1, 1, samples)
+        var x = AsInput(waveform, ComputeDevice.Of(model));                // (1, 1, samples)
         return model.Encode(x, chunkSamples)[0].MoveToOuterDisposeScope(); // (n_q, frames)
     }
 
     public void Dispose() => model.Dispose();
 
-    static Tensor AsInput(Tensor waveform)
+    static Tensor AsInput(Tensor waveform, Device device)
     {
         if (waveform.dim() != 1) throw new ArgumentException($"EnCodec expects a mono waveform of shape (samples); got [{string.Join(", ", waveform.shape)}].", nameof(waveform));
         if (waveform.shape[0] == 0) throw new ArgumentException("EnCodec got an empty waveform (0 samples).", nameof(waveform));
         if (!waveform.is_floating_point()) throw new ArgumentException($"EnCodec expects float samples; got {waveform.dtype}.", nameof(waveform));
-        return waveform.to(ScalarType.Float32, CPU).reshape(1, 1, -1);   // (batch 1, channel 1, samples)
+        return waveform.to(ScalarType.Float32, device).reshape(1, 1, -1);   // (batch 1, channel 1, samples)
     }
 
     static int NumQuantizers(EncodecConfig config, double bandwidthKbps, string source)

@@ -86,26 +86,30 @@ public sealed class FrameFeatures : IDisposable
     readonly Tensor mel_fb;      // (n_mels, bins)
     readonly Tensor chroma_fb;   // (12, bins)
 
-    public FrameFeatures(FrameFeatureOptions? options = null)
+    /// <param name="device">where the features are computed (null: the CPU)</param>
+    public FrameFeatures(FrameFeatureOptions? options = null, Device? device = null)
     {
         Options = (options ?? new FrameFeatureOptions()).Validate();
-        window = hann_window(Options.NFft, periodic: true, dtype: ScalarType.Float32);
-        mel_fb = MelFilterbank(Options);
-        chroma_fb = ChromaFilterbank(Options);
+        window = hann_window(Options.NFft, periodic: true, dtype: ScalarType.Float32, device: device);
+        mel_fb = MelFilterbank(Options, device);
+        chroma_fb = ChromaFilterbank(Options, device);
     }
+
+    /// <summary>Where the features are computed.</summary>
+    public Device Device => window.device;
 
     /// <summary>Frames for a waveform of <paramref name="samples"/> samples: floor(L / hop) + 1 (centred STFT).</summary>
     public int FrameCount(long samples) => (int)(samples / Options.HopLength + 1);
 
     /// <summary>Features of one mono waveform.</summary>
-    /// <param name="waveform">(samples) float32 at <see cref="FrameFeatureOptions.SampleRate"/>, at least one sample</param>
-    /// <returns>(frames, n_mels + 12) float32: log-mel bands, then chroma C..B</returns>
+    /// <param name="waveform">(samples) float32 at <see cref="FrameFeatureOptions.SampleRate"/>, at least one sample, on any device</param>
+    /// <returns>(frames, n_mels + 12) float32 on <see cref="Device"/>: log-mel bands, then chroma C..B</returns>
     public Tensor Compute(Tensor waveform)
     {
         if (waveform.dim() != 1) throw new ArgumentException($"Frame features need a 1-D waveform (samples); got shape [{string.Join(", ", waveform.shape)}].", nameof(waveform));
         if (waveform.shape[0] == 0) throw new ArgumentException("Frame features need at least one sample; got an empty waveform.", nameof(waveform));
         using var scope = NewDisposeScope();
-        var x = waveform.to(ScalarType.Float32);
+        var x = waveform.to(ScalarType.Float32, Device);
         // Reflect padding (torch.stft's default) keeps the first and last frames looking like the audio next to them; zero
         // padding makes a hard onset there, a broadband click that k-means spends clusters on. Reflection needs more than
         // n_fft/2 samples, so shorter clips are zero-padded instead.
@@ -144,8 +148,8 @@ public sealed class FrameFeatures : IDisposable
     /// librosa <c>filters.mel(sr, n_fft, n_mels, fmin, fmax, htk, norm="slaney" if not htk else None)</c>: filter m is the
     /// triangle over centre frequencies f[m], f[m+1], f[m+2] of <see cref="MelFrequencies"/>(n_mels + 2), peak at f[m+1].
     /// </summary>
-    /// <returns>(n_mels, n_fft/2 + 1) float32</returns>
-    public static Tensor MelFilterbank(FrameFeatureOptions o)
+    /// <returns>(n_mels, n_fft/2 + 1) float32 on <paramref name="device"/> (null: the CPU)</returns>
+    public static Tensor MelFilterbank(FrameFeatureOptions o, Device? device = null)
     {
         var bins = o.NFft / 2 + 1;
         var f = MelFrequencies(o.NMels + 2, o.FMin, o.FMax, o.Htk);
@@ -161,12 +165,13 @@ public sealed class FrameFeatures : IDisposable
                 w[m * bins + k] = (float)(Math.Max(0, Math.Min(lower, upper)) * norm);
             }
         }
-        return tensor(w, [o.NMels, bins]);
+        return tensor(w, [o.NMels, bins], device: device);
     }
 
     /// <summary>Pitch-class weights of each FFT bin (see the class summary); class 0 = C, 9 = A.</summary>
-    /// <returns>(12, n_fft/2 + 1) float32, columns summing to 1 inside the chroma range and 0 outside</returns>
-    public static Tensor ChromaFilterbank(FrameFeatureOptions o)
+    /// <returns>(12, n_fft/2 + 1) float32 on <paramref name="device"/> (null: the CPU), columns summing to 1 inside the chroma
+    /// range and 0 outside</returns>
+    public static Tensor ChromaFilterbank(FrameFeatureOptions o, Device? device = null)
     {
         const int C = FrameFeatureOptions.ChromaBins;
         var bins = o.NFft / 2 + 1;
@@ -187,7 +192,7 @@ public sealed class FrameFeatures : IDisposable
             }
             for (var c = 0; c < C; c++) w[c * bins + k] = (float)(col[c] / sum);
         }
-        return tensor(w, [C, bins]);
+        return tensor(w, [C, bins], device: device);
     }
 
     public void Dispose()

@@ -24,7 +24,7 @@ public interface ITokenTeacher : IDisposable
     int CodebookSize { get; }
 
     /// <summary>Tokens of a whole mono waveform.</summary>
-    /// <param name="waveform">(samples) float32 at <see cref="SampleRate"/></param>
-    /// <returns>int64 (n_q, frames) — the teacher's own frame count; callers align it to MERT's frames</returns>
+    /// <param name="waveform">(samples) float32 at <see cref="SampleRate"/>, on any device (the teacher moves it to its own)</param>
+    /// <returns>int64 (n_q, frames) on the teacher's device — the teacher's own frame count; callers align it to MERT's frames</returns>
     Tensor Encode(Tensor waveform);
 }

@@ -61,13 +61,13 @@ public sealed class KMeansCodebook : IDisposable
     static Tensor Own(Tensor t) => t.dtype == ScalarType.Float32 && t.is_contiguous() ? t : t.to(ScalarType.Float32).contiguous();
 
     /// <summary>Nearest centroid of each row, after standardising.</summary>
-    /// <param name="features">(n, F)</param> <returns>int64 (n)</returns>
+    /// <param name="features">(n, F), on any device</param> <returns>int64 (n) on the codebook's device</returns>
     public Tensor Assign(Tensor features)
     {
         if (features.dim() != 2 || features.shape[1] != Dimension)
             throw new ArgumentException($"Codebook of dimension {Dimension} cannot assign features of shape [{string.Join(", ", features.shape)}].", nameof(features));
         using var scope = NewDisposeScope();
-        var z = (features.to(ScalarType.Float32) - Mean) / Std;
+        var z = (features.to(ScalarType.Float32, Centroids.device) - Mean) / Std;
         return KMeans.Assign(z, Centroids).Index.MoveToOuterDisposeScope();
     }
 
@@ -90,7 +90,7 @@ public static class KMeans
     const int Chunk = 16384;   // rows per distance matmul: 16384 × 1024 floats = 64 MiB
 
     /// <summary>Standardises <paramref name="data"/>, fits, and returns the codebook (with the scaler).</summary>
-    /// <param name="data">(n, F); not modified</param>
+    /// <param name="data">(n, F); not modified. The fit runs, and the codebook lives, on its device.</param>
     public static KMeansCodebook Fit(Tensor data, KMeansOptions options)
     {
         options.Validate();
@@ -108,7 +108,7 @@ public static class KMeans
         var z = ((x64 - mean) / std).to(ScalarType.Float32).contiguous();      // (n, F)
         var rng = new Random(options.Seed);
         var initSize = options.InitSampleSize > 0 ? options.InitSampleSize : Math.Max(3 * options.BatchSize, 20 * k);
-        var init = InitPlusPlus(n > initSize ? z.index_select(0, Sample(rng, n, initSize)) : z, k, rng);
+        var init = InitPlusPlus(n > initSize ? z.index_select(0, Sample(rng, n, initSize, z.device)) : z, k, rng);
         var (c, iterations, reseeded) = options.BatchSize > 0 ? MiniBatch(z, init, options, rng) : Lloyd(z, init, options);
         var (_, d2) = Assign(z, c);
         var inertia = (d2.sum().item<float>() + z.square().sum().item<float>()) / n;   // d2 lacks ‖x‖²
@@ -142,7 +142,7 @@ public static class KMeans
             var d = x.sub(x[chosen[i]]).square().sum(1).to(ScalarType.Float64);
             best = minimum(best, d);
         }
-        return x.index_select(0, tensor(chosen)).contiguous().MoveToOuterDisposeScope();
+        return x.index_select(0, tensor(chosen, device: x.device)).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>Nearest centroid of every row, and ‖c‖² − 2x·c for it (the squared distance minus ‖x‖²).</summary>
@@ -183,7 +183,7 @@ public static class KMeans
             using var step = NewDisposeScope();
             var (idx, partial) = Assign(z, c);
             var counts = bincount(idx, minlength: k).to(ScalarType.Float32);       // (k)
-            var sums = zeros(k, F).index_add_(0, idx, z, 1);                         // (k, F)
+            var sums = zeros(k, F, device: z.device).index_add_(0, idx, z, 1);      // (k, F)
             var next = sums / counts.clamp_min(1).unsqueeze(1);
             next = where(counts.unsqueeze(1) > 0, next, c);
             reseeded += Reseed(z, idx, partial, counts, next);
@@ -208,17 +208,17 @@ public static class KMeans
     {
         var (n, k, F) = (z.shape[0], c.shape[0], c.shape[1]);
         var init = c;
-        var seen = zeros(k);                                                      // (k) points absorbed per centroid
+        var seen = zeros(k, device: z.device);                                    // (k) points absorbed per centroid
         var reseeded = 0;
         var it = 0;
         while (it < o.MaxIterations)
         {
             it++;
             using var step = NewDisposeScope();
-            var batch = z.index_select(0, SampleWithReplacement(rng, n, o.BatchSize));   // (m, F)
+            var batch = z.index_select(0, SampleWithReplacement(rng, n, o.BatchSize, z.device));   // (m, F)
             var (idx, partial) = Assign(batch, c);
             var counts = bincount(idx, minlength: k).to(ScalarType.Float32);     // (k)
-            var sums = zeros(k, F).index_add_(0, idx, batch, 1);                    // (k, F)
+            var sums = zeros(k, F, device: z.device).index_add_(0, idx, batch, 1);  // (k, F)
             var total = seen + counts;
             var next = (c * seen.unsqueeze(1) + sums) / total.clamp_min(1).unsqueeze(1);
             next = where(total.unsqueeze(1) > 0, next, c);
@@ -242,7 +242,7 @@ public static class KMeans
             {
                 (idx, _) = Assign(z, next);
                 counts = bincount(idx, minlength: k).to(ScalarType.Float32);
-                var sums = zeros(k, F).index_add_(0, idx, z, 1);
+                var sums = zeros(k, F, device: z.device).index_add_(0, idx, z, 1);
                 next = where(counts.unsqueeze(1) > 0, sums / counts.clamp_min(1).unsqueeze(1), next);
             }
             if (!ReferenceEquals(c, init)) c.Dispose();
@@ -268,8 +268,8 @@ public static class KMeans
         return e;
     }
 
-    /// <summary><paramref name="m"/> distinct indices of 0..n−1 (partial Fisher–Yates), sorted.</summary>
-    public static Tensor Sample(Random rng, long n, long m)
+    /// <summary><paramref name="m"/> distinct indices of 0..n−1 (partial Fisher–Yates), sorted, on <paramref name="device"/> (null: the CPU).</summary>
+    public static Tensor Sample(Random rng, long n, long m, Device? device = null)
     {
         var all = new long[n];
         for (var i = 0; i < n; i++) all[i] = i;
@@ -280,13 +280,13 @@ public static class KMeans
         }
         var pick = all[..(int)m];
         Array.Sort(pick);
-        return tensor(pick);
+        return tensor(pick, device: device);
     }
 
-    static Tensor SampleWithReplacement(Random rng, long n, int m)
+    static Tensor SampleWithReplacement(Random rng, long n, int m, Device device)
     {
         var pick = new long[m];
         for (var i = 0; i < m; i++) pick[i] = rng.NextInt64(n);
-        return tensor(pick);
+        return tensor(pick, device: device);
     }
 }

@@ -78,7 +78,9 @@ public sealed class KMeansTeacher : ITokenTeacher
     /// feature sample rate). Files that fail to decode or hold no audio are skipped and reported through
     /// <paramref name="progress"/>; only no usable frames at all is an error.
     /// </summary>
-    public static KMeansTeacher Fit(IReadOnlyList<string> audioFiles, KMeansFitOptions options, IProgress<string>? progress = null)
+    /// <param name="device">where features and k-means are computed and the teacher encodes (null: the CPU); the frame
+    /// sample and k-means++ draws come from the seeded .NET <see cref="Random"/> on any device</param>
+    public static KMeansTeacher Fit(IReadOnlyList<string> audioFiles, KMeansFitOptions options, IProgress<string>? progress = null, Device? device = null)
     {
         options.Validate();
         if (audioFiles.Count == 0) throw new ArgumentException("k-means teacher: no audio files given.", nameof(audioFiles));
@@ -89,7 +91,7 @@ public sealed class KMeansTeacher : ITokenTeacher
         long kept = 0, seen = 0;
         var used = new List<string>();
         var skipped = new List<string>();
-        using var features = new FrameFeatures(fo);
+        using var features = new FrameFeatures(fo, device);
         foreach (var path in audioFiles)
         {
             float[] samples;
@@ -111,9 +113,9 @@ public sealed class KMeansTeacher : ITokenTeacher
             using (var scope = NewDisposeScope())
             {
                 var f = features.Compute(tensor(samples));                         // (frames, F)
-                if (f.shape[0] > options.MaxFramesPerFile) f = f.index_select(0, KMeans.Sample(rng, f.shape[0], options.MaxFramesPerFile));
+                if (f.shape[0] > options.MaxFramesPerFile) f = f.index_select(0, KMeans.Sample(rng, f.shape[0], options.MaxFramesPerFile, f.device));
                 frames = (int)f.shape[0];
-                rows = f.contiguous().data<float>().ToArray();
+                rows = f.cpu().contiguous().data<float>().ToArray();
             }
             for (var r = 0; r < frames; r++, seen++)
             {
@@ -130,15 +132,15 @@ public sealed class KMeansTeacher : ITokenTeacher
         if (kept < options.K) throw new InvalidDataException($"k-means teacher: k = {options.K} needs at least {options.K} frames; {used.Count} files gave only {kept}.");
         progress?.Report($"k-means: k = {options.K} on {kept} frames × {F} features from {used.Count} files ({skipped.Count} skipped).");
         KMeansCodebook book;
-        using (var data = tensor(reservoir.AsSpan(0, (int)(kept * F)).ToArray(), [kept, F]))
+        using (var data = tensor(reservoir.AsSpan(0, (int)(kept * F)).ToArray(), [kept, F], device: device))
             book = KMeans.Fit(data, options.ToKMeans());
         progress?.Report($"k-means: {book.Iterations} iterations, inertia {book.Inertia:G4}, {book.Reseeded} empty clusters re-seeded.");
-        return new KMeansTeacher([new Book(fo, book, new FrameFeatures(fo), options.Seed, (int)kept, used.ToArray(), skipped.Count)]);
+        return new KMeansTeacher([new Book(fo, book, new FrameFeatures(fo, device), options.Seed, (int)kept, used.ToArray(), skipped.Count)]);
     }
 
     /// <summary>Tokens of a mono waveform: the nearest centroid of each frame, per codebook.</summary>
-    /// <param name="waveform">(samples) or (1, samples) float32 at <see cref="SampleRate"/></param>
-    /// <returns>int64 (n_q, floor(samples / 320) + 1)</returns>
+    /// <param name="waveform">(samples) or (1, samples) float32 at <see cref="SampleRate"/>, on any device</param>
+    /// <returns>int64 (n_q, floor(samples / 320) + 1) on the teacher's device</returns>
     public Tensor Encode(Tensor waveform)
     {
         if (waveform.dim() == 2 && waveform.shape[0] == 1) waveform = waveform[0];
@@ -174,7 +176,7 @@ public sealed class KMeansTeacher : ITokenTeacher
         {
             Codebook = new KMeansCodebook(b.Codebook.Centroids.clone(), b.Codebook.Mean.clone(), b.Codebook.Std.clone())
             { Inertia = b.Codebook.Inertia, Iterations = b.Codebook.Iterations, Reseeded = b.Codebook.Reseeded },
-            Features = new FrameFeatures(b.Options),
+            Features = new FrameFeatures(b.Options, b.Features.Device),
         }).ToList());
     }
 
@@ -204,7 +206,8 @@ public sealed class KMeansTeacher : ITokenTeacher
     }
 
     /// <summary>Reads a teacher written by <see cref="Save"/>; anything missing or mis-shaped is an error naming the file.</summary>
-    public static KMeansTeacher Load(string path)
+    /// <param name="device">where the teacher encodes (null: the CPU)</param>
+    public static KMeansTeacher Load(string path, Device? device = null)
     {
         var (infos, meta, _) = SafeTensors.ReadHeader(path);
         string Meta(string key) => meta.TryGetValue(key, out var v) ? v
@@ -227,7 +230,7 @@ public sealed class KMeansTeacher : ITokenTeacher
                     if (!all.Remove(p + name, out var t)) throw new InvalidDataException($"{path}: tensor {p + name} is missing.");
                     if (!t.shape.SequenceEqual(shape)) throw new InvalidDataException($"{path}: {p + name} has shape [{string.Join(", ", t.shape)}], expected [{string.Join(", ", shape)}].");
                     if (!t.is_floating_point()) throw new InvalidDataException($"{path}: {p + name} has dtype {t.dtype}; expected float32.");
-                    var f = t.to(ScalarType.Float32);
+                    var f = t.to(ScalarType.Float32, device ?? CPU);
                     if (!f.isfinite().all().item<bool>()) throw new InvalidDataException($"{path}: {p + name} holds NaN or infinite values.");
                     return f;
                 }
@@ -247,7 +250,7 @@ public sealed class KMeansTeacher : ITokenTeacher
                     Inertia = double.TryParse(meta.GetValueOrDefault(p + "inertia"), System.Globalization.CultureInfo.InvariantCulture, out var inr) ? inr : double.NaN,
                     Iterations = int.TryParse(meta.GetValueOrDefault(p + "iterations"), out var its) ? its : 0,
                 };
-                books.Add(new Book(fo, book, new FrameFeatures(fo), int.TryParse(meta.GetValueOrDefault(p + "seed"), out var s) ? s : 0,
+                books.Add(new Book(fo, book, new FrameFeatures(fo, device), int.TryParse(meta.GetValueOrDefault(p + "seed"), out var s) ? s : 0,
                     int.TryParse(meta.GetValueOrDefault(p + "frames_used"), out var fu) ? fu : 0, files,
                     int.TryParse(meta.GetValueOrDefault(p + "skipped_files"), out var sk) ? sk : 0));
                 if (books.Count > 1 && k != books[0].Codebook.K) throw new InvalidDataException($"{path}: codebooks have k = {books[0].Codebook.K} and {k}; expected one size.");
@@ -273,7 +276,10 @@ public sealed class KMeansTeacher : ITokenTeacher
         {
             sha.AppendData(Encoding.UTF8.GetBytes(b.Options.ToJson()));
             foreach (var t in new[] { b.Codebook.Centroids, b.Codebook.Mean, b.Codebook.Std })
-                sha.AppendData(t.contiguous().bytes);
+            {
+                using var host = t.cpu().contiguous();                      // the bytes are read from CPU memory
+                sha.AppendData(host.bytes);
+            }
         }
         return Convert.ToHexString(sha.GetHashAndReset())[..16].ToLowerInvariant();
     }

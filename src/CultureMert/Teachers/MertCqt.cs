@@ -188,8 +188,10 @@ public sealed class MertCqt : IDisposable
 
     /// <summary>CQT magnitude of a mono waveform, as nnAudio <c>CQT1992v2(...)(x)[0]</c> with <c>output_format='Magnitude'</c>
     /// (no log, no normalisation).</summary>
-    /// <param name="waveform">(samples) float at <see cref="CqtOptions.SampleRate"/>; other float dtypes are converted to float32</param>
-    /// <returns>(bins, frames) float32, frames = <see cref="FrameCount"/>; frame t is centred on sample hop·t</returns>
+    /// <param name="waveform">(samples) float at <see cref="CqtOptions.SampleRate"/>, on any device; other float dtypes are converted to float32</param>
+    /// <returns>(bins, frames) float32 on the CPU, frames = <see cref="FrameCount"/>; frame t is centred on sample hop·t</returns>
+    /// <remarks>Always computed on the CPU: the diagonal sums read each GEMM product from .NET (<see cref="DiagonalSums"/>), so a
+    /// GPU would have to send every product back, which costs more than the GEMM it saves.</remarks>
     public Tensor Transform(Tensor waveform)
     {
         if (waveform.dim() != 1) throw new ArgumentException(
