@@ -155,6 +155,32 @@ public class EmbedJobTests
     }
 
     [Fact]
+    public void Embed_ReadAhead_SameResultWhetherUsedSkippedOrFailing()
+    {
+        // Prefetch decodes a file on another thread for the next Embed: used when the names match, dropped when they
+        // do not; a file that fails to decode fails its own Embed, not the one running while it was read ahead.
+        using var dir = new Fixtures.TempDir();
+        File.WriteAllBytes(dir["broken.wav"], "RIFF\x10\0\0\0WAVEjunk"u8.ToArray());
+        using var mert = MertCheckpoint.Load(Fixtures.Dir("mert-tiny"));
+        var embedder = new Embedder(mert, new EmbedOptions { ChunkSeconds = 0.4, BatchSize = 2 });
+        var wav = FixtureWav("mert-tiny");
+        using var direct = embedder.Embed(wav);
+        embedder.Prefetch(wav);
+        using var prefetched = embedder.Embed(wav);
+        embedder.Prefetch(dir["broken.wav"]);
+        using var other = embedder.Embed(wav);                                // not the file read ahead
+        embedder.Prefetch(dir["broken.wav"]);
+        var e = Assert.Throws<InvalidDataException>(() => embedder.Embed(dir["broken.wav"]));
+        Assert.Contains("broken.wav", e.Message);
+        embedder.CancelPrefetch();
+        foreach (var r in new[] { prefetched, other })
+        {
+            Assert.Equal(direct.Chunks, r.Chunks);
+            Assert.Equal(0.0, Fixtures.MaxAbsDiff(r.ChunkEmbeddings!, direct.ChunkEmbeddings!));
+        }
+    }
+
+    [Fact]
     public void Embed_TooShortOrSilent_ErrorNamesFile()
     {
         using var dir = new Fixtures.TempDir();
