@@ -35,8 +35,8 @@ public sealed class MertModel : nn.Module<Tensor, Tensor>
     public Tensor? MaskEmbedding => masked_spec_embed;
 
     /// <param name="inputValues">(batch, samples) at <see cref="MertConfig.SampleRate"/></param>
-    /// <returns>CNN features, (batch, conv_dim[-1], frames): HF's layout, a transposed view of the channels-last CNN output</returns>
-    public Tensor ExtractFeatures(Tensor inputValues) => feature_extractor.call(inputValues).transpose(1, 2);
+    /// <returns>CNN features, (batch, conv_dim[-1], frames)</returns>
+    public Tensor ExtractFeatures(Tensor inputValues) => feature_extractor.call(inputValues);
 
     /// <summary>HF <c>hidden_states</c> 0..<paramref name="lastLayer"/> (default: all L + 1).</summary>
     /// <param name="inputValues">(batch, samples)</param>
@@ -48,7 +48,7 @@ public sealed class MertModel : nn.Module<Tensor, Tensor>
             throw new ArgumentOutOfRangeException(nameof(lastLayer), $"layer {last} does not exist (the model has 0..{encoder.NumLayers}).");
         Tensor projected;
         using (var scope = NewDisposeScope())
-            projected = Project(feature_extractor.call(inputValues)).MoveToOuterDisposeScope();
+            projected = Project(feature_extractor.call(inputValues).transpose(1, 2)).MoveToOuterDisposeScope();
         return encoder.HiddenStates(projected, last);
     }
 

@@ -5,9 +5,9 @@ using static TorchSharp.torch;
 namespace CultureMert.Tests.Model;
 
 /// <summary>
-/// The CNN computes its strided convolutions as matrix products over channels-last views; pre-training differentiates
-/// through them. Reference: libtorch's own conv1d, group_norm / layer_norm and GELU on the same weights (the layout HF
-/// and torchaudio use), forward and backward, in float64 so that only a wrong formula could differ.
+/// Pre-training differentiates through the CNN: its forward and gradients (weights, norms, biases, input) against the
+/// plain functional composition HF's modules describe (conv1d, group_norm / layer_norm over channels, GELU) on the same
+/// weights, in float64 so that only a wrong wiring (layouts, which norm on which block, biases) could differ.
 /// </summary>
 public class MertFeatureEncoderGradientTests
 {
