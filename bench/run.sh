@@ -42,7 +42,7 @@ if [ "$only" = memory ]; then
   [ ${#model_args[@]} -gt 0 ] || { model_dir="$results/mert-95m-random"; model_args=(--model "$model_dir")
     [ -f "$model_dir/model.safetensors" ] || dotnet "$CULTUREMERT_CLI_DLL" init --preset mert-95m --seed 0 --out "$model_dir" >&2; }
   long="$results/long"; many="$results/many"
-  if ! ls "$long"/*.mp3 "$long"/*.wav >/dev/null 2>&1; then dotnet "$bench_dll" make-audio --out "$long" --files 1 --seconds 3600; to_mp3 "$long"; fi
+  [ "$(ls "$long" 2>/dev/null | wc -l)" -ge 1 ] || { dotnet "$bench_dll" make-audio --out "$long" --files 1 --seconds 3600; to_mp3 "$long"; }
   [ "$(ls "$many" 2>/dev/null | wc -l)" -ge 10000 ] || dotnet "$bench_dll" make-audio --out "$many" --files 10000 --seconds 0.25
   : > "$results/memory.jsonl"
   for dir in long many; do

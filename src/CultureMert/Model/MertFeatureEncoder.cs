@@ -35,12 +35,19 @@ public sealed class MertConvLayer : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();              // free this block's intermediates now, not at the caller's scope end
-        x = conv.call(x);
+        // Each intermediate is dropped as soon as the next exists: block 0's are the largest tensors of the model
+        // (batch × 512 × samples / 5 floats, about 200 MB at batch 4 × 5 s), so only two are alive at a time, not three.
+        // (Under autograd the graph keeps what backward needs; disposing the handle frees nothing it uses.)
+        var y = conv.call(x);
         if (layer_norm is not null)
-            x = channelLayerNorm
-                ? layer_norm.call(x.transpose(-2, -1)).transpose(-2, -1)   // LayerNorm over channels: (batch, frames, channels) and back
-                : layer_norm.call(x);
-        return Activations.Apply(activation, x).MoveToOuterDisposeScope();
+        {
+            var normed = channelLayerNorm
+                ? layer_norm.call(y.transpose(-2, -1)).transpose(-2, -1)   // LayerNorm over channels: (batch, frames, channels) and back
+                : layer_norm.call(y);
+            y.Dispose();
+            y = normed;
+        }
+        return Activations.Apply(activation, y).MoveToOuterDisposeScope();
     }
 }
 
