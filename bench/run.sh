@@ -51,12 +51,13 @@ if [ "$only" = memory ]; then
   done
   /usr/bin/python3 - "$results/memory.jsonl" <<'PY' | tee "$results/memory.md"
 import json, sys
-print("| input | files | audio (s) | audio-s/s | peak RSS, first half (MiB) | peak RSS, second half (MiB) | RSS at 10 % / end (MiB) | peak RSS, whole process (MiB) |")
+print("| input | files | audio (s) | audio-s/s | peak RSS, first half of the run (MiB) | second half (MiB) | RSS at 10 % / end (MiB) | peak RSS, whole process (MiB) |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+f = lambda x: "–" if x is None else f"{x:.0f}"
 for r in (json.loads(l) for l in open(sys.argv[1]) if l.strip()):
     name = "one long MP3" if r["files"] == 1 else f"{r['files']:,} files"
-    print(f"| {name} | {r['files']} | {r['audio_s']:.0f} | {r['throughput']:.2f} | {r['peak_rss_first_half_mib']:.0f} | {r['peak_rss_second_half_mib']:.0f} "
-          f"| {r['rss_at_10pct_mib']:.0f} / {r['rss_end_mib']:.0f} | {r['peak_rss_mb']:.0f} |")
+    print(f"| {name} | {r['files']} | {r['audio_s']:.0f} | {r['throughput']:.2f} | {f(r['peak_rss_first_half_mib'])} | {f(r['peak_rss_second_half_mib'])} "
+          f"| {f(r['rss_at_10pct_mib'])} / {f(r['rss_end_mib'])} | {f(r['peak_rss_mb'])} |")
 PY
   exit 0
 fi

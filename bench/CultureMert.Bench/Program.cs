@@ -335,34 +335,31 @@ try
     if (mode == "memory")
     {
         // Peak and current RSS of `embed` (EmbedJob, as the CLI runs it) over a long job: one long file or many files.
-        // RSS is sampled at every progress report; flat = the second half of the run adds nothing to the first half's peak.
+        // Flat = the second half of the run adds nothing to the first half's peak.
         var audioDir = Str("--audio") ?? throw new ArgumentException("memory needs --audio DIR");
         var precision = precisionOption;
         var outDir = Path.Combine(work, "out");
         var job = new EmbedJob(mert, new EmbedOptions { BatchSize = batch, Precision = precision }, outDir, true);
         var tasks = BatchJob.Plan([audioDir], outDir);
-        var samples = new List<(double Seconds, double Done, double RssMib)>();
+        List<IndexRow> rows;
+        // RSS once a second from a timer, against the time into the run: the halves, 10 % and the end are taken on
+        // that clock, which needs no file length (MP3s may not declare one).
+        var samples = new List<(double Seconds, double RssMib)>();
         var clock = Stopwatch.StartNew();
-        var lastSample = TimeSpan.Zero;
-        var progress = new CultureMert.SyncProgress<JobProgress>(p =>
-        {
-            if (clock.Elapsed - lastSample < TimeSpan.FromSeconds(1)) return;
-            lastSample = clock.Elapsed;
-            var done = tasks.Count == 1 ? p.CurrentFraction : (double)p.FilesDone / p.FilesTotal;
-            samples.Add((clock.Elapsed.TotalSeconds, done, Rss("VmRSS")));
-        });
-        var rows = job.Run(tasks, progress);
+        using (new Timer(_ => { lock (samples) samples.Add((clock.Elapsed.TotalSeconds, Rss("VmRSS"))); }, null, 0, 1000))
+            rows = job.Run(tasks);
         var runSeconds = clock.Elapsed.TotalSeconds;
         if (rows.Any(r => r.Status != "ok")) throw new InvalidOperationException(rows.First(r => r.Status != "ok").Error);
         var audioS = rows.Sum(r => r.DurationSeconds ?? 0);
-        double PeakOf(Func<double, bool> part) => samples.Where(x => part(x.Done)).Select(x => x.RssMib).DefaultIfEmpty(double.NaN).Max();
+        double? PeakOf(Func<double, bool> part) => samples.Where(x => part(x.Seconds / runSeconds)).Select(x => (double?)Math.Round(x.RssMib)).Max();
+        double? At(double fraction) => samples.Where(x => x.Seconds >= fraction * runSeconds).Select(x => (double?)Math.Round(x.RssMib)).FirstOrDefault();
         var plot = Str("--plot");
-        if (plot is not null)
+        if (plot is not null && samples.Count > 0)
         {
             using var chart = new ScottPlot.Plot();
-            chart.Add.Scatter(samples.Select(x => x.Done * 100).ToArray(), samples.Select(x => x.RssMib).ToArray());
-            chart.Title($"embed, MERT-95M {(precision == Precision.BFloat16 ? "bf16" : "fp32")}: {(tasks.Count == 1 ? $"one {audioS / 60:F0}-min file" : $"{tasks.Count:N0} files")}");
-            chart.XLabel(tasks.Count == 1 ? "% of the file done" : "% of the files done");
+            chart.Add.Scatter(samples.Select(x => x.Seconds / 60).ToArray(), samples.Select(x => x.RssMib).ToArray());
+            chart.Title($"embed, MERT-95M {(precision == Precision.BFloat16 ? "bf16" : "fp32")}, batch {batch}: {(tasks.Count == 1 ? $"one {audioS / 60:F0}-min file" : $"{tasks.Count:N0} files")}");
+            chart.XLabel("minutes into the run");
             chart.YLabel("RSS (MiB)");
             chart.Axes.SetLimitsY(0, Math.Max(1600, samples.Max(x => x.RssMib) * 1.1));
             var limit = chart.Add.HorizontalLine(1536);
@@ -373,8 +370,8 @@ try
         {
             impl = "culturemert", mode, precision = precision == Precision.BFloat16 ? "bf16" : "fp32", batch, threads, files = tasks.Count,
             audio_s = Math.Round(audioS, 1), seconds = Math.Round(runSeconds, 1), throughput = Math.Round(audioS / runSeconds, 2),
-            rss_samples = samples.Count, peak_rss_first_half_mib = Math.Round(PeakOf(d => d <= 0.5)), peak_rss_second_half_mib = Math.Round(PeakOf(d => d > 0.5)),
-            rss_at_10pct_mib = Math.Round(samples.FirstOrDefault(x => x.Done >= 0.1).RssMib), rss_end_mib = Math.Round(samples.LastOrDefault().RssMib),
+            rss_samples = samples.Count, peak_rss_first_half_mib = PeakOf(d => d <= 0.5), peak_rss_second_half_mib = PeakOf(d => d > 0.5),
+            rss_at_10pct_mib = At(0.1), rss_end_mib = samples.Count > 0 ? Math.Round(samples[^1].RssMib) : (double?)null,
             peak_rss_mb = Math.Round(Rss("VmHWM")),
         }));
         return;
@@ -464,6 +461,34 @@ try
             stages = spent.ToDictionary(kv => kv.Key, kv => new { seconds = Math.Round(kv.Value, 3), share = Math.Round(kv.Value / total, 4), ms_per_audio_s = Math.Round(kv.Value / audioSeconds * 1000, 2) }),
             peak_rss_mb = Math.Round(Rss("VmHWM")),
         }));
+        return;
+    }
+    if (mode == "cnn-layers")
+    {
+        using var _ = inference_mode();
+        var spent = new double[mert.Model.Config.ConvDim.Length];
+        var idx = 0;
+        foreach (var (_, module) in mert.Model.named_modules())
+            if (module is MertConvLayer m)
+            {
+                var i = idx++;
+                long started = 0;
+                m.register_forward_pre_hook((_, x) => { started = Stopwatch.GetTimestamp(); return x; });
+                m.register_forward_hook((_, _, y) => { spent[i] += Stopwatch.GetElapsedTime(started).TotalMilliseconds; return y; });
+            }
+        var x = torch.rand(batch, (long)(clipSeconds * rate)) * 0.2 - 0.1;
+        for (var r = 0; r < 6; r++) { if (r == 1) Array.Clear(spent); using var sc = NewDisposeScope(); mert.Model.ExtractFeatures(x).sum().item<float>(); }
+        Console.WriteLine(string.Join(" ", spent.Select((t, i) => $"L{i}:{t / 5:F1}ms")));
+        var x3 = x.unsqueeze(1);
+        var w0 = mert.Model.state_dict()["feature_extractor.conv_layers.0.conv.weight"];
+        double Time(Func<Tensor> f) { f().Dispose(); var c = Stopwatch.StartNew(); for (var i = 0; i < 5; i++) { using var sc = NewDisposeScope(); f().sum().item<float>(); } return c.Elapsed.TotalMilliseconds / 5; }
+        var ref0 = nn.functional.conv1d(x3, w0, stride: 5);
+        var alt = matmul(w0.view(512, 10), x.unfold(1, 10, 5).transpose(1, 2).contiguous());
+        Console.WriteLine($"diff {(ref0 - alt).abs().max().item<float>():E2}");
+        Console.WriteLine($"layer0 conv1d {Time(() => nn.functional.conv1d(x3, w0, stride: 5)):F1} ms, " +
+                          $"unfold.T.contiguous+matmul {Time(() => matmul(w0.view(512, 10), x.unfold(1, 10, 5).transpose(1, 2).contiguous())):F1} ms, " +
+                          $"unfold.contiguous+linear {Time(() => nn.functional.linear(x.unfold(1, 10, 5).contiguous(), w0.view(512, 10))):F1} ms, " +
+                          $"gn {Time(() => nn.functional.group_norm(ref0, 512, null, null)):F1} ms, gelu {Time(() => nn.functional.gelu(ref0)):F1} ms");
         return;
     }
     if (mode == "forward")

@@ -54,4 +54,16 @@ public static class ComputeDevice
         draw(host);
         target.copy_(host);
     }
+
+    /// <summary>
+    /// Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX, from /proc/cpuinfo); elsewhere libtorch
+    /// converts bf16 to float for every product and <c>--precision bf16</c> gains nothing. Null where it cannot tell.
+    /// </summary>
+    public static bool? CpuHasNativeBf16()
+    {
+        const string cpuinfo = "/proc/cpuinfo";
+        if (!File.Exists(cpuinfo)) return null;
+        var flags = File.ReadLines(cpuinfo).FirstOrDefault(l => l.StartsWith("flags"));
+        return flags is null ? null : flags.Split(' ').Any(f => f is "avx512_bf16" or "amx_bf16");
+    }
 }

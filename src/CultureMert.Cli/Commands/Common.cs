@@ -23,6 +23,15 @@ static class Common
         DefaultValueFactory = _ => "fp32",
     };
 
+    /// <summary>Parses --precision; says so on stderr when bf16 will run on a CPU that has no native bf16.</summary>
+    public static Embedding.Precision ParsePrecision(string name, TorchSharp.torch.Device device)
+    {
+        var precision = Embedding.EmbedOptions.ParsePrecision(name);
+        if (precision == Embedding.Precision.BFloat16 && device.type == TorchSharp.DeviceType.CPU && ComputeDevice.CpuHasNativeBf16() == false)
+            Console.Error.WriteLine("note: this CPU has no native bfloat16 (AVX-512 BF16 or AMX): --precision bf16 is likely slower than fp32 here.");
+        return precision;
+    }
+
     /// <summary>Runs a command body; expected failures print one clear line and exit 1, never a stack trace.</summary>
     public static int Guard(Func<int> body)
     {

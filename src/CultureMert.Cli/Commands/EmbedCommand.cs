@@ -34,7 +34,7 @@ static class EmbedCommand
                 Pool = r.GetValue(pool) == "none" ? Pooling.None : Pooling.Mean,
                 ChunkSeconds = r.GetValue(chunk),
                 BatchSize = r.GetValue(batch),
-                Precision = EmbedOptions.ParsePrecision(r.GetValue(precision)!),
+                Precision = Common.ParsePrecision(r.GetValue(precision)!, device),
             }.Validate();
             var outDir = r.GetValue(output)!;
             var shard = Common.ResolveShard(r.GetValue(shardOption));

@@ -54,7 +54,7 @@ static class EvaluateCommand
             {
                 Shard = Common.ResolveShard(r.GetValue(shardOption)),
                 Device = device,
-                Embed = new EmbedOptions { ChunkSeconds = r.GetValue(chunk), Precision = EmbedOptions.ParsePrecision(r.GetValue(precision)!) }.Validate(),
+                Embed = new EmbedOptions { ChunkSeconds = r.GetValue(chunk), Precision = Common.ParsePrecision(r.GetValue(precision)!, device) }.Validate(),
                 Probe = new ProbeOptions
                 {
                     Layer = r.GetValue(layer)!, Seeds = r.GetValue(seeds), LearningRates = lrs, Retrieval = r.GetValue(retrieval),
