@@ -18,8 +18,8 @@ static class Common
     /// <summary>The <c>--precision</c> option of the commands that embed.</summary>
     public static Option<string> PrecisionOption() => new("--precision")
     {
-        Description = "Number format of the model: fp32 (default; exact to the reference) or bf16 (about 2x faster on CPUs with AVX-512 BF16/AMX " +
-                      "and on GPUs; hidden states about 1 % off fp32, see bench/RESULTS.md).",
+        Description = "Number format of the model: fp32 (default; exact to the reference) or bf16 (about 2x faster on CPUs with AVX-512 BF16/AMX; " +
+                      "hidden states 1-2 % off fp32, see bench/RESULTS.md).",
         DefaultValueFactory = _ => "fp32",
     };
 

@@ -10,7 +10,7 @@ public enum Pooling { Mean, None }
 /// <summary>
 /// The number format the model computes in. <see cref="Float32"/> is exact to the reference (parity ≤ 1e-4);
 /// <see cref="BFloat16"/> runs every layer in bfloat16 (8-bit mantissa): about 2× faster on CPUs with AVX-512 BF16 or
-/// AMX and on GPUs, with frame-level hidden states about 1 % (relative L2) off fp32 (bench/RESULTS.md, "Precision").
+/// AMX, with frame-level hidden states 1–2 % (relative L2) off fp32 (bench/RESULTS.md, "Precision").
 /// Outputs are float32 either way.
 /// </summary>
 public enum Precision { Float32, BFloat16 }
