@@ -1,5 +1,7 @@
 using CultureMert.Audio;
+using CultureMert.Batch;
 using CultureMert.Checkpoints;
+using CultureMert.Cli;
 using CultureMert.Embedding;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -50,6 +52,27 @@ public class PrecisionTests
         using var result = new Embedder(mert, new EmbedOptions { Pool = Pooling.None }).Embed(Path.Combine(Fixtures.Dir("mert-tiny"), "input.wav"));
         Assert.Equal(ScalarType.Float32, mert.Model.parameters().First().dtype);
         Assert.True(Fixtures.MaxAbsDiff(result.HiddenStates!, Fixtures.Expected("mert-tiny", "hidden_states")) < 1e-4);
+    }
+
+    [Fact]
+    public void Cli_Bf16Output_RecordsPrecision_AndAnFp32RerunRefusesToReuseIt()
+    {
+        using var dir = new Fixtures.TempDir();
+        File.Copy(Path.Combine(Fixtures.Dir("mert-tiny"), "input.wav"), dir["a.wav"]);
+        var outDir = dir["emb"];
+        Assert.Equal(0, CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", outDir, "--precision", "bf16", dir["a.wav"]]));
+        var output = Path.Combine(outDir, "a.safetensors");
+        Assert.Equal("bf16", SafeTensors.ReadHeader(output).Metadata["precision"]);
+        var bf16 = SafeTensors.LoadTensor(output, "embedding");
+        var golden = Fixtures.Expected("mert-tiny", "hidden_states").mean([1]);   // (layers, hidden)
+        Assert.InRange(Fixtures.MaxAbsDiff(bf16, golden), 1e-5, 0.05 * golden.abs().max().item<float>());   // bf16: near, not exact
+
+        // The same folder in fp32: the bf16 output is not silently reused; the error names what differs.
+        Assert.Equal(1, CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", outDir, dir["a.wav"]]));
+        var row = Manifest.ReadIndex(Path.Combine(outDir, "index.csv")).Single();
+        Assert.Equal("error", row.Status);
+        Assert.Contains("precision", row.Error);
+        Assert.Equal(2, CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", dir["x"], "--precision", "fp16", dir["a.wav"]]));
     }
 
     [Theory]
