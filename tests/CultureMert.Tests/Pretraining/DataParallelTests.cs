@@ -6,20 +6,6 @@ using static TorchSharp.torch;
 namespace CultureMert.Tests.Pretraining;
 
 /// <summary>
-/// A <see cref="FactAttribute"/> skipped only when the run opted out of MPI (<c>CULTUREMERT_MPI=0 ./test.sh</c>). Otherwise
-/// the set-up has installed Open MPI, and a missing mpirun fails the test (see <see cref="DataParallelTests.RequireMpirun"/>)
-/// rather than passing unseen.
-/// </summary>
-public sealed class MpiFactAttribute : FactAttribute
-{
-    public MpiFactAttribute()
-    {
-        if (Environment.GetEnvironmentVariable("CULTUREMERT_MPI") == "0")
-            Skip = "CULTUREMERT_MPI=0: data-parallel pre-training not tested (./test.sh installs Open MPI and runs it by default).";
-    }
-}
-
-/// <summary>
 /// Data-parallel pre-training over MPI: the tiny model under <c>mpirun -np 2</c> (the built CLI, two processes) against
 /// one process on the same recipe. Rank r runs micro-batches r, r + 2, ... with one process's seeds, so only the order
 /// of the gradient sums differs: the weights agree to float rounding, not bit for bit.
@@ -32,7 +18,7 @@ public class DataParallelTests
 
     /// <summary>mpirun's path; a missing one fails the test with how to install it.</summary>
     public static string RequireMpirun() => Mpirun ?? throw new InvalidOperationException(
-        "mpirun is not installed: apt-get install openmpi-bin (or CULTUREMERT_MPI=1 scripts/bootstrap.sh; ./test.sh installs it), or run CULTUREMERT_MPI=0 ./test.sh to skip this test.");
+        "mpirun is not installed: ./test.sh installs it (CULTUREMERT_MPI=1 scripts/bootstrap.sh), or apt-get install openmpi-bin.");
 
     static string Cli => Path.Combine(AppContext.BaseDirectory, "CultureMert.Cli.dll");
 
@@ -104,7 +90,7 @@ public class DataParallelTests
         finally { foreach (var t in a.Values.Concat(b.Values)) t.Dispose(); }
     }
 
-    [MpiFact]
+    [Fact]
     public void Pretrain_TwoRanksOverMpi_MatchesOneProcessWithin1e5()
     {
         using var dir = new Fixtures.TempDir();
@@ -125,7 +111,7 @@ public class DataParallelTests
             Assert.Equal(double.Parse(ra.Split(',')[2]), double.Parse(rb.Split(',')[2]), 1e-4);
     }
 
-    [MpiFact]
+    [Fact]
     public void Pretrain_GradAccumulationNotAMultipleOfTheRanks_EveryRankAbortsNamingItself()
     {
         using var dir = new Fixtures.TempDir();
