@@ -138,10 +138,8 @@ public static class BatchJob
             {
                 var task = tasks[i];
                 if (cancel.IsCancellationRequested) break;
-                // The next file is read ahead unless it will most likely be skipped (its output exists: resume).
-                if (i + 1 < tasks.Count && tasks[i + 1] is { Error: null } next && (overwrite || !File.Exists(next.Output))
-                    && task.Error is null && (overwrite || !File.Exists(task.Output)))
-                    job.Upcoming(next);
+                // While this file runs, the next is read ahead, unless either will most likely be skipped (resume).
+                if (i + 1 < tasks.Count && WillRun(task, overwrite) && WillRun(tasks[i + 1], overwrite)) job.Upcoming(tasks[i + 1]);
                 progress?.Report(new JobProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, task.Path));
                 var row = ProcessOne(job, task, overwrite, cancel, fraction =>
                     progress?.Report(new JobProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, task.Path, fraction)));
@@ -159,6 +157,9 @@ public static class BatchJob
         progress?.Report(new JobProgress(rows.Count, tasks.Count, failed, audio, clock.Elapsed, null));
         return rows;
     }
+
+    /// <summary>Whether <see cref="ProcessOne"/> will most likely process the task: no planning error, no earlier output to reuse.</summary>
+    static bool WillRun(BatchTask task, bool overwrite) => task.Error is null && (overwrite || !File.Exists(task.Output));
 
     static IndexRow? ProcessOne(IFileJob job, BatchTask task, bool overwrite, CancellationToken cancel, Action<double> fileProgress)
     {

@@ -10,9 +10,10 @@ namespace CultureMert.Pretraining;
 /// Written out rather than using TorchSharp's AdamW because a pre-training checkpoint must hold the moments by parameter
 /// <em>name</em> in a safetensors file (<c>exp_avg.NAME</c>, <c>exp_avg_sq.NAME</c>; inspectable from Python, stable
 /// across stages that train different parameter sets) and restore them bit for bit; TorchSharp's optimizer state
-/// serialises only to its own binary format keyed by parameter order. The update is PyTorch's, op for op:
+/// serialises only to its own binary format keyed by parameter order. The update is PyTorch's:
 /// p ← p·(1 − lr·wd); m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²;
-/// p ← p − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + eps).
+/// p ← p − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + eps),
+/// in one pass over each contiguous CPU float parameter (<see cref="FusedAdamW"/>), elsewhere op for op.
 /// Parameters whose gradient is undefined in a step are skipped (no decay, no state change) and, as in PyTorch, each
 /// parameter counts its own updates t for the bias corrections.
 /// Only the parameters given are optimised: frozen ones get neither updates nor state.
