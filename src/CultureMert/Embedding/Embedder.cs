@@ -1,5 +1,6 @@
 using CultureMert.Audio;
 using CultureMert.Checkpoints;
+using CultureMert.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -169,7 +170,7 @@ public sealed class Embedder
             Flush();
             CheckUsable(source.Path, total, peak);
             using var scope = NewDisposeScope();
-            var chunks = stack(pooled);                           // (chunks, layers, hidden)
+            var chunks = Finite.Require(stack(pooled), $"{source.Path}: the embeddings");   // (chunks, layers, hidden)
             var mean = chunks.mean([0]);                          // (layers, hidden)
             var info = source.Info;
             return new FileEmbedding(source.Path, info.SourceRate, info.SourceChannels, (double)total / rate, Layers,
@@ -195,6 +196,7 @@ public sealed class Embedder
         using var scope = NewDisposeScope();
         var states = Forward([audio]);                            // each (1, frames, hidden)
         var hidden = stack(Layers.Select(l => states[l][0].to(ScalarType.Float32)).ToArray()).cpu();   // (layers, frames, hidden)
+        Finite.Require(hidden, $"{source.Path}: the hidden states");
         var info = source.Info;
         return new FileEmbedding(source.Path, info.SourceRate, info.SourceChannels, (double)audio.Length / rate, Layers,
                                  null, null, hidden.MoveToOuterDisposeScope());

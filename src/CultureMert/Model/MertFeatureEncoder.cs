@@ -15,6 +15,7 @@ public sealed class MertConvLayer : nn.Module<Tensor, Tensor>
     private readonly nn.Module<Tensor, Tensor>? layer_norm; // feature_extractor.conv_layers.{i}.layer_norm.* (GroupNorm or LayerNorm)
     private readonly bool channelLayerNorm;
     private readonly string activation;
+    private readonly long stride;
 
     public MertConvLayer(MertConfig c, int i) : base(nameof(MertConvLayer))
     {
@@ -28,6 +29,7 @@ public sealed class MertConvLayer : nn.Module<Tensor, Tensor>
             channelLayerNorm = true;
         }
         activation = c.FeatExtractActivation;
+        stride = c.ConvStride[i];
         RegisterComponents();
     }
 
@@ -38,7 +40,7 @@ public sealed class MertConvLayer : nn.Module<Tensor, Tensor>
         // Each intermediate is dropped as soon as the next exists: block 0's are the largest tensors of the model
         // (batch × 512 × samples / 5 floats, about 200 MB at batch 4 × 5 s), so only two are alive at a time, not three.
         // (Under autograd the graph keeps what backward needs; disposing the handle frees nothing it uses.)
-        var y = conv.call(x);
+        var y = Convolutions.Conv1d(x, conv.weight!, conv.bias, stride);
         if (layer_norm is not null)
         {
             var normed = channelLayerNorm

@@ -29,7 +29,11 @@ public sealed class WeightNormConv1d : nn.Module<Tensor, Tensor>
     public Tensor Weight() => weight_v * (weight_g / linalg.norm(weight_v, dims: [0, 1], keepdim: true));
 
     /// <param name="x">(batch, channels, frames)</param> <returns>(batch, channels, frames + 2·(kernel/2) − kernel + 1)</returns>
-    public override Tensor forward(Tensor x) => nn.functional.conv1d(x, Weight(), bias, padding: padding, groups: groups);
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return Convolutions.Conv1d(x, Weight(), bias, padding: padding, groups: groups).MoveToOuterDisposeScope();
+    }
 }
 
 /// <summary>Relative position information from a wide grouped convolution (HF: HubertPositionalConvEmbedding).</summary>

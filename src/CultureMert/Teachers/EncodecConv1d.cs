@@ -1,3 +1,4 @@
+using CultureMert.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -44,7 +45,7 @@ public sealed class EncodecNormConv : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return nn.functional.conv1d(x, Weight(), bias, stride: stride, dilation: dilation).MoveToOuterDisposeScope();
+        return Convolutions.Conv1d(x, Weight(), bias, stride: stride, dilation: dilation).MoveToOuterDisposeScope();
     }
 }
 

@@ -1,3 +1,4 @@
+using CultureMert.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,7 +42,7 @@ public sealed class EncodecModel : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor waveform)
     {
         using var scope = NewDisposeScope();
-        return quantizer.call(encoder.call(waveform)).MoveToOuterDisposeScope();
+        return quantizer.call(Finite.Require(encoder.call(waveform), "EnCodec's encoder outputs")).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -86,7 +87,7 @@ public sealed class EncodecModel : nn.Module<Tensor, Tensor>
             using (var chunkScope = NewDisposeScope())
             {
                 var emb = encoder.Forward(waveform.narrow(-1, start, end - start), state);   // (batch, hidden, chunk frames)
-                var result = quantize ? quantizer.call(emb) : emb;
+                var result = quantize ? quantizer.call(Finite.Require(emb, "EnCodec's encoder outputs")) : emb;
                 output.narrow(-1, start / hop, result.shape[^1]).copy_(result);
             }
             state.EndChunk();

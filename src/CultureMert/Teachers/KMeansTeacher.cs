@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using CultureMert.Audio;
 using CultureMert.Checkpoints;
+using CultureMert.Model;
 using static TorchSharp.torch;
 
 namespace CultureMert.Teachers;
@@ -151,7 +152,7 @@ public sealed class KMeansTeacher : ITokenTeacher
         foreach (var b in books)
         {
             if (!cache.TryGetValue(b.Options, out var f)) cache[b.Options] = f = b.Features.Compute(waveform);   // (frames, F)
-            codes.Add(b.Codebook.Assign(f));                                                                     // (frames)
+            codes.Add(b.Codebook.Assign(Finite.Require(f, $"{Name}: the frame features")));                                                                     // (frames)
         }
         return stack(codes, 0).MoveToOuterDisposeScope();                                                        // (n_q, frames)
     }

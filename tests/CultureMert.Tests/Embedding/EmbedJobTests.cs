@@ -24,6 +24,25 @@ public class EmbedJobTests
         Assert.True(Fixtures.MaxAbsDiff(result.HiddenStates!, Fixtures.Expected(fixture, "hidden_states")) < Tol);
     }
 
+    /// <summary>A model that computes NaN (one weight poisoned) gives each file an error row naming it, and no output.</summary>
+    [Theory]
+    [InlineData(Pooling.Mean)]
+    [InlineData(Pooling.None)]
+    public void Embed_NonFiniteModelOutput_IsThatFilesErrorAndWritesNothing(Pooling pool)
+    {
+        using var dir = new Fixtures.TempDir();
+        File.Copy(FixtureWav("mert-tiny"), dir["a.wav"]);
+        using var mert = MertCheckpoint.Load(Fixtures.Dir("mert-tiny"));
+        using (no_grad())
+            mert.Model.named_parameters().Single(p => p.name == "feature_projection.projection.bias").parameter[3].fill_(double.NaN);
+        var rows = new EmbedJob(mert, new EmbedOptions { Pool = pool }, dir["out"], overwrite: false).Run(BatchJob.Plan([dir["a.wav"]], dir["out"]));
+        var row = Assert.Single(rows);
+        Assert.Equal("error", row.Status);
+        Assert.Contains(dir["a.wav"], row.Error);
+        Assert.Contains("NaN", row.Error);
+        Assert.False(File.Exists(dir["out/a.safetensors"]));
+    }
+
     [Fact]
     public void Embed_PoolMeanOneChunk_IsTimeMeanOfGolden()
     {
