@@ -4,12 +4,22 @@
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-# Open MPI too: the data-parallel pre-training test always runs, and fails without mpirun.
-export CULTUREMERT_MPI=1
-if ! "$here/scripts/bootstrap.sh" > /dev/null; then
-  echo "0 passed, 1 failed"
-  echo "set-up failed (see above)" >&2
-  exit 1
+fail() { echo "0 passed, 1 failed"; echo "$1" >&2; exit 1; }
+dll=$("$here/scripts/bootstrap.sh") || fail "build failed (see above)"
+# The tests use every feature: install the system packages they need now (stock packages of this release; as root,
+# else it says what to install), rather than from inside parallel tests.
+dotnet "$dll" setup all > /dev/null || fail "system packages missing (see above)"
+# A libstdc++ without GLIBCXX_3.4.32 for NativeLibraryLoadTests: the system's, or where an earlier set-up replaced it,
+# Debian 12's own, downloaded (not installed) into artifacts/.
+if grep -qa 'GLIBCXX_3\.4\.32' /usr/lib/x86_64-linux-gnu/libstdc++.so.6 2>/dev/null && [ -r /etc/os-release ] && . /etc/os-release && [ "${VERSION_CODENAME:-}" = bookworm ]; then
+  stock="$here/artifacts/stock-libstdcxx"
+  if [ ! -e "$stock/libstdc++.so.6" ]; then
+    rm -rf "$stock.tmp" && mkdir -p "$stock.tmp" && (cd "$stock.tmp" && apt-get download -q libstdc++6/bookworm >/dev/null) \
+      && dpkg -x "$stock.tmp"/libstdc++6_*.deb "$stock.tmp/x" && mkdir -p "$stock" \
+      && cp -L "$stock.tmp"/x/usr/lib/x86_64-linux-gnu/libstdc++.so.6 "$stock/" || fail "could not download Debian 12's libstdc++6"
+    rm -rf "$stock.tmp"
+  fi
+  export CULTUREMERT_STOCK_LIBSTDCXX="$stock"
 fi
 results="$here/artifacts/test-results"
 rm -rf "$results"

@@ -27,6 +27,7 @@ public static class CliApp
             ProbeCommand.Create(),
             EvaluateCommand.Create(),
             IndexCommand.Create(),
+            SetupCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }

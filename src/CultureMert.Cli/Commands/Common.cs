@@ -36,6 +36,11 @@ static class Common
     public static int Guard(Func<int> body)
     {
         try { return body(); }
+        catch (CultureMert.Setup.MissingSystemPackagesException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return ExitCodes.MissingSystemPackages;
+        }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or NotSupportedException or FileNotFoundException
                                       or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
         {
@@ -46,7 +51,7 @@ static class Common
         {
             // Not a bad input we know of: say so, with the details a bug report needs.
             Console.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message}\n{e.StackTrace}");
-            return 70;
+            return ExitCodes.Internal;
         }
     }
 

@@ -42,6 +42,7 @@ internal sealed partial class SndFileReader : IAudioReader
     {
         Path = path;
         var info = new SF_INFO();
+        Setup.SystemPackages.Require(Setup.SystemPackages.Flac);      // installed on first use where this process may
         try { handle = sf_open(path, SFM_READ, ref info); }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {

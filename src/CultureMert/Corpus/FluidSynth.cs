@@ -44,7 +44,7 @@ public static class FluidSynth
     /// <summary>Debian's fluid-soundfont-gm.</summary>
     public const string DefaultSoundFont = "/usr/share/sounds/sf2/FluidR3_GM.sf2";
 
-    const string InstallHint = "install it with `apt-get install fluidsynth fluid-soundfont-gm`, or run scripts/bootstrap.sh";
+    const string InstallHint = "install it with `apt-get install fluidsynth fluid-soundfont-gm`, or run `culturemert setup render`";
 
     /// <summary>A corpus piece, named <c>culture/id</c> in errors.</summary>
     public static float[] Render(MusicPiece piece, FluidSynthOptions? options = null) => Render(piece.Midi, $"{piece.Culture}/{piece.Id}", options);
@@ -55,6 +55,7 @@ public static class FluidSynth
     public static float[] Render(byte[] midi, string name, FluidSynthOptions? options = null)
     {
         var o = (options ?? new FluidSynthOptions()).Validate();
+        if (o.Executable == "fluidsynth" && o.SoundFont == DefaultSoundFont) Setup.SystemPackages.Require(Setup.SystemPackages.Render);
         if (!File.Exists(o.SoundFont)) throw new FileNotFoundException(
             $"{name}: cannot render: SoundFont {o.SoundFont} not found ({InstallHint}, or pass another .sf2).", o.SoundFont);
         if (o.MaxSeconds is { } max) midi = ScoreMidi.Truncate(midi, max, name);

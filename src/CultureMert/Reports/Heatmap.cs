@@ -7,7 +7,7 @@ namespace CultureMert.Reports;
 /// Annotated heatmaps (rows × columns of numbers, each cell coloured and labelled with its value) as PNG, drawn with
 /// ScottPlot 5 headless. ScottPlot's SkiaSharp build ships without fontconfig (ScottPlot issues #3504, #2366), so text
 /// can come out empty on a bare Linux machine: we register a TrueType file from the usual font folders ourselves
-/// (DejaVu Sans first; scripts/bootstrap.sh installs fonts-dejavu-core where it can).
+/// (DejaVu Sans first; the first plot installs fonts-dejavu-core where it can, see <see cref="Setup.SystemPackages"/>).
 /// </summary>
 public static class Heatmap
 {
@@ -98,14 +98,23 @@ public static class Heatmap
         AtomicFile.Write(path, s => s.Write(png));
     }
 
-    /// <summary>Registers the first font file found under a fixed family name; null when none is (ScottPlot's default is used).</summary>
-    static string? RegisterFont()
+    /// <summary>The first DejaVu Sans or Liberation Sans file in the usual folders; null when there is none.</summary>
+    internal static string? FindFontFile()
     {
         var file = FontCandidates.FirstOrDefault(File.Exists);
         if (file is null && Directory.Exists("/usr/share/fonts"))
             file = Directory.EnumerateFiles("/usr/share/fonts", "*.ttf", SearchOption.AllDirectories)
                 .Where(f => Path.GetFileName(f) is "DejaVuSans.ttf" or "LiberationSans-Regular.ttf")
                 .Order(StringComparer.Ordinal).FirstOrDefault();
+        return file;
+    }
+
+    /// <summary>Registers the first font file found under a fixed family name; null when none is (ScottPlot's default is used).</summary>
+    static string? RegisterFont()
+    {
+        try { Setup.SystemPackages.Require(Setup.SystemPackages.Plots); }
+        catch (Setup.MissingSystemPackagesException e) { Console.Error.WriteLine($"note: plots will have no text. {e.Message}"); }
+        var file = FindFontFile();
         if (file is null) return null;
         const string family = "CultureMert Sans";
         Fonts.AddFontFile(family, file, bold: false, italic: false);

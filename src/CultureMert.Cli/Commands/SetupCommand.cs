@@ -1,0 +1,35 @@
+using System.CommandLine;
+using CultureMert.Setup;
+
+namespace CultureMert.Cli.Commands;
+
+/// <summary>
+/// <c>culturemert setup</c>: which system packages each feature needs and whether they are here; with feature names,
+/// installs those now (as root) instead of at their first use.
+/// </summary>
+static class SetupCommand
+{
+    public static Command Create()
+    {
+        var features = new Argument<string[]>("feature")
+        {
+            Description = $"Features to install now: {string.Join(", ", SystemPackages.All.Select(f => f.Name))}, or all. None: only list them.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var command = new Command("setup", "List the system packages each feature needs, or install them now (each is otherwise installed at its first use).") { features };
+        command.SetAction(r => Common.Guard(() =>
+        {
+            var names = r.GetValue(features) ?? [];
+            var chosen = names.Contains("all") ? SystemPackages.All : names.Select(Find).ToList();
+            foreach (var feature in chosen) SystemPackages.Require(feature);
+            foreach (var f in SystemPackages.All)
+                Console.WriteLine($"{f.Name,-7} {(f.IsPresent() ? "ready  " : "missing")}  {f.Purpose}: {string.Join(" ", f.Packages)}" +
+                                  (f.IsPresent() ? "" : $"  (installed at first use as root; else: {f.InstallCommand})"));
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    static SystemFeature Find(string name) => SystemPackages.All.FirstOrDefault(f => f.Name == name)
+        ?? throw new ArgumentException($"unknown feature '{name}' (known: {string.Join(", ", SystemPackages.All.Select(f => f.Name))}, all).");
+}
