@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Data-parallel pre-training over MPI on this machine: steps/s of the tiny recipe in one process and under
 # `mpirun -np 2`, and the cost of one all-reduce of MERT-95M's gradients (95.5M float32) over 2 local ranks.
-# usage: bench/mpi.sh [--steps N]   (needs Open MPI: CULTUREMERT_MPI=1 scripts/bootstrap.sh installs it as root)
+# usage: bench/mpi.sh [--steps N]   (needs Open MPI: culturemert setup mpi installs it as root)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 steps=200
 while [ $# -gt 0 ]; do case "$1" in --steps) steps=$2; shift 2;; *) echo "unknown option $1" >&2; exit 2;; esac; done
-cli=$(CULTUREMERT_MPI=1 "$root/scripts/bootstrap.sh")
+cli=$("$root/scripts/bootstrap.sh") && dotnet "$cli" setup mpi >&2
 dotnet build "$here/CultureMert.Bench/CultureMert.Bench.csproj" -c Release --nologo -v q -o "$root/artifacts/bench" >&2
 mpirun=(mpirun --oversubscribe); [ "$(id -u)" = 0 ] && mpirun+=(--allow-run-as-root)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT

@@ -53,7 +53,7 @@ public sealed unsafe class MpiWorld : ICommunicator, IDisposable
     {
         var lib = DlOpen(library, RtldNow | RtldGlobal);
         if (lib == 0)
-            throw new DllNotFoundException($"{library}: cannot load Open MPI ({Marshal.PtrToStringAnsi(DlError())}); on Debian/Ubuntu: apt-get install openmpi-bin (or CULTUREMERT_MPI=1 scripts/bootstrap.sh).");
+            throw new DllNotFoundException($"{library}: cannot load Open MPI ({Marshal.PtrToStringAnsi(DlError())}); on Debian/Ubuntu: apt-get install openmpi-bin (or culturemert setup mpi).");
         nint Sym(string name) => NativeLibrary.GetExport(lib, name);
         (comm, mpiFloat, mpiDouble, opSum) = (Sym("ompi_mpi_comm_world"), Sym("ompi_mpi_float"), Sym("ompi_mpi_double"), Sym("ompi_mpi_op_sum"));
         allreduce = (delegate* unmanaged<nint, nint, int, nint, nint, nint, int>)Sym("MPI_Allreduce");
