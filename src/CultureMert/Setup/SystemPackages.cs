@@ -15,9 +15,12 @@ public sealed record SystemFeature(string Name, string Purpose, string[] Package
     public string InstallCommand => $"sudo apt-get install --no-install-recommends {string.Join(' ', Packages)}";
 }
 
-/// <summary>The feature needs packages that are missing and could not be installed here (not root, or no apt).</summary>
+/// <summary>
+/// The feature needs packages that are missing and could not be installed here (not root, or no apt). Not an
+/// InvalidOperationException: it must stop the feature, not be taken for one bad item of a batch.
+/// </summary>
 public sealed class MissingSystemPackagesException(SystemFeature feature, string why)
-    : InvalidOperationException($"{feature.Purpose} needs {string.Join(", ", feature.Packages)}, {why}. Install with:\n    {feature.InstallCommand}")
+    : Exception($"{feature.Purpose} needs {string.Join(", ", feature.Packages)}, {why}. Install with:\n    {feature.InstallCommand}")
 {
     public SystemFeature Feature { get; } = feature;
 }
