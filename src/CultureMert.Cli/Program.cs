@@ -9,7 +9,10 @@ public static class CliApp
     public static int Main(string[] args) => Run(args);
 
     /// <summary>Parses and runs one command line; returns the process exit code.</summary>
-    public static int Run(string[] args)
+    public static int Run(string[] args) => CreateRoot().Parse(args).Invoke();
+
+    /// <summary>The command tree, with every command's options and its help examples.</summary>
+    public static RootCommand CreateRoot()
     {
         var root = new RootCommand("CultureMERT.NET: MERT music foundation models for the world's musical traditions.")
         {
@@ -29,6 +32,10 @@ public static class CliApp
             IndexCommand.Create(),
             SetupCommand.Create(),
         };
-        return root.Parse(args).Invoke();
+        Examples.Add(root,
+            ("CultureMERT's study in miniature, reduced to a minute or two", "culturemert demo --quick --out demo-quick"),
+            ("A small random model to try the other commands with", "culturemert init --preset tiny --out tiny-model"),
+            ("Embeddings of every layer for a folder of audio", "culturemert embed --model MERT-v1-95M --out embeddings music/"));
+        return Examples.Install(root);
     }
 }

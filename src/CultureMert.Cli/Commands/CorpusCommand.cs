@@ -6,7 +6,14 @@ namespace CultureMert.Cli.Commands;
 /// <summary><c>culturemert corpus build</c>: the multi-cultural benchmark from real scores and procedural music.</summary>
 static class CorpusCommand
 {
-    public static Command Create() => new("corpus", "The project's multi-cultural music benchmark.") { CreateBuild() };
+    public static Command Create() => Examples.Add(new Command("corpus", "The project's multi-cultural music benchmark.") { CreateBuild() }, BuildExamples);
+
+    static readonly (string, string)[] BuildExamples =
+    [
+        ("Every culture from the repository's corpora and the procedural generators", "culturemert corpus build --out corpus"),
+        ("Two cultures, 48 pieces each, another seed", "culturemert corpus build --out corpus-2 --cultures turkish-makam western-folk --pieces-per-culture 48 --seed 1"),
+        ("Four 30-second clips per piece", "culturemert corpus build --out corpus-long --seconds-per-clip 30 --clips-per-piece 4"),
+    ];
 
     static Command CreateBuild()
     {
@@ -42,6 +49,6 @@ static class CorpusCommand
             catch (OperationCanceledException) { Console.Error.WriteLine("interrupted: clips written so far are kept; run again to continue."); return 130; }
             finally { Console.CancelKeyPress -= onCancel; }
         }));
-        return command;
+        return Examples.Add(command, BuildExamples);
     }
 }

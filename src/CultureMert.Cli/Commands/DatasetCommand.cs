@@ -27,6 +27,13 @@ static class DatasetCommand
                               $"{m.Vocabulary.Count} tags; {m.Rows.Count(x => x.Labels.Length == 0)} rows with no tag in the vocabulary; manifest: {path}");
             return 0;
         }));
-        return new Command("dataset", "Task manifests for evaluation datasets.") { prepare };
+        (string, string)[] examples =
+        [
+            ("MagnaTagATune's top-50 tags with minzwon's splits", "culturemert dataset prepare mtat --root MagnaTagATune --split-dir mtat-splits --out tasks/mtat.csv"),
+            ("Turkish makam recognition, 30 makams, a seeded split", "culturemert dataset prepare makam --root compmusic-makam --top 30 --seed 42 --out tasks/makam.csv"),
+            ("Your own audio, one subfolder per label", "culturemert dataset prepare folder --root my-music --out tasks/mine.csv"),
+        ];
+        Examples.Add(prepare, examples);
+        return Examples.Add(new Command("dataset", "Task manifests for evaluation datasets.") { prepare }, examples);
     }
 }

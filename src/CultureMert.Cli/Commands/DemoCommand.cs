@@ -44,6 +44,9 @@ static class DemoCommand
             catch (OperationCanceledException) { return 130; }
             finally { Console.CancelKeyPress -= onCancel; }
         }));
-        return command;
+        return Examples.Add(command,
+            ("Every step, reduced to a minute or two", "culturemert demo --quick --out demo-quick"),
+            ("The default study (about 10 minutes on 2 cores)", "culturemert demo --out demo-out"),
+            ("A run of a few hours with tighter intervals, on 16 threads", "culturemert demo --full --threads 16 --out demo-full"));
     }
 }

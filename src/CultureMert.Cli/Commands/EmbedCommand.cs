@@ -45,7 +45,10 @@ static class EmbedCommand
             var job = new EmbedJob(mert, options, outDir, r.GetValue(overwrite));
             return Common.RunBatch(tasks, (p, c) => job.Run(tasks, p, c, shard), outDir, "embedded", shard);
         }));
-        return command;
+        return Examples.Add(command,
+            ("Mean-pooled embeddings of every layer for a folder of audio", "culturemert embed --model MERT-v1-95M --out embeddings music/"),
+            ("Layers 0, 6 and 12 only, in bfloat16 (about 2x faster on CPUs with AVX-512 BF16 or AMX)", "culturemert embed --model CultureMERT-95M --out embeddings --layers 0,6,12 --precision bf16 music/"),
+            ("Shard 0 of 4 of a CSV manifest; join the shards with `index merge`", "culturemert embed --model MERT-v1-95M --out embeddings --shard 0/4 tasks/makam.csv"));
     }
 
     static int[]? ParseLayers(string s)

@@ -87,6 +87,8 @@ static class EvaluateCommand
                               $"report: {Path.Combine(dir, "report.md")}, {clock.Elapsed.TotalSeconds:0.0} s");
             return failed.Count > 0 ? 1 : 0;
         }));
-        return command;
+        return Examples.Add(command,
+            ("MERT against CultureMERT on two tasks (the first model is the baseline)", "culturemert evaluate --models mert=MERT-v1-95M culture=CultureMERT-95M --tasks tasks/makam.csv tasks/mtat.csv --out eval"),
+            ("Embed shard 0 of 4 only; probe afterwards with --shard 0/1", "culturemert evaluate --models mert=MERT-v1-95M --tasks tasks/makam.csv --out eval --shard 0/4"));
     }
 }

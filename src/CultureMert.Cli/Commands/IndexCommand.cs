@@ -18,6 +18,12 @@ static class IndexCommand
                               $"{rows.Count(x => x.Status == "error")} failed); index: {Path.Combine(dir, BatchJob.IndexFile)}");
             return 0;                                                   // failed files were reported by their shards; the merge itself succeeded
         }));
-        return new Command("index", "Work with the index.csv of embed and tokenize output folders.") { merge };
+        (string, string)[] examples =
+        [
+            ("After every shard of `embed --shard i/N --out embeddings` has run", "culturemert index merge --out embeddings"),
+            ("The same for a sharded tokenize", "culturemert index merge --out targets"),
+        ];
+        Examples.Add(merge, examples);
+        return Examples.Add(new Command("index", "Work with the index.csv of embed and tokenize output folders.") { merge }, examples);
     }
 }

@@ -27,6 +27,8 @@ static class InitCommand
             Console.WriteLine($"wrote {dir}: {r.GetValue(preset)}, {model.NumLayers} layers × {model.Config.HiddenSize}, {count:N0} parameters, seed {r.GetValue(seed)}");
             return 0;
         }));
-        return command;
+        return Examples.Add(command,
+            ("A 2-layer model to try the other commands with", "culturemert init --preset tiny --out tiny-model"),
+            ("MERT-v1-95M's architecture with random weights, seed 1", "culturemert init --preset mert-95m --seed 1 --out mert-95m-random"));
     }
 }

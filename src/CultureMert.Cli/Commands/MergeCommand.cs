@@ -43,7 +43,10 @@ static class MergeCommand
                 Console.WriteLine($"wrote {dir} (λ = {MergeOptions.Format(l)})");
             return 0;
         }));
-        return command;
+        return Examples.Add(command,
+            ("CultureMERT-TA: task arithmetic of four single-culture models, λ = 0.2", "culturemert merge --base mert-v1-95m --models lyra makam hindustani carnatic --method task-arithmetic --lambda 0.2 --out merged"),
+            ("TIES at three λ values in one pass (merged/lambda-0.1/, ...)", "culturemert merge --base mert-v1-95m --models lyra makam --method ties --density 0.2 --lambda 0.1,0.2,0.3 --out merged"),
+            ("How the models' task vectors interact", "culturemert merge analyze --base mert-v1-95m --models lyra makam hindustani carnatic --out analysis"));
     }
 
     static (Option<string> Base, Option<string[]> Models) Inputs() => (
@@ -88,6 +91,8 @@ static class MergeCommand
             Console.WriteLine($"\nwrote {outDir}: norms.csv, cosine.csv, sign_conflicts.csv, summary.json, cosine-heatmap.png, layer-norms.png");
             return 0;
         }));
-        return command;
+        return Examples.Add(command,
+            ("Norms, cosine similarity and sign conflicts of four task vectors", "culturemert merge analyze --base mert-v1-95m --models lyra makam hindustani carnatic --out analysis"),
+            ("Two models, on a GPU", "culturemert merge analyze --base mert-v1-95m --models runs/greek/stages/adapt runs/turkish/stages/adapt --out analysis-2 --device cuda"));
     }
 }

@@ -32,7 +32,9 @@ static class MetricsCommand
             Console.WriteLine($"{m.Samples} samples × {m.PerTag.Length} tags, F1 at score >= {m.Threshold}, {clock.Elapsed.TotalSeconds:0.00} s");
             return 0;
         }));
-        return command;
+        return Examples.Add(command,
+            ("Per-tag and macro/micro ROC-AUC, AP and F1 as a table", "culturemert metrics --truth truth.csv --scores scores.csv"),
+            ("As JSON, F1 at a threshold of 0.3", "culturemert metrics --truth truth.csv --scores scores.csv --threshold 0.3 --json"));
     }
 
     static string F(double? v) => v is { } x ? x.ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture) : "-";

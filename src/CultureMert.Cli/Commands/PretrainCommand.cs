@@ -47,7 +47,10 @@ static class PretrainCommand
             }
             finally { Console.CancelKeyPress -= onCancel; }
         }));
-        return command;
+        return Examples.Add(command,
+            ("The tiny two-stage recipe (about 2 minutes on 2 CPU cores)", "culturemert pretrain --recipe recipes/tiny-two-stage.json --out runs/tiny"),
+            ("Continue after Ctrl-C or --max-steps", "culturemert pretrain --recipe recipes/tiny-two-stage.json --out runs/tiny --resume"),
+            ("The first 1000 steps of CultureMERT-95M's recipe on a GPU", "culturemert pretrain --recipe recipes/culturemert-95m.json --out runs/95m --max-steps 1000 --device cuda"));
     }
 
     /// <summary>

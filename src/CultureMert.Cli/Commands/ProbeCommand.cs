@@ -61,6 +61,9 @@ static class ProbeCommand
                               $"report: {Path.Combine(r.GetValue(outDir)!, "report.md")}, {clock.Elapsed.TotalSeconds:0.0} s");
             return 0;
         }));
-        return command;
+        return Examples.Add(command,
+            ("MLP probes on every layer, 5 seeds", "culturemert probe --embeddings embeddings --manifest tasks/makam.csv --out probe-makam"),
+            ("Every layer and a learned layer mix, two learning rates chosen on validation", "culturemert probe --embeddings embeddings --manifest tasks/mtat.csv --layer all,weighted --lr 1e-3,5e-4 --out probe-mtat"),
+            ("Linear probes on layer 6 with kNN retrieval", "culturemert probe --embeddings embeddings --manifest tasks/makam.csv --layer 6 --hidden 0 --retrieval --out probe-linear"));
     }
 }

@@ -41,6 +41,12 @@ static class TeacherCommand
             Console.WriteLine($"wrote {r.GetValue(output)}: {teacher.Name}, {files.Count} files");
             return 0;
         }));
-        return new Command("teacher", "Pre-training teachers that need no downloaded weights.") { fit };
+        (string, string)[] examples =
+        [
+            ("A 1024-token codebook from a folder of audio", "culturemert teacher fit-kmeans --k 1024 --out teacher.safetensors music/"),
+            ("A smaller, quicker codebook from at most 100k frames", "culturemert teacher fit-kmeans --k 256 --max-frames 100000 --seed 1 --out teacher-256.safetensors music/"),
+        ];
+        Examples.Add(fit, examples);
+        return Examples.Add(new Command("teacher", "Pre-training teachers that need no downloaded weights.") { fit }, examples);
     }
 }

@@ -31,6 +31,8 @@ static class TokenizeCommand
             var job = new TokenizeJob(model, transform, outDir, r.GetValue(overwrite));
             return Common.RunBatch(tasks, (p, c) => job.Run(tasks, p, c, shard), outDir, "tokenized", shard);
         }));
-        return command;
+        return Examples.Add(command,
+            ("EnCodec codes at 6 kbps (MERT's 8 codebooks) and the CQT target", "culturemert tokenize --teacher encodec:encodec_24khz --bandwidth 6 --cqt --out targets music/"),
+            ("Codes of a k-means teacher from `teacher fit-kmeans`", "culturemert tokenize --teacher kmeans:teacher.safetensors --cqt --out targets music/"));
     }
 }

@@ -7,7 +7,13 @@ namespace CultureMert.Cli.Commands;
 /// <summary><c>culturemert tokens</c>: tools over teacher tokens written by <c>culturemert tokenize</c>.</summary>
 static class TokensCommand
 {
-    public static Command Create() => new("tokens", "Tools over teacher tokens written by `culturemert tokenize`.") { CreateStats() };
+    public static Command Create() => Examples.Add(new Command("tokens", "Tools over teacher tokens written by `culturemert tokenize`.") { CreateStats() }, StatsExamples);
+
+    static readonly (string, string)[] StatsExamples =
+    [
+        ("Token statistics of one tokenize output, cultures from a CSV", "culturemert tokens stats --codes targets --labels culture.csv --out token-stats"),
+        ("Several token folders together", "culturemert tokens stats --codes targets/greek targets/western --labels culture.csv --out token-stats"),
+    ];
 
     /// <summary><c>culturemert tokens stats</c>: per-culture token histograms and their divergences.</summary>
     static Command CreateStats()
@@ -42,6 +48,6 @@ static class TokensCommand
             Console.WriteLine($"wrote {outDir}: histograms.csv, divergence.csv, summary.json, jsd-heatmap.png, cosine-heatmap.png");
             return 0;
         }));
-        return command;
+        return Examples.Add(command, StatsExamples);
     }
 }
