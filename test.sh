@@ -40,4 +40,5 @@ else
   echo "the test run did not produce results (build failure?)" >&2
   exit 1
 fi
+"$here/scripts/test-tool.sh" || rc=1
 exit $rc

@@ -27,7 +27,10 @@ static class SetupCommand
                                   (f.IsPresent() ? "" : $"  (installed at first use as root; else: {f.InstallCommand})"));
             return ExitCodes.Ok;
         }));
-        return command;
+        return Examples.Add(command,
+            ("Which features have their system packages, and what each needs", "culturemert setup"),
+            ("Install what rendering MIDI and reading FLAC need, now (as root)", "culturemert setup render flac"),
+            ("Install every feature's packages, as ./test.sh does", "culturemert setup all"));
     }
 
     static SystemFeature Find(string name) => SystemPackages.All.FirstOrDefault(f => f.Name == name)
