@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the .NET tool package: packs src/CultureMert.Cli into artifacts/nupkg (skipped when the package there is newer
 # than every source file), installs it into a temporary tool path, and from a temporary folder runs `culturemert --help`
-# and `culturemert init --preset tiny`. Prints "tool install: ok (N MB package)"; on failure, what failed and the log,
+# `culturemert init --preset tiny` and a one-piece `corpus build` from the packed corpora. Prints "tool install: ok (N MB package)"; on failure, what failed and the log,
 # and exits 1. Leaves nothing behind but artifacts/nupkg.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,9 +49,14 @@ mkdir "$tmp/work"
 cd "$tmp/work"
 "$tool" --help > "$log" 2>&1 || fail "culturemert --help"
 grep -q '^Examples:' "$log" || fail "culturemert --help shows no Examples section"
+grep -q '^  culturemert ' "$log" || fail "culturemert --help does not name the command culturemert in its usage"
 "$tool" init --preset tiny --out "$tmp/work/model" > "$log" 2>&1 || fail "culturemert init --preset tiny"
 for f in config.json preprocessor_config.json model.safetensors; do
   [ -s "$tmp/work/model/$f" ] || fail "culturemert init wrote no $f"
 done
+# The score corpora come with the tool: one real SymbTr piece rendered, far from any clone of the repository.
+"$tool" corpus build --out "$tmp/work/corpus" --cultures turkish-makam --pieces-per-culture 1 --clips-per-piece 1 \
+  --seconds-per-clip 2 > "$log" 2>&1 || fail "culturemert corpus build (the packed corpora)"
+[ -s "$tmp/work/corpus/corpus.json" ] || fail "culturemert corpus build wrote no corpus.json"
 
 echo "tool install: ok ($(( ($(stat -c %s "$pkg") + 500000) / 1000000 )) MB package)"

@@ -57,8 +57,15 @@ static class Examples
 
         public override int Invoke(ParseResult parseResult)
         {
-            var code = inner.Invoke(parseResult);
-            Write(parseResult.InvocationConfiguration.Output, Of(parseResult.CommandResult.Command));
+            // System.CommandLine names the program after its file (CultureMert.Cli, or the dll); people type culturemert.
+            var config = parseResult.InvocationConfiguration;
+            var (output, help) = (config.Output, new StringWriter());
+            config.Output = help;
+            int code;
+            try { code = inner.Invoke(parseResult); }
+            finally { config.Output = output; }
+            output.Write(help.ToString().Replace(RootCommand.ExecutableName + " ", "culturemert "));
+            Write(output, Of(parseResult.CommandResult.Command));
             return code;
         }
     }
