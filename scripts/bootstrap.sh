@@ -42,7 +42,7 @@ build_if_stale() {
     rm -rf "$CULTUREMERT_ROOT/artifacts/cli"                 # the other backend's native libraries must not linger
   fi
   if [ -f "$stamp" ] && [ -f "$CULTUREMERT_CLI_DLL" ] && \
-     [ -z "$(find "$CULTUREMERT_ROOT/src" "$CULTUREMERT_ROOT/build" "$CULTUREMERT_ROOT/Directory.Build.props" "$CULTUREMERT_ROOT/Directory.Build.targets" -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
+     [ -z "$(find "$CULTUREMERT_ROOT/src" "$CULTUREMERT_ROOT/build" "$CULTUREMERT_ROOT/Directory.Build.props" "$CULTUREMERT_ROOT/Directory.Build.targets" \( -name bin -o -name obj \) -prune -o -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
     return 0
   fi
   command -v dotnet >/dev/null || { log "the .NET 10 SDK (dotnet) is required: https://dot.net"; return 1; }
