@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Evaluation;
 
@@ -89,7 +90,7 @@ public sealed class Probe : Module<Tensor, Tensor>
         {
             h = nn.functional.relu(hidden_layer.call(h));                    // (batch, hidden units)
             if (training && dropout > 0)
-                h = h * rand(h.shape, h.dtype, generator: generator).ge(dropout).to(h.dtype, h.device) / (1 - dropout);
+                h = h * rand(h.shape, h.dtype, generator: generator).ge(Of(dropout)).to(h.dtype, h.device) / Of(1 - dropout);
         }
         return output.call(h).MoveToOuterDisposeScope();
     }

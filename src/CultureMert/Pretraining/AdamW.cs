@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Pretraining;
 
@@ -83,8 +84,7 @@ public sealed class AdamW : IDisposable
     /// <summary>The update as PyTorch's single-tensor AdamW writes it, op for op: any device, any floating dtype.</summary>
     static void StepByOps(Tensor p, Tensor g, Tensor m, Tensor v, Coefficients k)
     {
-        // Every Scalar is held to the end of the update: TorchSharp 0.107's implicit double → Scalar temporaries can be
-        // finalised by the GC while libtorch still reads them.
+        // Per-step values: each Scalar held by a using to the end of the update, never a temporary (see Scalars).
         using var decay = k.Decay.ToScalar();
         using var beta2 = k.Beta2.ToScalar();
         using var oneMinusBeta2 = k.OneMinusBeta2.ToScalar();
@@ -94,7 +94,7 @@ public sealed class AdamW : IDisposable
         p.mul_(decay);
         m.lerp_(g, k.Weight1);                                                // (a 0-dim weight tensor of the step's scope)
         v.mul_(beta2).addcmul_(g, g, oneMinusBeta2);
-        using var denom = v.sqrt().div_(bc2).add_(eps);
+        using var denom = v.sqrt().div_(bc2).add_(eps, One);
         p.addcdiv_(m, denom, stepSize);
     }
 

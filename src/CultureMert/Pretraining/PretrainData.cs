@@ -173,7 +173,7 @@ public sealed class PretrainData : IDisposable
         var wave = new float[batchSize * (long)cropSamples];
         var codes = new List<Tensor>(batchSize);
         var cqts = new List<Tensor>(batchSize);
-        var valid = new List<Tensor>(batchSize);
+        var valid = new bool[batchSize * cropFrames];                                // (batch, T): false on padding frames
         var crops = new List<(TrainingFile, int)>(batchSize);
         var names = mix.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray();    // fixed order: the draw does not depend on JSON order
         for (var b = 0; b < batchSize; b++)
@@ -206,11 +206,14 @@ public sealed class PretrainData : IDisposable
             var realFrames = Math.Min(frames, (int)grid.FrameCount(realSamples));
             codes.Add(PadFrames(t.narrow(1, offset, frames).t(), cropFrames));                 // (T, n_q)
             cqts.Add(PadFrames(q.narrow(1, offset, frames).t(), cropFrames));                  // (T, bins)
-            valid.Add(arange(cropFrames).lt(realFrames));                                    // (T)
+            // Not arange(T).lt(realFrames): its implicit int → Scalar temporary can be freed by the finaliser thread while
+            // libtorch reads it — the "Unknown scalar type" / "toLong" crashes (see Scalars).
+            valid.AsSpan(b * cropFrames, realFrames).Fill(true);
         }
         var audioT = preprocessor.Apply(tensor(wave, new long[] { batchSize, cropSamples }));
         return new TrainingBatch(audioT.MoveToOuterDisposeScope(), stack(codes).MoveToOuterDisposeScope(),
-                                 stack(cqts).to_type(ScalarType.Float32).MoveToOuterDisposeScope(), stack(valid).MoveToOuterDisposeScope(), seconds, crops);
+                                 stack(cqts).to_type(ScalarType.Float32).MoveToOuterDisposeScope(),
+                                 tensor(valid, new long[] { batchSize, cropFrames }).MoveToOuterDisposeScope(), seconds, crops);
     }
 
     private static Tensor PadFrames(Tensor x, int frames) =>
