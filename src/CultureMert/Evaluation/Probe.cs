@@ -44,8 +44,8 @@ public sealed class LayerSelector : Module<Tensor, Tensor>
     {
         if (layer_weights is null) return null;
         using var _ = no_grad();
-        using var w = nn.functional.softmax(layer_weights, 0).to(ScalarType.Float64, CPU);
-        return w.data<double>().ToArray();
+        using var scope = NewDisposeScope();                                  // owns the softmax temporary too
+        return nn.functional.softmax(layer_weights, 0).to(ScalarType.Float64, CPU).data<double>().ToArray();
     }
 }
 

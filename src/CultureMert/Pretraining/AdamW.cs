@@ -65,7 +65,7 @@ public sealed class AdamW : IDisposable
             var t = steps[name] = steps.GetValueOrDefault(name) + 1;
             if (!state.TryGetValue(name, out var s))
             {
-                s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
+                s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());   // owned by state: Dispose, training thread
                 state[name] = s;
             }
             var k = new Coefficients(1 - LearningRate * WeightDecay, 1 - Beta1, Beta2, 1 - Beta2, Math.Sqrt(1 - Math.Pow(Beta2, t)), Eps,
