@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Audio;
 
@@ -39,6 +40,6 @@ public sealed record PreprocessorConfig(bool DoNormalize, int SamplingRate)
         if (!DoNormalize) return x;
         var mean = x.mean([-1], keepdim: true);
         var variance = x.var(-1, unbiased: false, keepdim: true);
-        return (x - mean) / (variance + 1e-7).sqrt();
+        return (x - mean) / variance.add(Of(1e-7), One).sqrt();
     }
 }

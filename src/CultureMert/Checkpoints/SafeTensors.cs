@@ -212,7 +212,9 @@ public static class SafeTensors
     internal static void WriteData(Stream stream, Tensor t)
     {
         // Every tensor written goes through here: one on a GPU is copied to the host now, one at a time (on the CPU, a view).
-        using var c = t.detach().cpu().contiguous();
+        // The scope owns detach()'s and cpu()'s results: unowned temporaries can be finalised while libtorch reads them.
+        using var scope = NewDisposeScope();
+        var c = t.detach().cpu().contiguous();
         if (c.numel() > 0) stream.Write(c.bytes);
     }
 

@@ -55,7 +55,8 @@ public static class TensorCollectives
             if (t.dtype != ScalarType.Float32) throw new NotSupportedException($"data-parallel training reduces float32 tensors; got a {t.dtype} tensor of shape [{string.Join(", ", t.shape)}].");
         var capacity = Math.Max(bucketFloats, tensors.Max(t => t.numel()));
         capacity = Math.Min(capacity, tensors.Sum(t => t.numel()));
-        var bucket = empty(capacity, ScalarType.Float32);                                         // (capacity,) on the CPU
+        // (capacity,) on the CPU, owned by the caller's scope; MPI reads and writes its storage during the call, on this thread
+        var bucket = empty(capacity, ScalarType.Float32);
         var first = 0;
         while (first < tensors.Count)
         {

@@ -9,6 +9,8 @@ namespace CultureMert.Embedding;
 /// <c>ahead</c> chunks in front of the consumer: the model never waits for the decoder unless decoding is slower than
 /// the model, and memory is bounded whatever the file's length. Failures (a missing file, a corrupt stream) are kept
 /// and thrown to the consumer, as they would have been thrown by a decoder on its own thread.
+/// No tensor crosses threads (TorchSharp's dispose scopes are per thread): the decoder hands over managed float[] buffers
+/// rented from the pool, and the consumer returns them once the model has read them.
 /// </summary>
 public sealed class ChunkPrefetch : IDisposable
 {

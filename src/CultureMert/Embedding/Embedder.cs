@@ -133,7 +133,7 @@ public sealed class Embedder
 
     FileEmbedding EmbedChunks(ChunkPrefetch source, CancellationToken cancel, Action<double>? progress)
     {
-        var pooled = new List<Tensor>();                          // each (layers, hidden)
+        var pooled = new List<Tensor>();                          // each (layers, hidden); owned here: disposed in finally, this thread
         var pending = new List<ChunkPrefetch.Chunk>();
         long total = 0;
         var peak = 0f;
@@ -173,7 +173,7 @@ public sealed class Embedder
             var chunks = Finite.Require(stack(pooled), $"{source.Path}: the embeddings");   // (chunks, layers, hidden)
             var mean = chunks.mean([0]);                          // (layers, hidden)
             var info = source.Info;
-            return new FileEmbedding(source.Path, info.SourceRate, info.SourceChannels, (double)total / rate, Layers,
+            return new FileEmbedding(source.Path, info.SourceRate, info.SourceChannels, (double)total / rate, Layers,   // the caller's to dispose
                                      chunks.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), null);
         }
         finally

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Evaluation;
 
@@ -43,8 +44,8 @@ public sealed class LayerSelector : Module<Tensor, Tensor>
     {
         if (layer_weights is null) return null;
         using var _ = no_grad();
-        using var w = nn.functional.softmax(layer_weights, 0).to(ScalarType.Float64, CPU);
-        return w.data<double>().ToArray();
+        using var scope = NewDisposeScope();                                  // owns the softmax temporary too
+        return nn.functional.softmax(layer_weights, 0).to(ScalarType.Float64, CPU).data<double>().ToArray();
     }
 }
 
@@ -89,7 +90,7 @@ public sealed class Probe : Module<Tensor, Tensor>
         {
             h = nn.functional.relu(hidden_layer.call(h));                    // (batch, hidden units)
             if (training && dropout > 0)
-                h = h * rand(h.shape, h.dtype, generator: generator).ge(dropout).to(h.dtype, h.device) / (1 - dropout);
+                h = h * rand(h.shape, h.dtype, generator: generator).ge(Of(dropout)).to(h.dtype, h.device) / Of(1 - dropout);
         }
         return output.call(h).MoveToOuterDisposeScope();
     }

@@ -130,7 +130,8 @@ public sealed class ProbeDataset
                 using var reader = new SafeTensorsReader(e.Output);
                 if (!reader.Contains("chunk_embeddings"))
                     throw new InvalidDataException($"{e.Output}: no chunk_embeddings tensor (embed with --pool mean).");
-                using var ce = reader.Read("chunk_embeddings").to(ScalarType.Float32);   // (C, L, H)
+                using var stored = reader.Read("chunk_embeddings");                      // held: not a temporary the finaliser could free mid-call
+                using var ce = stored.to(ScalarType.Float32);                            // (C, L, H)
                 if (ce.dim() != 3) throw new InvalidDataException($"{e.Output}: chunk_embeddings has {ce.dim()} dims, expected [chunks, layers, hidden].");
                 var (c, l, h) = ((int)ce.shape[0], (int)ce.shape[1], (int)ce.shape[2]);
                 var ids = ParseLayers(reader.Metadata.GetValueOrDefault("layers"), l);

@@ -57,7 +57,7 @@ public static class ProbeTrainer
         double best = double.NegativeInfinity, plateauBest = double.NegativeInfinity;
         int bestEpoch = -1, bad = 0, plateauBad = 0, epoch = 0;
         var history = new List<double>();
-        var bestWeights = new Dictionary<string, Tensor>();
+        var bestWeights = new Dictionary<string, Tensor>();                      // owned here: disposed when replaced and in finally
         try
         {
             for (epoch = 0; epoch < s.MaxEpochs; epoch++)
@@ -84,7 +84,8 @@ public static class ProbeTrainer
                     (best, bestEpoch, bad) = (valid, epoch, 0);
                     foreach (var t in bestWeights.Values) t.Dispose();
                     bestWeights.Clear();
-                    using (no_grad()) foreach (var (name, p) in model.named_parameters()) bestWeights[name] = p.detach().clone();
+                    // clone under no_grad: no detach() temporary outside a scope, which the finaliser could free mid-call
+                    using (no_grad()) foreach (var (name, p) in model.named_parameters()) bestWeights[name] = p.clone();
                 }
                 else if (++bad >= s.EarlyStopPatience) { epoch++; break; }
                 // ReduceLROnPlateau(mode=max): better = above best·(1 + 1e-4) (threshold_mode rel); reduce after patience bad epochs.

@@ -1,6 +1,7 @@
 using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Merging;
 
@@ -36,7 +37,7 @@ public static class Dare
         {
             using var inner = NewDisposeScope();
             var row = result[i];                                                  // (...)
-            row.mul_(rand(row.shape, ScalarType.Float64, generator: generator).lt(density).to(row.device)).div_(density);
+            row.mul_(rand(row.shape, ScalarType.Float64, generator: generator).lt(Of(density)).to(row.device)).div_(Of(density));
         }
         return result.MoveToOuterDisposeScope();
     }

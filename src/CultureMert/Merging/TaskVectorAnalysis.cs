@@ -8,6 +8,7 @@ using CultureMert.Checkpoints;
 using CultureMert.Reports;
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Merging;
 
@@ -92,11 +93,11 @@ public sealed class TaskVectorAnalysis
                 var b = baseT.Read(info.Name).to(device ?? CPU);
                 var d = TaskVectors.Deltas(b, M, m => models[m].Read(info.Name)).reshape(M, -1);   // (models, n)
                 var s = d.sign();
-                var (pos, neg) = (s.gt(0).to(ScalarType.Float64), s.lt(0).to(ScalarType.Float64));              // (models, n)
-                var nz = pos + neg;
+                var (pos, neg) = (s.gt(Of(0)).to(ScalarType.Float64), s.lt(Of(0)).to(ScalarType.Float64));              // (models, n)
+                var nz = pos.add(neg, One);
                 var dots = d.matmul(d.t()).cpu().data<double>().ToArray();                                       // (models, models)
                 var both = nz.matmul(nz.t()).cpu().data<double>().ToArray();
-                var conflicts = (pos.matmul(neg.t()) + neg.matmul(pos.t())).cpu().data<double>().ToArray();
+                var conflicts = pos.matmul(neg.t()).add(neg.matmul(pos.t()), One).cpu().data<double>().ToArray();
                 var l = index[LayerOf(info.Name)];
                 foreach (var k in new[] { l, L })
                 {

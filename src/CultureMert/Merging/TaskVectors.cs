@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Merging;
 
@@ -35,7 +36,7 @@ public static class TaskVectors
     {
         using var scope = NewDisposeScope();
         var sum = zeros(deltas.shape[1..], deltas.dtype, deltas.device);      // (...); accumulated model by model, no (models, ...) temporary
-        for (var i = 0; i < weights.Count; i++) sum.add_(deltas[i], alpha: weights[i]);
+        for (var i = 0; i < weights.Count; i++) sum.add_(deltas[i], alpha: Of(weights[i]));
         return sum.MoveToOuterDisposeScope();
     }
 
@@ -44,6 +45,6 @@ public static class TaskVectors
     {
         using var scope = NewDisposeScope();
         if (lambda == 0) return baseT.clone().MoveToOuterDisposeScope();
-        return (combined * lambda).add_(baseT).to(baseT.dtype).MoveToOuterDisposeScope();
+        return combined.mul(Of(lambda)).add_(baseT, One).to(baseT.dtype).MoveToOuterDisposeScope();
     }
 }

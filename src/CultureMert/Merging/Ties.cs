@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Merging;
 
@@ -29,7 +30,7 @@ public static class Ties
             using var inner = NewDisposeScope();
             var row = trimmed[i];                                                 // (n)
             var top = row.abs().topk((int)k).indexes;                             // (k)
-            var keep = zeros_like(row, ScalarType.Bool).index_fill_(0, top, true);
+            var keep = zeros_like(row, ScalarType.Bool).index_fill_(0, top, Of(true));
             row.mul_(keep);
         }
         return trimmed.reshape(deltas.shape).MoveToOuterDisposeScope();
@@ -42,7 +43,7 @@ public static class Ties
     public static Tensor ElectSign(Tensor deltas)
     {
         using var scope = NewDisposeScope();
-        var majority = deltas.sum(dim: 0).ge(0).to(deltas.dtype) * 2 - 1;       // (...), ±1
+        var majority = deltas.sum(dim: 0).ge(Of(0)).to(deltas.dtype).mul(Of(2)).sub(One);       // (...), ±1
         var agree = empty(deltas.shape, ScalarType.Bool, deltas.device);         // (models, ...)
         for (var i = 0; i < deltas.size(0); i++) agree[i].copy_(deltas[i].sign().eq(majority));
         return agree.MoveToOuterDisposeScope();
@@ -61,12 +62,12 @@ public static class Ties
         {
             using var inner = NewDisposeScope();
             var a = agree[i].to(deltas.dtype);
-            total.add_(a, alpha: weights[i]);
-            sum.add_(a.mul_(deltas[i]), alpha: weights[i]);
+            total.add_(a, alpha: Of(weights[i]));
+            sum.add_(a.mul_(deltas[i]), alpha: Of(weights[i]));
         }
-        var none = total.eq(0);
-        sum.masked_fill_(none, 0);
-        return sum.div_(total.masked_fill_(none, 1)).MoveToOuterDisposeScope();  // no agreeing model: sum is 0 there, so 0/1 = 0
+        var none = total.eq(Of(0));
+        sum.masked_fill_(none, Of(0));
+        return sum.div_(total.masked_fill_(none, One)).MoveToOuterDisposeScope();  // no agreeing model: sum is 0 there, so 0/1 = 0
     }
 
     /// <summary>TIES-combined task vector (θ = θ_base + λ·it). deltas (models, ...) → (...).</summary>
@@ -81,7 +82,7 @@ public static class Ties
     {
         using var scope = NewDisposeScope();
         var weighted = sparse.clone();
-        for (var i = 0; i < weights.Count; i++) weighted[i].mul_(weights[i]);
+        for (var i = 0; i < weights.Count; i++) weighted[i].mul_(Of(weights[i]));
         var agree = ElectSign(weighted);
         weighted.Dispose();
         return DisjointMean(sparse, agree, weights).MoveToOuterDisposeScope();

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Model;
 
@@ -16,7 +17,7 @@ public static class Activations
         "relu" => nn.functional.relu(x),
         "silu" or "swish" => nn.functional.silu(x),
         // tanh approximation: 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
-        "gelu_new" or "gelu_pytorch_tanh" => 0.5 * x * (1.0 + tanh(Math.Sqrt(2.0 / Math.PI) * (x + 0.044715 * x.pow(3)))),
+        "gelu_new" or "gelu_pytorch_tanh" => x.mul(Of(0.5)) * tanh(x.add(x.pow(Of(3)).mul(Of(0.044715)), One).mul(Of(Math.Sqrt(2.0 / Math.PI)))).add(Of(1.0), One),
         _ => throw new NotSupportedException($"activation \"{name}\" is not implemented."),
     };
 }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Model;
 
@@ -41,7 +42,7 @@ public sealed class MertEncoder : nn.Module<Tensor, Tensor>
     {
         using (var scope = NewDisposeScope())
         {
-            x = x + pos_conv_embed.call(x);
+            x = x.add(pos_conv_embed.call(x), One);
             if (!preLN) x = layer_norm.call(x);
             x = dropout.call(x).MoveToOuterDisposeScope();
         }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Model;
 
@@ -24,8 +25,8 @@ public sealed class MertEncoderLayer : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = layer_norm.call(x + dropout.call(attention.call(x)));   // post-LN: norm after the residual
-        return final_layer_norm.call(x + feed_forward.call(x)).MoveToOuterDisposeScope();
+        x = layer_norm.call(x.add(dropout.call(attention.call(x)), One));   // post-LN: norm after the residual
+        return final_layer_norm.call(x.add(feed_forward.call(x), One)).MoveToOuterDisposeScope();
     }
 }
 
@@ -49,7 +50,7 @@ public sealed class MertEncoderLayerStableLayerNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = x + dropout.call(attention.call(layer_norm.call(x)));  // pre-LN: norm inside the residual branch
-        return (x + feed_forward.call(final_layer_norm.call(x))).MoveToOuterDisposeScope();
+        x = x.add(dropout.call(attention.call(layer_norm.call(x))), One);  // pre-LN: norm inside the residual branch
+        return x.add(feed_forward.call(final_layer_norm.call(x)), One).MoveToOuterDisposeScope();
     }
 }

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Model;
 
@@ -86,7 +87,7 @@ public sealed class MertModel : nn.Module<Tensor, Tensor>
             else if (name.Contains("conv_layers") && name.EndsWith("conv.weight"))
                 ComputeDevice.DrawOnHost(p, t => t.normal_(0, Math.Sqrt(2.0 / (p.size(1) * p.size(2))), generator: gen));
             else if (name.EndsWith(".weight") && p.dim() == 2) ComputeDevice.DrawOnHost(p, t => t.normal_(0, Config.InitializerRange, generator: gen));
-            else if (name.EndsWith(".weight")) p.fill_(1.0);       // LayerNorm / GroupNorm scale
+            else if (name.EndsWith(".weight")) p.fill_(Of(1.0));       // LayerNorm / GroupNorm scale
             else if (name.EndsWith(".bias")) p.zero_();
         }
         var parameters = named_parameters().ToDictionary(kv => kv.name, kv => kv.parameter);

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Pretraining;
 
@@ -64,7 +65,7 @@ public sealed class AdamW : IDisposable
             var t = steps[name] = steps.GetValueOrDefault(name) + 1;
             if (!state.TryGetValue(name, out var s))
             {
-                s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
+                s = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());   // owned by state: Dispose, training thread
                 state[name] = s;
             }
             var k = new Coefficients(1 - LearningRate * WeightDecay, 1 - Beta1, Beta2, 1 - Beta2, Math.Sqrt(1 - Math.Pow(Beta2, t)), Eps,
@@ -83,8 +84,7 @@ public sealed class AdamW : IDisposable
     /// <summary>The update as PyTorch's single-tensor AdamW writes it, op for op: any device, any floating dtype.</summary>
     static void StepByOps(Tensor p, Tensor g, Tensor m, Tensor v, Coefficients k)
     {
-        // Every Scalar is held to the end of the update: TorchSharp 0.107's implicit double → Scalar temporaries can be
-        // finalised by the GC while libtorch still reads them.
+        // Per-step values: each Scalar held by a using to the end of the update, never a temporary (see Scalars).
         using var decay = k.Decay.ToScalar();
         using var beta2 = k.Beta2.ToScalar();
         using var oneMinusBeta2 = k.OneMinusBeta2.ToScalar();
@@ -94,7 +94,7 @@ public sealed class AdamW : IDisposable
         p.mul_(decay);
         m.lerp_(g, k.Weight1);                                                // (a 0-dim weight tensor of the step's scope)
         v.mul_(beta2).addcmul_(g, g, oneMinusBeta2);
-        using var denom = v.sqrt().div_(bc2).add_(eps);
+        using var denom = v.sqrt().div_(bc2).add_(eps, One);
         p.addcdiv_(m, denom, stepSize);
     }
 

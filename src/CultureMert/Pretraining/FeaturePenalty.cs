@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Pretraining;
 
@@ -14,7 +15,7 @@ public static class FeaturePenalty
     public static Tensor Penalty(Tensor features)
     {
         var f = features.dtype == ScalarType.Float64 ? features : features.to_type(ScalarType.Float32);
-        return f.pow(2).mean();
+        return f.pow(Of(2)).mean();
     }
 
     /// <summary>
@@ -25,9 +26,6 @@ public static class FeaturePenalty
     {
         if (scale == 1.0) return x;
         var d = x.detach();
-        // An explicit Scalar held to the end of the call: TorchSharp 0.107's implicit double → Scalar temporary can be
-        // finalised by the GC while libtorch still reads it (a rare "Scalar::toFloat" crash seen in long runs).
-        using var s = scale.ToScalar();
-        return d + (x - d).mul(s);
+        return d.add((x - d).mul(Of(scale)), One);                      // no Scalar temporary: see Scalars
     }
 }

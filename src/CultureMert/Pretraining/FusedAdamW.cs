@@ -41,6 +41,7 @@ internal static unsafe class FusedAdamW
             Update(new Span<T>((T*)pp + start, count), new ReadOnlySpan<T>((T*)gp + start, count),
                    new Span<T>((T*)mp + start, count), new Span<T>((T*)vp + start, count), k);
         }
+        // Workers write raw memory only; p, g, m and v are owned by the model and AdamW on this thread, which waits here.
         if (blocks == 1) Run(0);
         else Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, torch.get_num_threads()) }, Run);
     }

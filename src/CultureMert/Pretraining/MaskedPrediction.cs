@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Pretraining;
 
@@ -42,9 +43,7 @@ public sealed class MaskedPrediction : nn.Module<Tensor, Tensor, Tensor, (Tensor
         var (pp, ee) = (p.to_type(dt), embeddings.to_type(dt));
         var dots = pp.matmul(ee.t());                                                      // (S, C)
         var norms = pp.norm(1, keepdim: true).matmul(ee.norm(1, keepdim: true).t());       // (S, C)
-        using var eps = 1e-8.ToScalar();                                                  // held: see FeaturePenalty.ScaleGradient
-        using var t = temp.ToScalar();
-        return dots.div(norms.clamp_min(eps)).div(t);
+        return dots.div(norms.clamp_min(Of(1e-8))).div(Of(temp));                          // no Scalar temporary: see Scalars
     }
 
     /// <param name="x">final-layer output (batch, frames, hidden)</param>

@@ -1,6 +1,7 @@
 using CultureMert.Model;
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Pretraining;
 
@@ -57,9 +58,7 @@ public sealed class MertObjective : nn.Module
         var h = model.Encode(x)[^1];                                                                 // (batch, T, hidden)
         var (perCodebook, ce, accuracy) = prediction.call(h, mask, targets[.., ..(int)T]);
         var mse = cqt_head.call(h, mask, cqt);
-        using var penWeight = FeaturePenaltyWeight.ToScalar();                            // held: see FeaturePenalty.ScaleGradient
-        using var cqtWeight = CqtWeight.ToScalar();
-        var total = ce + penalty.mul(penWeight) + mse.mul(cqtWeight);
+        var total = ce.add(penalty.mul(Of(FeaturePenaltyWeight)), One).add(mse.mul(Of(CqtWeight)), One);   // no Scalar temporary: see Scalars
         return new ObjectiveTerms(total.MoveToOuterDisposeScope(), perCodebook.MoveToOuterDisposeScope(),
                                   penalty.MoveToOuterDisposeScope(), mse.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
     }

@@ -14,7 +14,7 @@ namespace CultureMert.Pretraining;
 /// <param name="Targets">its target-cache file, when a cache is used</param>
 public sealed record TrainingFile(string Source, string Path, long Samples, string? Targets);
 
-/// <summary>A batch of training crops, all tensors on the CPU.</summary>
+/// <summary>A batch of training crops, all tensors on the CPU, owned by whoever drew it (Dispose, on its thread).</summary>
 /// <param name="Audio">float32 (batch, crop samples), clean (before noise mixing)</param>
 /// <param name="Codes">int64 (batch, T, n_codebooks), T = the model's frame count for a crop</param>
 /// <param name="Cqt">float32 (batch, T, bins)</param>
@@ -74,6 +74,9 @@ public sealed class PretrainData : IDisposable
         if (cropFrames < 1) throw new ArgumentException($"crop_seconds {cropSeconds} gives no model frame (need ≥ {grid.ReceptiveField} samples).");
         cqt = new MertCqt();
         audio = new LruCache<string, float[]>(cacheBytes / 2, a => a.LongLength * 4, _ => { });
+        // Cached targets live outside every dispose scope, owned by this cache: disposed on eviction or by Dispose, both on
+        // the one thread that calls Draw. An eviction never frees a batch's data: Draw's slices are views holding their own
+        // reference to the storage, copied by stack before Draw returns.
         targets = new LruCache<string, (Tensor Codes, Tensor Cqt)>(cacheBytes / 2, t => (t.Codes.NumberOfElements * 8) + (t.Cqt.NumberOfElements * 4),
                                                                     t => { t.Codes.Dispose(); t.Cqt.Dispose(); });
     }
@@ -173,7 +176,7 @@ public sealed class PretrainData : IDisposable
         var wave = new float[batchSize * (long)cropSamples];
         var codes = new List<Tensor>(batchSize);
         var cqts = new List<Tensor>(batchSize);
-        var valid = new List<Tensor>(batchSize);
+        var valid = new bool[batchSize * cropFrames];                                // (batch, T): false on padding frames
         var crops = new List<(TrainingFile, int)>(batchSize);
         var names = mix.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray();    // fixed order: the draw does not depend on JSON order
         for (var b = 0; b < batchSize; b++)
@@ -206,11 +209,14 @@ public sealed class PretrainData : IDisposable
             var realFrames = Math.Min(frames, (int)grid.FrameCount(realSamples));
             codes.Add(PadFrames(t.narrow(1, offset, frames).t(), cropFrames));                 // (T, n_q)
             cqts.Add(PadFrames(q.narrow(1, offset, frames).t(), cropFrames));                  // (T, bins)
-            valid.Add(arange(cropFrames).lt(realFrames));                                    // (T)
+            // Not arange(T).lt(realFrames): its implicit int → Scalar temporary can be freed by the finaliser thread while
+            // libtorch reads it — the "Unknown scalar type" / "toLong" crashes (see Scalars).
+            valid.AsSpan(b * cropFrames, realFrames).Fill(true);
         }
         var audioT = preprocessor.Apply(tensor(wave, new long[] { batchSize, cropSamples }));
         return new TrainingBatch(audioT.MoveToOuterDisposeScope(), stack(codes).MoveToOuterDisposeScope(),
-                                 stack(cqts).to_type(ScalarType.Float32).MoveToOuterDisposeScope(), stack(valid).MoveToOuterDisposeScope(), seconds, crops);
+                                 stack(cqts).to_type(ScalarType.Float32).MoveToOuterDisposeScope(),
+                                 tensor(valid, new long[] { batchSize, cropFrames }).MoveToOuterDisposeScope(), seconds, crops);
     }
 
     private static Tensor PadFrames(Tensor x, int frames) =>
@@ -268,7 +274,10 @@ public sealed class PretrainData : IDisposable
     }
 }
 
-/// <summary>A least-recently-used cache bounded by an estimate of bytes; an item larger than the bound is still kept alone.</summary>
+/// <summary>
+/// A least-recently-used cache bounded by an estimate of bytes; an item larger than the bound is still kept alone.
+/// Not thread-safe: one thread uses it (and so disposes what it evicts).
+/// </summary>
 internal sealed class LruCache<TKey, TValue>(long maxBytes, Func<TValue, long> size, Action<TValue> evict) : IDisposable where TKey : notnull
 {
     private readonly LinkedList<(TKey Key, TValue Value, long Bytes)> order = new();

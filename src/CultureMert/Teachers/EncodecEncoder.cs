@@ -23,12 +23,12 @@ public sealed class EncodecEncoder : nn.Module<Tensor, Tensor>, IEncodecStreamin
             var dim = scale * c.NumFilters;
             for (var j = 0; j < c.NumResidualLayers; j++)
                 list.Add(new EncodecResnetBlock(c, dim, (int)Math.Pow(c.DilationGrowthRate, j)));
-            list.Add(nn.ELU());
+            list.Add(new EncodecElu());
             list.Add(new EncodecConv1d(dim, 2 * dim, 2 * ratio, stride: ratio));
             scale *= 2;
         }
         list.Add(new EncodecLstm(scale * c.NumFilters, c.NumLstmLayers));
-        list.Add(nn.ELU());
+        list.Add(new EncodecElu());
         list.Add(new EncodecConv1d(scale * c.NumFilters, c.HiddenSize, c.LastKernelSize));
         layers = nn.ModuleList(list.ToArray());
         RegisterComponents();

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Teachers;
 
@@ -41,6 +42,6 @@ public sealed class EncodecLstm : nn.Module<Tensor, Tensor>, IEncodecStreamingLa
         (Tensor, Tensor)? initial = state?.Recall(this) is [var h0, var c0] ? (h0, c0) : null;   // (layers, batch, dim) each
         var (y, h, c) = lstm.call(timeMajor, initial);     // y (frames, batch, dim)
         state?.Keep(this, h, c);
-        return (y + timeMajor).permute(1, 2, 0).contiguous().MoveToOuterDisposeScope();   // (batch, dim, frames)
+        return y.add(timeMajor, One).permute(1, 2, 0).contiguous().MoveToOuterDisposeScope();   // (batch, dim, frames)
     }
 }

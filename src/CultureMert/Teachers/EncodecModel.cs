@@ -1,6 +1,7 @@
 using CultureMert.Model;
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Teachers;
 
@@ -31,7 +32,7 @@ public sealed class EncodecModel : nn.Module<Tensor, Tensor>
         using var generator = new Generator((ulong)seed);
         encoder.InitializeRandom(generator);
         using var _ = no_grad();
-        foreach (var embed in quantizer.Codebooks) embed.copy_(0.5 * randn(embed.shape, generator: generator));   // drawn on the CPU, copied to the codebook's device
+        foreach (var embed in quantizer.Codebooks) embed.copy_(randn(embed.shape, generator: generator).mul(Of(0.5)));   // drawn on the CPU, copied to the codebook's device
         return this;
     }
 

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Teachers;
 
@@ -28,7 +29,7 @@ public sealed class EncodecEuclideanCodebook : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var dist = -(x.pow(2).sum(1, keepdim: true) - 2 * x.matmul(embed.t()) + embed.pow(2).sum(1, keepdim: true).t()); // (rows, bins)
+        var dist = x.pow(Of(2)).sum(1, keepdim: true).sub(x.matmul(embed.t()).mul(Of(2))).add(embed.pow(Of(2)).sum(1, keepdim: true).t(), One).neg(); // (rows, bins)
         return dist.argmax(-1).MoveToOuterDisposeScope();
     }
 }

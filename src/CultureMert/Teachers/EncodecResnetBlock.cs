@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Teachers;
 
@@ -17,9 +18,9 @@ public sealed class EncodecResnetBlock : nn.Module<Tensor, Tensor>, IEncodecStre
     {
         var hidden = dim / c.Compress;
         block = nn.ModuleList<nn.Module<Tensor, Tensor>>(
-            nn.ELU(),
+            new EncodecElu(),
             new EncodecConv1d(dim, hidden, c.ResidualKernelSize, dilation: dilation),
-            nn.ELU(),
+            new EncodecElu(),
             new EncodecConv1d(hidden, dim, 1));
         shortcut = new EncodecConv1d(dim, dim, 1);                   // use_conv_shortcut (true_skip = False in encodec)
         RegisterComponents();
@@ -37,6 +38,6 @@ public sealed class EncodecResnetBlock : nn.Module<Tensor, Tensor>, IEncodecStre
         using var scope = NewDisposeScope();
         var y = x;
         foreach (var layer in block) y = EncodecEncoder.Call(layer, y, state);   // each conv keeps its own context
-        return (shortcut.Forward(x, state) + y).MoveToOuterDisposeScope();
+        return shortcut.Forward(x, state).add(y, One).MoveToOuterDisposeScope();
     }
 }

@@ -6,7 +6,8 @@ namespace CultureMert.Teachers;
 /// <summary>
 /// What the causal EnCodec encoder must remember between consecutive chunks of one signal so that chunked encoding equals
 /// the one-pass encoder: each padded convolution's last k_eff − stride input samples (its left context) and the LSTM's
-/// (h, c). Keyed by module instance; owns its tensors (outside any dispose scope) and frees them on <see cref="Dispose"/>.
+/// (h, c). Keyed by module instance; owns its tensors (outside any dispose scope) and frees them on <see cref="Dispose"/>,
+/// on the encoding thread.
 /// </summary>
 /// <remarks>
 /// Chunks other than the last must be multiples of the total stride (hop), so that every layer's frames split at chunk

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Teachers;
 
@@ -116,10 +117,10 @@ public sealed class FrameFeatures : IDisposable
         var mode = x.shape[0] > Options.NFft / 2 ? PaddingModes.Reflect : PaddingModes.Constant;
         var spec = stft(x, Options.NFft, hop_length: Options.HopLength, win_length: Options.NFft, window: window, center: true,
             pad_mode: mode, normalized: false, onesided: true, return_complex: true);                   // (bins, frames) complex
-        var power = view_as_real(spec).square().sum(-1);                                                     // (bins, frames)
-        var mel = matmul(mel_fb, power).add_(Options.LogEps).log_();                                          // (n_mels, frames)
+        var power = view_as_real(spec).pow(Of(2)).sum(-1);                                                     // (bins, frames)
+        var mel = matmul(mel_fb, power).add_(Of(Options.LogEps), One).log_();                                      // (n_mels, frames)
         var chroma = matmul(chroma_fb, power);                                                               // (12, frames)
-        var peak = chroma.amax([0], keepdim: true).clamp_min(1e-20);                                         // (1, frames)
+        var peak = chroma.amax([0], keepdim: true).clamp_min(Of(1e-20));                                       // (1, frames)
         chroma = chroma.div_(peak);
         return cat([mel, chroma], 0).t().contiguous().MoveToOuterDisposeScope();                             // (frames, F)
     }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Teachers;
 
@@ -104,14 +105,14 @@ public static class KMeans
         // A dimension that barely varies (a mel band always near the log floor, chroma of a pure tone) would be blown up to
         // unit variance and let noise decide the clusters: std is floored at a fraction of the average std (and at 1e-8).
         var floor = Math.Max(1e-8, options.RelativeStdFloor * std.mean().item<double>());
-        std = std.clamp_min(floor);
+        using (var floorScalar = floor.ToScalar()) std = std.clamp_min(floorScalar);
         var z = ((x64 - mean) / std).to(ScalarType.Float32).contiguous();      // (n, F)
         var rng = new Random(options.Seed);
         var initSize = options.InitSampleSize > 0 ? options.InitSampleSize : Math.Max(3 * options.BatchSize, 20 * k);
         var init = InitPlusPlus(n > initSize ? z.index_select(0, Sample(rng, n, initSize, z.device)) : z, k, rng);
         var (c, iterations, reseeded) = options.BatchSize > 0 ? MiniBatch(z, init, options, rng) : Lloyd(z, init, options);
         var (_, d2) = Assign(z, c);
-        var inertia = (d2.sum().item<float>() + z.square().sum().item<float>()) / n;   // d2 lacks ‖x‖²
+        var inertia = (d2.sum().item<float>() + z.pow(Of(2)).sum().item<float>()) / n;   // d2 lacks ‖x‖²
         var book = new KMeansCodebook(c.MoveToOuterDisposeScope(), mean.to(ScalarType.Float32).MoveToOuterDisposeScope(),
             std.to(ScalarType.Float32).MoveToOuterDisposeScope())
         { Inertia = Math.Max(0, inertia), Iterations = iterations, Reseeded = reseeded };
@@ -130,16 +131,16 @@ public static class KMeans
         if (n < k) throw new ArgumentException($"k = {k} clusters need at least {k} distinct points; got {n} points.", nameof(k));
         var chosen = new long[k];
         chosen[0] = rng.NextInt64(n);
-        var best = x.sub(x[chosen[0]]).square().sum(1).to(ScalarType.Float64);   // (n) squared distance to the nearest centroid
+        var best = x.sub(x[chosen[0]]).pow(Of(2)).sum(1).to(ScalarType.Float64);   // (n) squared distance to the nearest centroid
         for (var i = 1; i < k; i++)
         {
             var cum = best.cumsum(0);
             var total = cum[-1].item<double>();
             if (!(total > 0))
                 throw new ArgumentException($"k = {k} clusters need at least {k} distinct points; the data (or its k-means++ sample of {n} points) has only {i}.", nameof(k));
-            var r = rng.NextDouble() * total;
+            using var r = (rng.NextDouble() * total).ToScalar();
             chosen[i] = Math.Min(n - 1, cum.lt(r).sum().item<long>());             // first index with cum ≥ r
-            var d = x.sub(x[chosen[i]]).square().sum(1).to(ScalarType.Float64);
+            var d = x.sub(x[chosen[i]]).pow(Of(2)).sum(1).to(ScalarType.Float64);
             best = minimum(best, d);
         }
         return x.index_select(0, tensor(chosen, device: x.device)).contiguous().MoveToOuterDisposeScope();
@@ -151,7 +152,7 @@ public static class KMeans
     public static (Tensor Index, Tensor Partial) Assign(Tensor x, Tensor c)
     {
         using var scope = NewDisposeScope();
-        var c2 = c.square().sum(1).unsqueeze(0);                                  // (1, k)
+        var c2 = c.pow(Of(2)).sum(1).unsqueeze(0);                                  // (1, k)
         var idx = new List<Tensor>();
         var val = new List<Tensor>();
         for (long s = 0; s < x.shape[0]; s += Chunk)
@@ -183,11 +184,11 @@ public static class KMeans
             using var step = NewDisposeScope();
             var (idx, partial) = Assign(z, c);
             var counts = bincount(idx, minlength: k).to(ScalarType.Float32);       // (k)
-            var sums = zeros(k, F, device: z.device).index_add_(0, idx, z, 1);      // (k, F)
-            var next = sums / counts.clamp_min(1).unsqueeze(1);
-            next = where(counts.unsqueeze(1) > 0, next, c);
+            var sums = zeros(k, F, device: z.device).index_add_(0, idx, z, One);    // (k, F)
+            var next = sums / counts.clamp_min(One).unsqueeze(1);
+            next = where(counts.unsqueeze(1).gt(Of(0)), next, c);
             reseeded += Reseed(z, idx, partial, counts, next);
-            var shift = (next - c).square().sum().item<float>();
+            var shift = (next - c).pow(Of(2)).sum().item<float>();
             var same = previous is not null && previous.eq(idx).all().item<bool>();
             if (!ReferenceEquals(c, init)) c.Dispose();
             c = next.MoveToOuterDisposeScope();
@@ -218,11 +219,11 @@ public static class KMeans
             var batch = z.index_select(0, SampleWithReplacement(rng, n, o.BatchSize, z.device));   // (m, F)
             var (idx, partial) = Assign(batch, c);
             var counts = bincount(idx, minlength: k).to(ScalarType.Float32);     // (k)
-            var sums = zeros(k, F, device: z.device).index_add_(0, idx, batch, 1);  // (k, F)
-            var total = seen + counts;
-            var next = (c * seen.unsqueeze(1) + sums) / total.clamp_min(1).unsqueeze(1);
-            next = where(total.unsqueeze(1) > 0, next, c);
-            var shift = (next - c).square().sum().item<float>();
+            var sums = zeros(k, F, device: z.device).index_add_(0, idx, batch, One);  // (k, F)
+            var total = seen.add(counts, One);
+            var next = (c * seen.unsqueeze(1)).add(sums, One) / total.clamp_min(One).unsqueeze(1);
+            next = where(total.unsqueeze(1).gt(Of(0)), next, c);
+            var shift = (next - c).pow(Of(2)).sum().item<float>();
             if (!ReferenceEquals(c, init)) c.Dispose();
             c = next.MoveToOuterDisposeScope();
             seen.Dispose();
@@ -242,8 +243,8 @@ public static class KMeans
             {
                 (idx, _) = Assign(z, next);
                 counts = bincount(idx, minlength: k).to(ScalarType.Float32);
-                var sums = zeros(k, F, device: z.device).index_add_(0, idx, z, 1);
-                next = where(counts.unsqueeze(1) > 0, sums / counts.clamp_min(1).unsqueeze(1), next);
+                var sums = zeros(k, F, device: z.device).index_add_(0, idx, z, One);
+                next = where(counts.unsqueeze(1).gt(Of(0)), sums / counts.clamp_min(One).unsqueeze(1), next);
             }
             if (!ReferenceEquals(c, init)) c.Dispose();
             c = next.MoveToOuterDisposeScope();
@@ -259,10 +260,10 @@ public static class KMeans
     static int Reseed(Tensor x, Tensor idx, Tensor partial, Tensor counts, Tensor c)
     {
         using var scope = NewDisposeScope();
-        var empty = counts.eq(0).nonzero().flatten();                            // (e)
+        var empty = counts.eq(Of(0)).nonzero().flatten();                            // (e)
         var e = (int)empty.shape[0];
         if (e == 0) return 0;
-        var d2 = partial + x.square().sum(1);                                     // (n) true squared distances
+        var d2 = partial.add(x.pow(Of(2)).sum(1), One);                              // (n) true squared distances
         var far = d2.topk(Math.Min(e, (int)x.shape[0])).indexes;                 // (e)
         c.index_copy_(0, empty.narrow(0, 0, far.shape[0]), x.index_select(0, far));
         return e;

@@ -5,6 +5,7 @@ using CultureMert.Audio;
 using CultureMert.Checkpoints;
 using CultureMert.Model;
 using static TorchSharp.torch;
+using static CultureMert.Scalars;
 
 namespace CultureMert.Teachers;
 
@@ -241,7 +242,7 @@ public sealed class KMeansTeacher : ITokenTeacher
                 var centroids = Take("centroids", k, F);
                 var mean = Take("mean", F);
                 var std = Take("std", F);
-                if (!(std > 0).all().item<bool>()) throw new InvalidDataException($"{path}: {p}std has non-positive entries.");
+                if (!std.gt(Of(0)).all().item<bool>()) throw new InvalidDataException($"{path}: {p}std has non-positive entries.");
                 if (meta.ContainsKey(p + "k") && Int(p + "k") != k) throw new InvalidDataException($"{path}: metadata {p}k = {meta[p + "k"]} but {p}centroids has {k} rows.");
                 string[] files;
                 try { files = JsonSerializer.Deserialize<string[]>(meta.GetValueOrDefault(p + "files_used") ?? "[]") ?? []; }

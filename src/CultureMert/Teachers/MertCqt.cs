@@ -239,6 +239,7 @@ public sealed class MertCqt : IDisposable
         fixed (float* p = MemoryMarshal.Cast<byte, float>(product.bytes))
         {
             var pp = (nint)p;
+            // Workers touch raw memory only (no Tensor, no TorchSharp call); `product` is held by the caller until this returns.
             Parallel.ForEach(g.Pieces, piece =>                                // distinct bins: no two pieces share an accumulator
             {
                 for (var c = 0; c < 2; c++)
