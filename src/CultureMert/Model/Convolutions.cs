@@ -61,7 +61,7 @@ public static class Convolutions
                              .permute(0, 1, 3, 2, 4).reshape(batch, groups, frames, perGroupIn * kernel);
         var w = weight.reshape(1, groups, outChannels / groups, perGroupIn * kernel).transpose(2, 3);
         var y = columns.matmul(w).permute(0, 1, 3, 2).reshape(batch, outChannels, frames);      // (batch, out, frames)
-        if (bias is not null) y = y.add(bias.view(1, outChannels, 1));
+        if (bias is not null) y = y.add(bias.view(1, outChannels, 1), Scalars.One);
         return y.contiguous().MoveToOuterDisposeScope();
     }
 }
