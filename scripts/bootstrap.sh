@@ -25,7 +25,7 @@ undo_trixie() {
   [ "$(id -u)" = 0 ] && apt-get update -qq >/dev/null 2>&1 || true
   local left; left=$(apt list --installed 2>/dev/null | grep ',local\]' | cut -d/ -f1 | tr '\n' ' ' || true)
   [ -z "$left" ] && return 0
-  log "installed versions that no configured source offers (most likely from trixie), left as they are: $left"
+  log "installed versions that no configured source offers any more (those from trixie, and any from other removed or local sources), left as they are: $left"
   log "Debian does not support downgrading libc6 in place; to get the release's versions back, restore the machine's image"
   log "or a backup. The project runs with either."
 }
