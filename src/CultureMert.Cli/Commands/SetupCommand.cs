@@ -23,8 +23,11 @@ static class SetupCommand
             var chosen = names.Contains("all") ? SystemPackages.All : names.Select(Find).ToList();
             foreach (var feature in chosen) SystemPackages.Require(feature);
             foreach (var f in SystemPackages.All)
-                Console.WriteLine($"{f.Name,-7} {(f.IsPresent() ? "ready  " : "missing")}  {f.Purpose}: {string.Join(" ", f.Packages)}" +
-                                  (f.IsPresent() ? "" : $"  (installed at first use as root; else: {f.InstallCommand})"));
+            {
+                var present = f.IsPresent();
+                Console.WriteLine($"{f.Name,-7} {(present ? "ready  " : "missing")}  {f.Purpose}: {string.Join(" ", f.Packages)}" +
+                                  (present ? "" : $"  (installed at first use as root; else: {f.InstallCommand})"));
+            }
             return ExitCodes.Ok;
         }));
         return Examples.Add(command,

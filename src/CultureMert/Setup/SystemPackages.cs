@@ -33,7 +33,7 @@ public sealed class MissingSystemPackagesException(SystemFeature feature, string
 public static class SystemPackages
 {
     public static readonly SystemFeature Render = new("render", "Rendering MIDI to audio (corpus build, demo)",
-        ["fluidsynth", "fluid-soundfont-gm"], () => OnPath("fluidsynth") && File.Exists("/usr/share/sounds/sf2/FluidR3_GM.sf2"));
+        ["fluidsynth", "fluid-soundfont-gm"], () => OnPath("fluidsynth") && File.Exists(Corpus.FluidSynth.DefaultSoundFont));
 
     public static readonly SystemFeature Flac = new("flac", "Decoding FLAC (and other libsndfile formats)",
         ["libsndfile1"], () => HasLibrary("libsndfile.so.1"));
@@ -47,15 +47,17 @@ public static class SystemPackages
     public static IReadOnlyList<SystemFeature> All { get; } = [Render, Flac, Plots, Mpi];
 
     private static readonly object gate = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> ready = new();   // checked once, not per file
 
     /// <summary>Returns when the feature can run; installs its packages first if it cannot and this process may.</summary>
     /// <exception cref="MissingSystemPackagesException">they are missing and could not be installed</exception>
     public static void Require(SystemFeature feature)
     {
-        if (feature.IsPresent()) return;
+        if (ready.ContainsKey(feature.Name)) return;
         lock (gate)                                            // one apt-get at a time; a parallel caller may have installed it
         {
-            if (feature.IsPresent()) return;
+            if (ready.ContainsKey(feature.Name)) return;
+            if (feature.IsPresent()) { ready[feature.Name] = true; return; }
             if (!OnPath("apt-get")) throw new MissingSystemPackagesException(feature, "which are missing (this system has no apt-get: install their equivalents)");
             if (!IsRoot())
                 throw new MissingSystemPackagesException(feature, "which are missing (installing them needs root)");
@@ -64,6 +66,7 @@ public static class SystemPackages
             if (!ok) (ok, log) = AptUpdate() ? AptInstall(feature.Packages) : (false, log);   // package lists never fetched or stale
             if (!ok || !feature.IsPresent())
                 throw new MissingSystemPackagesException(feature, $"and apt-get could not install them:\n{Tail(log)}\n");
+            ready[feature.Name] = true;
         }
     }
 
@@ -90,11 +93,14 @@ public static class SystemPackages
 
     private static string Tail(string log) => string.Join('\n', log.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(8));
 
-    /// <summary>Whether a program is on PATH.</summary>
-    public static bool OnPath(string program) =>
+    /// <summary>A program's path from PATH (then /usr/sbin, /sbin, which a non-root PATH may lack); null when absent.</summary>
+    public static string? Which(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Append("/usr/sbin").Append("/sbin")
-            .Any(dir => File.Exists(Path.Combine(dir, program)));
+            .Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists);
+
+    /// <summary>Whether a program is on PATH.</summary>
+    public static bool OnPath(string program) => Which(program) is not null;
 
     /// <summary>Whether the dynamic loader can find a shared library by its soname.</summary>
     public static bool HasLibrary(string soname)

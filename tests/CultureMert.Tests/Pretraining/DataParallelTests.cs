@@ -17,8 +17,7 @@ public class DataParallelTests
     public static string RequireMpirun()
     {
         CultureMert.Setup.SystemPackages.Require(CultureMert.Setup.SystemPackages.Mpi);
-        return (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => Path.Combine(d, "mpirun")).First(File.Exists);
+        return CultureMert.Setup.SystemPackages.Which("mpirun")!;
     }
 
     static string Cli => Path.Combine(AppContext.BaseDirectory, "CultureMert.Cli.dll");
