@@ -3,6 +3,7 @@ using System.Globalization;
 using CultureMert.Audio;
 using CultureMert.Checkpoints;
 using TorchSharp;
+using CultureMert.IO;
 
 namespace CultureMert.Batch;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using CultureMert.IO;
 
 namespace CultureMert.Batch;
 
@@ -68,7 +69,7 @@ public static class Manifest
             sb.Append(string.Join(",", Csv(r.Path), Csv(r.Output),
                 r.DurationSeconds?.ToString("0.######", CultureInfo.InvariantCulture) ?? "", r.Chunks?.ToString(CultureInfo.InvariantCulture) ?? "",
                 r.Status, Csv(r.Error))).Append('\n');
-        CultureMert.Checkpoints.AtomicFile.WriteText(path, sb.ToString());
+        AtomicFile.WriteText(path, sb.ToString());
     }
 
     public static List<List<string>> ReadRows(string path)

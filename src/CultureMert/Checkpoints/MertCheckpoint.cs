@@ -4,6 +4,7 @@ using CultureMert.Audio;
 using CultureMert.Model;
 using TorchSharp;
 using static TorchSharp.torch;
+using CultureMert.IO;
 
 namespace CultureMert.Checkpoints;
 

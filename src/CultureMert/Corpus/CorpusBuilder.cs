@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using CultureMert.Audio;
 using CultureMert.Checkpoints;
 using CultureMert.Corpus.Datasets;
+using CultureMert.IO;
 
 namespace CultureMert.Corpus;
 

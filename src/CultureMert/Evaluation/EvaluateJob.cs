@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using CultureMert.Batch;
 using CultureMert.Checkpoints;
 using CultureMert.Embedding;
+using CultureMert.IO;
 
 namespace CultureMert.Evaluation;
 

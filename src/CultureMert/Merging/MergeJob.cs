@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using CultureMert.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
+using CultureMert.IO;
 
 namespace CultureMert.Merging;
 

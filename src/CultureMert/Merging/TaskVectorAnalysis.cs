@@ -9,6 +9,7 @@ using CultureMert.Reports;
 using TorchSharp;
 using static TorchSharp.torch;
 using static CultureMert.Scalars;
+using CultureMert.IO;
 
 namespace CultureMert.Merging;
 

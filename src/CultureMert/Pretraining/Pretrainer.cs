@@ -10,6 +10,7 @@ using CultureMert.Teachers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using CultureMert.IO;
 
 namespace CultureMert.Pretraining;
 

@@ -3,6 +3,7 @@ using CultureMert.Batch;
 using CultureMert.Checkpoints;
 using CultureMert.Reports;
 using ScottPlot;
+using CultureMert.IO;
 
 namespace CultureMert.Pretraining;
 

@@ -1,5 +1,6 @@
 using CultureMert.Checkpoints;
 using ScottPlot;
+using CultureMert.IO;
 
 namespace CultureMert.Reports;
 

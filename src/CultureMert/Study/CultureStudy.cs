@@ -12,6 +12,7 @@ using CultureMert.Merging;
 using CultureMert.Pretraining;
 using CultureMert.Reports;
 using CultureMert.Teachers;
+using CultureMert.IO;
 
 namespace CultureMert.Study;
 

@@ -6,6 +6,7 @@ using CultureMert.Checkpoints;
 using CultureMert.Corpus;
 using CultureMert.Evaluation;
 using CultureMert.Reports;
+using CultureMert.IO;
 
 namespace CultureMert.Study;
 

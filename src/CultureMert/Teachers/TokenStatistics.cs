@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using CultureMert.Checkpoints;
 using CultureMert.Batch;
 using CultureMert.Reports;
+using CultureMert.IO;
 
 namespace CultureMert.Teachers;
 

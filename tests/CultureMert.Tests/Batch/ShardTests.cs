@@ -1,6 +1,7 @@
 using CultureMert.Batch;
 using CultureMert.Checkpoints;
 using CultureMert.Cli;
+using CultureMert.IO;
 
 namespace CultureMert.Tests.Batch;
 

@@ -1,6 +1,7 @@
 using System.Text;
 using CultureMert.Batch;
 using CultureMert.Checkpoints;
+using CultureMert.IO;
 
 namespace CultureMert.Corpus.Datasets;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace CultureMert.Checkpoints;
+namespace CultureMert.IO;
 
 /// <summary>Reading Hugging Face <c>config.json</c> files: one JSON object, typed values, errors that name the file and key.</summary>
 public static class ConfigJson

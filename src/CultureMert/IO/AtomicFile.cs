@@ -1,0 +1,82 @@
+using System.Text;
+
+namespace CultureMert.IO;
+
+/// <summary>Write-to-temporary-then-rename, so that an interrupted job never leaves a half-written output behind.</summary>
+public static class AtomicFile
+{
+    const string TempPrefix = ".cmtmp.";
+
+    public static void Write(string path, Action<Stream> write)
+    {
+        using var pending = Create(path);
+        write(pending.Stream);
+        pending.Commit();
+    }
+
+    /// <summary>Opens a temporary next to <paramref name="path"/>; <see cref="Pending.Commit"/> moves it into place, disposing without it deletes it.</summary>
+    public static Pending Create(string path)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(dir);
+        // A short name, so that a target whose own name is near the file-system limit still gets a temporary.
+        var tmp = Path.Combine(dir, $"{TempPrefix}{Environment.ProcessId}@{Host}.{Guid.NewGuid().ToString("N")[..12]}.tmp");
+        return new Pending(path, tmp, new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20));
+    }
+
+    /// <summary>A file being written under a temporary name.</summary>
+    public sealed class Pending(string path, string tmp, FileStream stream) : IDisposable
+    {
+        bool done;
+        public Stream Stream => stream;
+
+        public void Commit()
+        {
+            stream.Flush(flushToDisk: true);
+            stream.Dispose();
+            File.Move(tmp, path, overwrite: true);
+            done = true;
+        }
+
+        public void Dispose()
+        {
+            if (done) return;
+            stream.Dispose();
+            if (File.Exists(tmp)) File.Delete(tmp);
+            done = true;
+        }
+    }
+
+    public static void WriteText(string path, string text) => Write(path, s => s.Write(Encoding.UTF8.GetBytes(text)));
+
+    /// <summary>
+    /// A short tag of this machine, in temporaries' names: shards on several nodes (or Kubernetes pods, whose processes
+    /// all have small pids) share an output folder, and a pid means something only on the machine that wrote it.
+    /// </summary>
+    static readonly string Host = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(Environment.MachineName)))[..8];
+
+    /// <summary>
+    /// Deletes temporaries that a killed process of this machine left in <paramref name="directory"/> (recursively);
+    /// those of processes still running (another shard writing into the same folder) and of other machines are left alone.
+    /// </summary>
+    public static int CleanStale(string directory)
+    {
+        if (!Directory.Exists(directory)) return 0;
+        var removed = 0;
+        foreach (var tmp in Directory.EnumerateFiles(directory, TempPrefix + "*.tmp", SearchOption.AllDirectories))
+        {
+            var parts = Path.GetFileName(tmp).Split('.');              // "", "cmtmp", pid[@host], guid, "tmp"
+            if (parts.Length != 5) continue;
+            var owner = parts[2].Split('@');
+            if (!int.TryParse(owner[0], out var pid) || (owner.Length > 1 && owner[1] != Host) || IsRunning(pid)) continue;
+            try { File.Delete(tmp); removed++; } catch (IOException) { }
+        }
+        return removed;
+    }
+
+    static bool IsRunning(int pid)
+    {
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+    }
+}
