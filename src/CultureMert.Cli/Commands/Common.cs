@@ -1,4 +1,3 @@
-using System.CommandLine;
 using CultureMert.Batch;
 using TorchSharp;
 

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 using CultureMert.Embedding;
 using CultureMert.Evaluation;
 
@@ -46,9 +45,7 @@ static class EvaluateCommand
                 return new EvalModel(name, s[(i + 1)..]);
             }).ToList();
             var taskList = r.GetValue(tasks)!.Select(EvalTask.FromManifest).ToList();
-            var lrs = r.GetValue(lr)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 ? v
-                    : throw new ArgumentException($"--lr {s}: expected a positive number.")).ToArray();
+            var lrs = ProbeCommand.ParseLearningRates(r.GetValue(lr)!);
             if (r.GetValue(seeds) < 1) throw new ArgumentException($"--seeds {r.GetValue(seeds)}: must be at least 1.");
             var options = new EvaluateOptions
             {

@@ -37,9 +37,7 @@ static class ProbeCommand
                 "auto" => null, "multilabel" => ProbeTask.MultiLabel, "singlelabel" => ProbeTask.SingleLabel,
                 var other => throw new ArgumentException($"--task {other}: expected auto, multilabel or singlelabel."),
             };
-            var lrs = r.GetValue(lr)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 ? v
-                    : throw new ArgumentException($"--lr {s}: expected a positive number.")).ToArray();
+            var lrs = ParseLearningRates(r.GetValue(lr)!);
             var options = new ProbeOptions
             {
                 Layer = r.GetValue(layer)!, Seeds = r.GetValue(seeds), LearningRates = lrs, Retrieval = r.GetValue(retrieval),
@@ -66,4 +64,9 @@ static class ProbeCommand
             ("Every layer and a learned layer mix, two learning rates chosen on validation", "culturemert probe --embeddings embeddings --manifest tasks/mtat.csv --layer all,weighted --lr 1e-3,5e-4 --out probe-mtat"),
             ("Linear probes on layer 6 with kNN retrieval", "culturemert probe --embeddings embeddings --manifest tasks/makam.csv --layer 6 --hidden 0 --retrieval --out probe-linear"));
     }
+
+    /// <summary><c>--lr</c> of probe and evaluate: one learning rate, or a comma list of them (one is selected on validation).</summary>
+    public static double[] ParseLearningRates(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 ? v
+            : throw new ArgumentException($"--lr {s}: expected a positive number.")).ToArray();
 }

@@ -83,6 +83,11 @@ public class PrecisionTests
     public void ParsePrecision_KnownNames(string name, Precision expected) => Assert.Equal(expected, Precisions.Parse(name));
 
     [Theory]
+    [InlineData(Precision.Float32, "fp32")]
+    [InlineData(Precision.BFloat16, "bf16")]
+    public void Name_IsTheSpellingOutputsRecord(Precision precision, string expected) => Assert.Equal(expected, precision.Name());
+
+    [Theory]
     [InlineData("fp16")]
     [InlineData("int8")]
     public void ParsePrecision_Other_NamesTheValue(string name)
