@@ -31,10 +31,7 @@ static class PretrainCommand
             return Cancellation.Run(cancel =>
             {
                 var result = Run(loaded, outDir, new PretrainOptions(r.GetValue(maxSteps), r.GetValue(resume), Device: device), cancel);
-                var state = result.Finished ? "finished" : result.Interrupted ? "interrupted" : "stopped (--max-steps)";
-                Console.WriteLine($"{state} at step {result.Step} of {result.TotalSteps}; log: {Path.Combine(outDir, "log.csv")}, plot: {Path.Combine(outDir, "loss.png")}" +
-                                  $"{(result.LastCheckpoint.Length > 0 ? $", checkpoint: {result.LastCheckpoint}" : "")}" +
-                                  $"{(result.Exports.Count > 0 ? $", exported: {string.Join(", ", result.Exports)}" : "")}");
+                Console.WriteLine(Summary(result, outDir, withPlot: true));
                 return result.Interrupted ? ExitCodes.Interrupted : ExitCodes.Ok;
             }, "interrupted: finishing this step and writing a checkpoint (resume with --resume).");
         }));
@@ -77,13 +74,7 @@ static class PretrainCommand
                 var options = new PretrainOptions(maxSteps, resume, world, device);
                 if (world.Rank == 0) Console.WriteLine($"data-parallel over {world.Size} MPI ranks: {loaded.GradAccumulation / world.Size} of {loaded.GradAccumulation} micro-batches per step on each");
                 var result = world.Rank == 0 ? Run(loaded, outDir, options, cancel.Token) : Pretrainer.Run(loaded, outDir, options, _ => { }, null, cancel.Token);
-                if (world.Rank == 0)
-                {
-                    var state = result.Finished ? "finished" : result.Interrupted ? "interrupted" : "stopped (--max-steps)";
-                    Console.WriteLine($"{state} at step {result.Step} of {result.TotalSteps}; log: {Path.Combine(outDir, "log.csv")}" +
-                                      $"{(result.LastCheckpoint.Length > 0 ? $", checkpoint: {result.LastCheckpoint}" : "")}" +
-                                      $"{(result.Exports.Count > 0 ? $", exported: {string.Join(", ", result.Exports)}" : "")}");
-                }
+                if (world.Rank == 0) Console.WriteLine(Summary(result, outDir, withPlot: false));
                 world.Barrier();                                                  // rank 0's files are complete before any rank exits
                 return result.Interrupted ? ExitCodes.Interrupted : ExitCodes.Ok;
             }
@@ -94,6 +85,16 @@ static class PretrainCommand
                 return 1;
             }
         }
+    }
+
+    /// <summary>The run's last line: how it ended, and where its log (and loss plot), newest checkpoint and exported stages are.</summary>
+    static string Summary(PretrainResult result, string outDir, bool withPlot)
+    {
+        var state = result.Finished ? "finished" : result.Interrupted ? "interrupted" : "stopped (--max-steps)";
+        return $"{state} at step {result.Step} of {result.TotalSteps}; log: {Path.Combine(outDir, "log.csv")}" +
+               $"{(withPlot ? $", plot: {Path.Combine(outDir, "loss.png")}" : "")}" +
+               $"{(result.LastCheckpoint.Length > 0 ? $", checkpoint: {result.LastCheckpoint}" : "")}" +
+               $"{(result.Exports.Count > 0 ? $", exported: {string.Join(", ", result.Exports)}" : "")}";
     }
 
     /// <summary>
