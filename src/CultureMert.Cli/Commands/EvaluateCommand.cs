@@ -64,7 +64,11 @@ static class EvaluateCommand
             var dir = r.GetValue(outDir)!;
             var job = new EvaluateJob(modelList, taskList, dir, options);
             List<EvalCell> cells;
-            try { cells = Cancellation.Run(cancel => Progress.RunGrid(modelList.Count * taskList.Count, log => job.Run(log, cancel)), "interrupted: stopping after the current step."); }
+            try
+            {
+                cells = Cancellation.Run(cancel => Progress.RunGrid(modelList.Count * taskList.Count, log => job.Run(log, cancel)),
+                                         "interrupted: stopping after the current step.");
+            }
             catch (OperationCanceledException) { return ExitCodes.Interrupted; }
             var failed = cells.Where(c => c.Status == "error").ToList();
             foreach (var f in failed) Console.Error.WriteLine($"error: {f.Model} × {f.Task}: {f.Error}");
