@@ -289,7 +289,7 @@ try
             MertCheckpoint.Save(init, modelDir);
     }
     using var mert = MertCheckpoint.Load(modelDir);
-    var precisionOption = EmbedOptions.ParsePrecision(Str("--precision") ?? "fp32");
+    var precisionOption = Precisions.Parse(Str("--precision") ?? "fp32");
     var rate = mert.Model.Config.SampleRate;
     const double clipSeconds = 5.0;
     var rng = new Random(1);

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using CultureMert.Batch;
 using TorchSharp;
 
@@ -15,18 +14,10 @@ static class Common
         torch.set_num_threads(n);
     }
 
-    /// <summary>The <c>--precision</c> option of the commands that embed.</summary>
-    public static Option<string> PrecisionOption() => new("--precision")
-    {
-        Description = "Number format of the model: fp32 (default; exact to the reference) or bf16 (about 2x faster on CPUs with AVX-512 BF16/AMX; " +
-                      "hidden states 1-2 % off fp32, see bench/RESULTS.md).",
-        DefaultValueFactory = _ => "fp32",
-    };
-
     /// <summary>Parses --precision; says so on stderr when bf16 will run on a CPU that has no native bf16.</summary>
     public static Embedding.Precision ParsePrecision(string name, TorchSharp.torch.Device device)
     {
-        var precision = Embedding.EmbedOptions.ParsePrecision(name);
+        var precision = Embedding.Precisions.Parse(name);
         if (precision == Embedding.Precision.BFloat16 && device.type == TorchSharp.DeviceType.CPU && ComputeDevice.CpuHasNativeBf16() == false)
             Console.Error.WriteLine("note: this CPU has no native bfloat16 (AVX-512 BF16 or AMX): --precision bf16 is likely slower than fp32 here.");
         return precision;
@@ -45,7 +36,7 @@ static class Common
                                       or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
-            return e is ArgumentException ? 2 : 1;
+            return e is ArgumentException ? ExitCodes.Usage : ExitCodes.Failed;
         }
         catch (Exception e)
         {
@@ -54,26 +45,6 @@ static class Common
             return ExitCodes.Internal;
         }
     }
-
-    /// <summary>
-    /// The <c>--device</c> option of every command that computes with tensors; read it with
-    /// <see cref="ComputeDevice.Parse"/> inside <see cref="Guard"/>, before any output is written, so that a device this
-    /// build or machine lacks is one <c>error:</c> line and exit code 2.
-    /// </summary>
-    public static Option<string> DeviceOption() => new("--device")
-    {
-        Description = "Where tensors are computed: cpu, cuda (the first GPU) or cuda:N. CUDA needs the CUDA build " +
-                      "(dotnet build -p:TorchBackend=cuda, or CULTUREMERT_TORCH_BACKEND=cuda for ./culturemert); see README, \"GPUs\".",
-        DefaultValueFactory = _ => "cpu",
-    };
-
-    /// <summary>The <c>--shard i/N</c> option of the batch commands.</summary>
-    public static Option<string?> ShardOption() => new("--shard")
-    {
-        Description = "Process only shard i of N (0-based, e.g. 0/4) and write index.shard-i-of-N.csv; merge with `index merge`. " +
-                      "Default: from MPI (OMPI_COMM_WORLD_RANK/SIZE, PMI_RANK/SIZE), a Slurm array (SLURM_ARRAY_TASK_*) or a Kubernetes " +
-                      "Indexed Job (JOB_COMPLETION_INDEX with CULTUREMERT_SHARD_COUNT); 0/1 = everything.",
-    };
 
     /// <summary>The shard given by --shard, else the one a launcher set in the environment (said on stderr), else the whole job.</summary>
     public static Shard ResolveShard(string? option)
@@ -99,20 +70,13 @@ static class Common
     /// code: 0 all done, 1 some file failed, 130 interrupted.
     /// </summary>
     public static int RunBatch(IReadOnlyList<BatchTask> tasks, Func<IProgress<JobProgress>, CancellationToken, List<IndexRow>> run,
-                               string outDir, string verb, Shard shard)
+                               string outDir, string verb, Shard shard) => Cancellation.Run(cancel =>
     {
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("interrupted: finishing the index; no partial outputs are left."); };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            var rows = Progress.Run(tasks, run, cancel.Token);
-            var failed = rows.Where(x => x.Status == "error").ToList();
-            foreach (var f in failed) Console.Error.WriteLine($"error: {f.Error}");
-            Console.WriteLine($"{rows.Count(x => x.Status == "ok")} {verb}, {rows.Count(x => x.Status == "skipped")} already done, {failed.Count} failed" +
-                              $"{(cancel.IsCancellationRequested ? $", {tasks.Count - rows.Count} not started (interrupted)" : "")}; index: {Path.Combine(outDir, shard.IndexFile)}");
-            return cancel.IsCancellationRequested ? 130 : failed.Count > 0 ? 1 : 0;
-        }
-        finally { Console.CancelKeyPress -= onCancel; }
-    }
+        var rows = Progress.Run(tasks, run, cancel);
+        var failed = rows.Where(x => x.Status == "error").ToList();
+        foreach (var f in failed) Console.Error.WriteLine($"error: {f.Error}");
+        Console.WriteLine($"{rows.Count(x => x.Status == "ok")} {verb}, {rows.Count(x => x.Status == "skipped")} already done, {failed.Count} failed" +
+                          $"{(cancel.IsCancellationRequested ? $", {tasks.Count - rows.Count} not started (interrupted)" : "")}; index: {Path.Combine(outDir, shard.IndexFile)}");
+        return cancel.IsCancellationRequested ? ExitCodes.Interrupted : failed.Count > 0 ? ExitCodes.Failed : ExitCodes.Ok;
+    }, "interrupted: finishing the index; no partial outputs are left.");
 }

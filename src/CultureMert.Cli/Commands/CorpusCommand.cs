@@ -34,20 +34,15 @@ static class CorpusCommand
             var sources = new CorpusSourceOptions(r.GetValue(symbtr), r.GetValue(nottingham), r.GetValue(pieces), r.GetValue(top),
                                                   secs * perPiece + 1, r.GetValue(seed), r.GetValue(cultures) is { Length: > 0 } c ? c : null);
             var all = CorpusSources.Gather(sources, w => Console.Error.WriteLine($"warning: {w}"));
-            using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
-            Console.CancelKeyPress += onCancel;
-            try
+            return Cancellation.RunCommand(cancel =>
             {
                 var corpus = Progress.RunGrid(all.Count, p => CorpusBuilder.Build(all, r.GetValue(output)!, new CorpusOptions(secs, perPiece, r.GetValue(seed)),
-                    (piece, max) => FluidSynth.Render(piece, new FluidSynthOptions { MaxSeconds = max }), p.Report, cancel.Token));
+                    (piece, max) => FluidSynth.Render(piece, new FluidSynthOptions { MaxSeconds = max }), p.Report, cancel));
                 foreach (var g in corpus.Clips.GroupBy(x => x.Culture))
                     Console.WriteLine($"{g.Key,-14} {g.Select(x => x.PieceId).Distinct().Count(),4} pieces {g.Count(),5} clips {g.Sum(x => x.Seconds) / 60,7:F1} min");
                 Console.WriteLine($"{corpus.SkippedPieces.Count} pieces skipped; wrote {Path.Combine(corpus.Dir, "corpus.json")}, tasks/, pretrain/");
                 return 0;
-            }
-            catch (OperationCanceledException) { Console.Error.WriteLine("interrupted: clips written so far are kept; run again to continue."); return 130; }
-            finally { Console.CancelKeyPress -= onCancel; }
+            }, onStopped: "interrupted: clips written so far are kept; run again to continue.");
         }));
         return Examples.Add(command, BuildExamples);
     }

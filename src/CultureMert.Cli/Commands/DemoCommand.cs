@@ -15,8 +15,8 @@ static class DemoCommand
         var output = new Option<string>("--out") { Description = "Working folder: corpus/, runs/, merges/, evaluation/, REPORT.md.", DefaultValueFactory = _ => "demo-out" };
         var quick = new Option<bool>("--quick") { Description = "A reduced run (a minute or two) that exercises every step." };
         var full = new Option<bool>("--full") { Description = "More data, steps and teacher codes: a run of a few hours with tighter intervals." };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
-        var deviceOption = Common.DeviceOption();
+        var threads = SharedOptions.Threads();
+        var deviceOption = SharedOptions.Device();
         var command = new Command("demo", "CultureMERT's findings in miniature: builds a corpus, pre-trains, adapts, merges and probes, and writes REPORT.md.")
             { output, quick, full, threads, deviceOption };
         command.SetAction(r => Common.Guard(() =>
@@ -29,20 +29,15 @@ static class DemoCommand
             var pieces = CorpusSources.Gather(new CorpusSourceOptions(PiecesPerCulture: options.PiecesPerCulture, TopClasses: options.TopClasses,
                                                                       ProceduralSeconds: options.SecondsPerClip * options.ClipsPerPiece + 1, Seed: options.Seed),
                                               w => Console.Error.WriteLine($"warning: {w}"));
-            using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("interrupted: finishing the current step; run the demo again to resume."); };
-            Console.CancelKeyPress += onCancel;
-            try
+            return Cancellation.RunCommand(cancel =>
             {
                 var result = CultureStudy.Run(pieces, dir, options, (piece, max) => FluidSynth.Render(piece, new FluidSynthOptions { MaxSeconds = max }),
-                                              Console.WriteLine, cancel.Token);
+                                              Console.WriteLine, cancel);
                 Console.WriteLine();
                 foreach (var f in result.Findings) Console.WriteLine($"- {f}");
                 Console.WriteLine($"\nreport: {result.Report} (wall time {result.WallTime:mm\\:ss})");
                 return 0;
-            }
-            catch (OperationCanceledException) { return 130; }
-            finally { Console.CancelKeyPress -= onCancel; }
+            }, onCtrlC: "interrupted: finishing the current step; run the demo again to resume.");
         }));
         return Examples.Add(command,
             ("Every step, reduced to a minute or two", "culturemert demo --quick --out demo-quick"),

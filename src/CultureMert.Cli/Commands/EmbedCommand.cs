@@ -10,18 +10,18 @@ static class EmbedCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Hugging Face model folder (MERT-v1-95M, MERT-v1-330M, CultureMERT-95M, or one from `init`).", Required = true };
-        var output = new Option<string>("--out") { Description = "Output folder: one .safetensors per input plus index.csv.", Required = true };
+        var output = SharedOptions.BatchOutput();
         var layers = new Option<string>("--layers") { Description = "Hidden states to keep: all, or a list such as 0,6,12 (0 = input to layer 1).", DefaultValueFactory = _ => "all" };
         var pool = new Option<string>("--pool") { Description = "mean: time-mean per chunk and over chunks; none: all frames of the whole file in one pass.", DefaultValueFactory = _ => "mean" };
         pool.AcceptOnlyFromAmong("mean", "none");
         var chunk = new Option<double>("--chunk-seconds") { Description = "Chunk length for --pool mean.", DefaultValueFactory = _ => 5.0 };
         var batch = new Option<int>("--batch-size") { Description = "Chunks per forward pass (results do not depend on it).", DefaultValueFactory = _ => 4 };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
-        var precision = Common.PrecisionOption();
-        var deviceOption = Common.DeviceOption();
-        var overwrite = new Option<bool>("--overwrite") { Description = "Recompute outputs that already exist." };
-        var shardOption = Common.ShardOption();
-        var inputs = new Argument<string[]>("INPUT") { Description = "Audio files, folders (searched recursively) or CSV manifests with a 'path' column.", Arity = ArgumentArity.OneOrMore };
+        var threads = SharedOptions.Threads();
+        var precision = SharedOptions.Precision();
+        var deviceOption = SharedOptions.Device();
+        var overwrite = SharedOptions.Overwrite();
+        var shardOption = SharedOptions.Shard();
+        var inputs = SharedOptions.AudioInputs();
         var command = new Command("embed", "Extract layer-wise MERT embeddings from audio files.")
             { model, output, layers, pool, chunk, batch, precision, threads, deviceOption, overwrite, shardOption, inputs };
         command.SetAction(r => Common.Guard(() =>

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 using CultureMert.Embedding;
 using CultureMert.Evaluation;
 
@@ -17,16 +16,16 @@ static class EvaluateCommand
         var layer = new Option<string>("--layer") { Description = "Probe layer choice: all, weighted, a layer id, or a comma list.", DefaultValueFactory = _ => "all" };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per probe configuration.", DefaultValueFactory = _ => 5 };
         var lr = new Option<string>("--lr") { Description = "Adam learning rate, or a comma list selected on validation.", DefaultValueFactory = _ => "1e-3" };
-        var hidden = new Option<int>("--hidden") { Description = "MLP hidden units; 0 = linear probe.", DefaultValueFactory = _ => 512 };
+        var hidden = SharedOptions.ProbeHidden();
         var dropout = new Option<double>("--dropout") { Description = "Dropout after the MLP's hidden layer.", DefaultValueFactory = _ => 0.2 };
         var retrieval = new Option<bool>("--retrieval") { Description = "Also report cosine-kNN retrieval (P@1/5/10, mAP) for the selected layer." };
         var batch = new Option<int>("--batch-size") { Description = "Probe mini-batch size.", DefaultValueFactory = _ => 64 };
         var epochs = new Option<int>("--max-epochs") { Description = "Probe epoch limit (early stopping on validation).", DefaultValueFactory = _ => 100 };
         var chunk = new Option<double>("--chunk-seconds") { Description = "Embedding chunk length in seconds.", DefaultValueFactory = _ => 5.0 };
-        var precision = Common.PrecisionOption();
-        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
-        var deviceOption = Common.DeviceOption();
-        var shardOption = Common.ShardOption();
+        var precision = SharedOptions.Precision();
+        var threads = SharedOptions.Threads();
+        var deviceOption = SharedOptions.Device();
+        var shardOption = SharedOptions.Shard();
         shardOption.Description = "Only embed shard i of N (0-based) of every cell's files, then stop; probe afterwards with one run with --shard 0/1. " +
                                   "Default: from MPI, a Slurm array or a Kubernetes Indexed Job, as for embed.";
         var command = new Command("evaluate", "Embed + probe every model × task and write the paper-style table (Markdown, CSV, JSON) and plots; reruns skip finished cells.")
@@ -46,9 +45,7 @@ static class EvaluateCommand
                 return new EvalModel(name, s[(i + 1)..]);
             }).ToList();
             var taskList = r.GetValue(tasks)!.Select(EvalTask.FromManifest).ToList();
-            var lrs = r.GetValue(lr)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 ? v
-                    : throw new ArgumentException($"--lr {s}: expected a positive number.")).ToArray();
+            var lrs = ProbeCommand.ParseLearningRates(r.GetValue(lr)!);
             if (r.GetValue(seeds) < 1) throw new ArgumentException($"--seeds {r.GetValue(seeds)}: must be at least 1.");
             var options = new EvaluateOptions
             {
@@ -66,13 +63,13 @@ static class EvaluateCommand
             };
             var dir = r.GetValue(outDir)!;
             var job = new EvaluateJob(modelList, taskList, dir, options);
-            using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("interrupted: stopping after the current step."); };
-            Console.CancelKeyPress += onCancel;
             List<EvalCell> cells;
-            try { cells = Progress.RunGrid(modelList.Count * taskList.Count, log => job.Run(log, cancel.Token)); }
-            catch (OperationCanceledException) { return 130; }
-            finally { Console.CancelKeyPress -= onCancel; }
+            try
+            {
+                cells = Cancellation.Run(cancel => Progress.RunGrid(modelList.Count * taskList.Count, log => job.Run(log, cancel)),
+                                         "interrupted: stopping after the current step.");
+            }
+            catch (OperationCanceledException) { return ExitCodes.Interrupted; }
             var failed = cells.Where(c => c.Status == "error").ToList();
             foreach (var f in failed) Console.Error.WriteLine($"error: {f.Model} × {f.Task}: {f.Error}");
             if (options.Shard.Count > 1)

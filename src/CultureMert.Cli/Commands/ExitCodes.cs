@@ -12,4 +12,6 @@ static class ExitCodes
     public const int MissingSystemPackages = 69;
     /// <summary>An internal error: a bug to report (sysexits EX_SOFTWARE).</summary>
     public const int Internal = 70;
+    /// <summary>Stopped by Ctrl-C at a safe point (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
 }

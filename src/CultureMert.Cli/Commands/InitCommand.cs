@@ -14,7 +14,7 @@ static class InitCommand
         preset.AcceptOnlyFromAmong("mert-95m", "mert-330m", "small", "tiny");
         var seed = new Option<int>("--seed") { Description = "Random seed of the initialisation.", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Model folder to write (config.json, preprocessor_config.json, model.safetensors).", Required = true };
-        var deviceOption = Common.DeviceOption();
+        var deviceOption = SharedOptions.Device();
         var command = new Command("init", "Write a randomly initialised MERT model (Hugging Face's initialisation scheme) in Hugging Face format.") { preset, seed, output, deviceOption };
         command.SetAction(r => Common.Guard(() =>
         {

@@ -11,15 +11,16 @@ static class MergeCommand
     public static Command Create()
     {
         var (baseDir, models) = Inputs();
-        var method = new Option<string>("--method") { Description = "task-arithmetic, ties, dare-linear or dare-ties.", Required = true };
-        method.AcceptOnlyFromAmong(MergeOptions.Methods);
+        var names = MergeMethods.Names;
+        var method = new Option<string>("--method") { Description = $"{string.Join(", ", names[..^1])} or {names[^1]}.", Required = true };
+        method.AcceptOnlyFromAmong(names);
         var lambda = new Option<string?>("--lambda") { Description = "Scale λ of the combined task vector, or a list (0.1,0.2,0.3: one folder per value under --out). Default 0.2, or 1 with --weights." };
         var weights = new Option<string?>("--weights") { Description = "Per-model weights w1,w2,... (one per --models folder), used instead of a shared λ." };
         var density = new Option<double>("--density") { Description = "Fraction of each task vector kept by TIES trimming or DARE dropping, in (0, 1].", DefaultValueFactory = _ => 0.2 };
         var seed = new Option<long>("--seed") { Description = "Seed of the DARE drop masks.", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Model folder to write (model.safetensors, config.json, merge.json); with several λ, the parent of lambda-{λ}/ folders.", Required = true };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
-        var deviceOption = Common.DeviceOption();
+        var threads = SharedOptions.Threads();
+        var deviceOption = SharedOptions.Device();
         var command = new Command("merge", "Merge models continually pre-trained from one base: θ = θ_base + λ·combine(θ_i − θ_base).")
             { baseDir, models, method, lambda, weights, density, seed, output, threads, deviceOption, CreateAnalyze() };
         command.SetAction(r => Common.Guard(() =>
@@ -29,7 +30,7 @@ static class MergeCommand
             var w = r.GetValue(weights) is { } ws ? MergeOptions.ParseList(ws, "--weights") : null;
             var options = new MergeOptions
             {
-                Method = r.GetValue(method)!,
+                Method = MergeMethods.Parse(r.GetValue(method)!),
                 Lambdas = MergeOptions.ParseList(r.GetValue(lambda) ?? (w is null ? "0.2" : "1"), "--lambda"),
                 Weights = w, Density = r.GetValue(density), Seed = r.GetValue(seed),
             };
@@ -37,7 +38,7 @@ static class MergeCommand
             options.Validate(inputs.Length);
             var clock = Stopwatch.StartNew();
             var result = MergeJob.Run(r.GetValue(baseDir)!, inputs, options, r.GetValue(output)!, Console.Error.WriteLine, device);
-            Console.WriteLine($"merged {inputs.Length} model{(inputs.Length > 1 ? "s" : "")} with base {r.GetValue(baseDir)} by {options.Method}: " +
+            Console.WriteLine($"merged {inputs.Length} model{(inputs.Length > 1 ? "s" : "")} with base {r.GetValue(baseDir)} by {options.Method.Name()}: " +
                               $"{result.MergedTensors} tensors merged, {result.CopiedTensors} copied, {result.Parameters:N0} parameters, {clock.Elapsed.TotalSeconds:0.0} s");
             foreach (var (dir, l) in result.OutputDirs.Zip(options.Lambdas))
                 Console.WriteLine($"wrote {dir} (λ = {MergeOptions.Format(l)})");
@@ -62,8 +63,8 @@ static class MergeCommand
     {
         var (baseDir, models) = Inputs();
         var output = new Option<string>("--out") { Description = "Output folder: norms.csv, cosine.csv, sign_conflicts.csv, summary.json, cosine-heatmap.png, layer-norms.png.", Required = true };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
-        var deviceOption = Common.DeviceOption();
+        var threads = SharedOptions.Threads();
+        var deviceOption = SharedOptions.Device();
         var command = new Command("analyze", "Per-layer task-vector norms, pairwise cosine similarity and sign-conflict rates of the models' task vectors.")
             { baseDir, models, output, threads, deviceOption };
         command.SetAction(r => Common.Guard(() =>

@@ -15,8 +15,8 @@ static class PretrainCommand
         var output = new Option<string>("--out") { Description = "Run folder: log.csv, loss.png, checkpoints/, stages/<name>/ (HF model per finished stage).", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out (bit-identical to an uninterrupted run)." };
         var maxSteps = new Option<int?>("--max-steps") { Description = "Stop after this many steps in total, with a resumable checkpoint." };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
-        var deviceOption = Common.DeviceOption();
+        var threads = SharedOptions.Threads();
+        var deviceOption = SharedOptions.Device();
         deviceOption.Description += " Under mpirun every rank uses the device given.";
         var command = new Command("pretrain", "Continual pre-training with MERT's objective and a multi-stage recipe (re-warming, re-decaying, replay).")
             { recipe, output, resume, maxSteps, threads, deviceOption };
@@ -28,24 +28,12 @@ static class PretrainCommand
             Common.SetThreads(r.GetValue(threads));
             var outDir = r.GetValue(output)!;
             var loaded = Recipe.Load(r.GetValue(recipe)!);
-            using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) =>
+            return Cancellation.Run(cancel =>
             {
-                e.Cancel = true;
-                cancel.Cancel();
-                Console.Error.WriteLine("interrupted: finishing this step and writing a checkpoint (resume with --resume).");
-            };
-            Console.CancelKeyPress += onCancel;
-            try
-            {
-                var result = Run(loaded, outDir, new PretrainOptions(r.GetValue(maxSteps), r.GetValue(resume), Device: device), cancel.Token);
-                var state = result.Finished ? "finished" : result.Interrupted ? "interrupted" : "stopped (--max-steps)";
-                Console.WriteLine($"{state} at step {result.Step} of {result.TotalSteps}; log: {Path.Combine(outDir, "log.csv")}, plot: {Path.Combine(outDir, "loss.png")}" +
-                                  $"{(result.LastCheckpoint.Length > 0 ? $", checkpoint: {result.LastCheckpoint}" : "")}" +
-                                  $"{(result.Exports.Count > 0 ? $", exported: {string.Join(", ", result.Exports)}" : "")}");
-                return result.Interrupted ? 130 : 0;
-            }
-            finally { Console.CancelKeyPress -= onCancel; }
+                var result = Run(loaded, outDir, new PretrainOptions(r.GetValue(maxSteps), r.GetValue(resume), Device: device), cancel);
+                Console.WriteLine(Summary(result, outDir, withPlot: true));
+                return result.Interrupted ? ExitCodes.Interrupted : ExitCodes.Ok;
+            }, "interrupted: finishing this step and writing a checkpoint (resume with --resume).");
         }));
         return Examples.Add(command,
             ("The tiny two-stage recipe (about 2 minutes on 2 CPU cores)", "culturemert pretrain --recipe recipes/tiny-two-stage.json --out runs/tiny"),
@@ -86,15 +74,9 @@ static class PretrainCommand
                 var options = new PretrainOptions(maxSteps, resume, world, device);
                 if (world.Rank == 0) Console.WriteLine($"data-parallel over {world.Size} MPI ranks: {loaded.GradAccumulation / world.Size} of {loaded.GradAccumulation} micro-batches per step on each");
                 var result = world.Rank == 0 ? Run(loaded, outDir, options, cancel.Token) : Pretrainer.Run(loaded, outDir, options, _ => { }, null, cancel.Token);
-                if (world.Rank == 0)
-                {
-                    var state = result.Finished ? "finished" : result.Interrupted ? "interrupted" : "stopped (--max-steps)";
-                    Console.WriteLine($"{state} at step {result.Step} of {result.TotalSteps}; log: {Path.Combine(outDir, "log.csv")}" +
-                                      $"{(result.LastCheckpoint.Length > 0 ? $", checkpoint: {result.LastCheckpoint}" : "")}" +
-                                      $"{(result.Exports.Count > 0 ? $", exported: {string.Join(", ", result.Exports)}" : "")}");
-                }
+                if (world.Rank == 0) Console.WriteLine(Summary(result, outDir, withPlot: false));
                 world.Barrier();                                                  // rank 0's files are complete before any rank exits
-                return result.Interrupted ? 130 : 0;
+                return result.Interrupted ? ExitCodes.Interrupted : ExitCodes.Ok;
             }
             catch (Exception e)
             {
@@ -103,6 +85,16 @@ static class PretrainCommand
                 return 1;
             }
         }
+    }
+
+    /// <summary>The run's last line: how it ended, and where its log (and loss plot), newest checkpoint and exported stages are.</summary>
+    static string Summary(PretrainResult result, string outDir, bool withPlot)
+    {
+        var state = result.Finished ? "finished" : result.Interrupted ? "interrupted" : "stopped (--max-steps)";
+        return $"{state} at step {result.Step} of {result.TotalSteps}; log: {Path.Combine(outDir, "log.csv")}" +
+               $"{(withPlot ? $", plot: {Path.Combine(outDir, "loss.png")}" : "")}" +
+               $"{(result.LastCheckpoint.Length > 0 ? $", checkpoint: {result.LastCheckpoint}" : "")}" +
+               $"{(result.Exports.Count > 0 ? $", exported: {string.Join(", ", result.Exports)}" : "")}";
     }
 
     /// <summary>

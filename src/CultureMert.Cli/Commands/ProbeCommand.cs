@@ -15,15 +15,15 @@ static class ProbeCommand
         var layer = new Option<string>("--layer") { Description = "all (every layer), weighted (learnable softmax sum), a layer id, or a comma list (all,weighted).", DefaultValueFactory = _ => "all" };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per configuration (mean ± std, 95 % CI).", DefaultValueFactory = _ => 5 };
         var lr = new Option<string>("--lr") { Description = "Adam learning rate, or a comma list selected on validation (e.g. 1e-3,5e-4).", DefaultValueFactory = _ => "1e-3" };
-        var hidden = new Option<int>("--hidden") { Description = "MLP hidden units; 0 = linear probe.", DefaultValueFactory = _ => 512 };
+        var hidden = SharedOptions.ProbeHidden();
         var dropout = new Option<double>("--dropout") { Description = "Dropout after the hidden ReLU.", DefaultValueFactory = _ => 0.2 };
         var batch = new Option<int>("--batch-size") { Description = "Mini-batch size (train chunks).", DefaultValueFactory = _ => 64 };
         var epochs = new Option<int>("--max-epochs") { Description = "Epoch limit (early stopping on validation, patience 10).", DefaultValueFactory = _ => 100 };
         var task = new Option<string>("--task") { Description = "multilabel, singlelabel, or auto (single-label when every row has one label).", DefaultValueFactory = _ => "auto" };
         var retrieval = new Option<bool>("--retrieval") { Description = "Also cosine-kNN retrieval on test tracks (P@1/5/10, mAP; relevant = shares a label)." };
         var skipMissing = new Option<bool>("--skip-missing") { Description = "Leave out (and report) manifest rows without embeddings instead of failing." };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
-        var deviceOption = Common.DeviceOption();
+        var threads = SharedOptions.Threads();
+        var deviceOption = SharedOptions.Device();
         var outDir = new Option<string>("--out") { Description = "Folder for results.json, results.csv, report.md, layers.png.", Required = true };
         var command = new Command("probe", "Train MLP/linear probes on embeddings (MARBLE protocol) per layer and seed; report test metrics with 95 % CIs.")
             { embeddings, manifest, layer, seeds, lr, hidden, dropout, batch, epochs, task, retrieval, skipMissing, threads, deviceOption, outDir };
@@ -37,9 +37,7 @@ static class ProbeCommand
                 "auto" => null, "multilabel" => ProbeTask.MultiLabel, "singlelabel" => ProbeTask.SingleLabel,
                 var other => throw new ArgumentException($"--task {other}: expected auto, multilabel or singlelabel."),
             };
-            var lrs = r.GetValue(lr)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 ? v
-                    : throw new ArgumentException($"--lr {s}: expected a positive number.")).ToArray();
+            var lrs = ParseLearningRates(r.GetValue(lr)!);
             var options = new ProbeOptions
             {
                 Layer = r.GetValue(layer)!, Seeds = r.GetValue(seeds), LearningRates = lrs, Retrieval = r.GetValue(retrieval),
@@ -66,4 +64,9 @@ static class ProbeCommand
             ("Every layer and a learned layer mix, two learning rates chosen on validation", "culturemert probe --embeddings embeddings --manifest tasks/mtat.csv --layer all,weighted --lr 1e-3,5e-4 --out probe-mtat"),
             ("Linear probes on layer 6 with kNN retrieval", "culturemert probe --embeddings embeddings --manifest tasks/makam.csv --layer 6 --hidden 0 --retrieval --out probe-linear"));
     }
+
+    /// <summary><c>--lr</c> of probe and evaluate: one learning rate, or a comma list of them (one is selected on validation).</summary>
+    public static double[] ParseLearningRates(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 ? v
+            : throw new ArgumentException($"--lr {s}: expected a positive number.")).ToArray();
 }

@@ -16,9 +16,9 @@ static class TeacherCommand
         var total = new Option<int>("--max-frames") { Description = "Frames kept over the whole corpus at most (reservoir sample).", DefaultValueFactory = _ => 500_000 };
         var batch = new Option<int>("--mini-batch") { Description = "Mini-batch size (0: full-batch Lloyd iterations).", DefaultValueFactory = _ => 4096 };
         var iterations = new Option<int>("--iterations") { Description = "Iterations at most.", DefaultValueFactory = _ => 300 };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
-        var deviceOption = Common.DeviceOption();
-        var inputs = new Argument<string[]>("INPUT") { Description = "Audio files, folders (searched recursively) or CSV manifests with a 'path' column.", Arity = ArgumentArity.OneOrMore };
+        var threads = SharedOptions.Threads();
+        var deviceOption = SharedOptions.Device();
+        var inputs = SharedOptions.AudioInputs();
         var fit = new Command("fit-kmeans", "Fit k-means (k-means++ init, mini-batch) on log-mel + chroma frames at 75 Hz and save the codebook.")
             { output, k, seed, perFile, total, batch, iterations, threads, deviceOption, inputs };
         fit.SetAction(r => Common.Guard(() =>

@@ -11,12 +11,12 @@ static class TokenizeCommand
         var teacher = new Option<string>("--teacher") { Description = "encodec:DIR (Hugging Face facebook/encodec_24khz folder) or kmeans:FILE (from `teacher fit-kmeans`).", Required = true };
         var bandwidth = new Option<double>("--bandwidth") { Description = "EnCodec bandwidth in kbps: 1.5, 3, 6 (8 codebooks, as MERT), 12 or 24.", DefaultValueFactory = _ => 6.0 };
         var cqt = new Option<bool>("--cqt") { Description = "Also write MERT's CQT reconstruction target (336 bins, 75 Hz)." };
-        var output = new Option<string>("--out") { Description = "Output folder: one .safetensors per input plus index.csv.", Required = true };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
-        var deviceOption = Common.DeviceOption();
-        var overwrite = new Option<bool>("--overwrite") { Description = "Recompute outputs that already exist." };
-        var shardOption = Common.ShardOption();
-        var inputs = new Argument<string[]>("INPUT") { Description = "Audio files, folders (searched recursively) or CSV manifests with a 'path' column.", Arity = ArgumentArity.OneOrMore };
+        var output = SharedOptions.BatchOutput();
+        var threads = SharedOptions.Threads();
+        var deviceOption = SharedOptions.Device();
+        var overwrite = SharedOptions.Overwrite();
+        var shardOption = SharedOptions.Shard();
+        var inputs = SharedOptions.AudioInputs();
         var command = new Command("tokenize", "Compute pre-training targets: teacher codes aligned to MERT's 75 Hz frames, and optionally the CQT.")
             { teacher, bandwidth, cqt, output, threads, deviceOption, overwrite, shardOption, inputs };
         command.SetAction(r => Common.Guard(() =>

@@ -16,6 +16,24 @@ public enum Pooling { Mean, None }
 /// </summary>
 public enum Precision { Float32, BFloat16 }
 
+/// <summary>
+/// How a <see cref="Precision"/> is spelled in <c>--precision</c>, output metadata and reports (fp32, bf16). Text becomes a
+/// precision once, by <see cref="Parse"/>, where it enters (the CLI).
+/// </summary>
+public static class Precisions
+{
+    public static string Name(this Precision precision) => precision == Precision.BFloat16 ? "bf16" : "fp32";
+
+    /// <summary>Parses <c>fp32</c> (or <c>float32</c>) and <c>bf16</c> (or <c>bfloat16</c>), in any case.</summary>
+    /// <exception cref="ArgumentException">any other text; the message lists the valid names</exception>
+    public static Precision Parse(string name) => name.ToLowerInvariant() switch
+    {
+        "fp32" or "float32" => Precision.Float32,
+        "bf16" or "bfloat16" => Precision.BFloat16,
+        _ => throw new ArgumentException($"--precision {name}: expected fp32 or bf16."),
+    };
+}
+
 /// <summary>What <c>culturemert embed</c> computes per file.</summary>
 public sealed record EmbedOptions
 {
@@ -28,16 +46,8 @@ public sealed record EmbedOptions
     /// <summary>The model's weights are converted to this in place when the embedder is made (HF's <c>torch_dtype</c>).</summary>
     public Precision Precision { get; init; } = Precision.Float32;
 
-    /// <summary>The name outputs record in their metadata and the CLI accepts: fp32, bf16.</summary>
-    public string PrecisionName => Precision == Precision.BFloat16 ? "bf16" : "fp32";
-
-    /// <summary>Parses <c>--precision fp32|bf16</c>.</summary>
-    public static Precision ParsePrecision(string name) => name.ToLowerInvariant() switch
-    {
-        "fp32" or "float32" => Precision.Float32,
-        "bf16" or "bfloat16" => Precision.BFloat16,
-        _ => throw new ArgumentException($"--precision {name}: expected fp32 or bf16."),
-    };
+    /// <summary>The name outputs record in their metadata: fp32, bf16.</summary>
+    public string PrecisionName => Precision.Name();
 
     /// <summary>Checks what can be checked before a model is loaded.</summary>
     public EmbedOptions Validate()

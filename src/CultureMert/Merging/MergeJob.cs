@@ -8,12 +8,10 @@ using CultureMert.IO;
 
 namespace CultureMert.Merging;
 
-/// <summary>How to merge: one of <see cref="Methods"/>, the λ values (one output folder each), per-model weights, density and seed.</summary>
+/// <summary>How to merge: the method, the λ values (one output folder each), per-model weights, density and seed.</summary>
 public sealed record MergeOptions
 {
-    public static readonly string[] Methods = ["task-arithmetic", "ties", "dare-linear", "dare-ties"];
-
-    public string Method { get; init; } = "task-arithmetic";
+    public MergeMethod Method { get; init; } = MergeMethod.TaskArithmetic;
     public double[] Lambdas { get; init; } = [0.2];
     /// <summary>Per-model weights w_i; null: all 1.</summary>
     public double[]? Weights { get; init; }
@@ -21,13 +19,12 @@ public sealed record MergeOptions
     public double Density { get; init; } = 0.2;
     public long Seed { get; init; }
 
-    public bool UsesDensity => Method != "task-arithmetic";
-    public bool UsesSeed => Method.StartsWith("dare");
+    public bool UsesDensity => Method.UsesDensity();
+    public bool UsesSeed => Method.UsesSeed();
 
     /// <summary>Checks the options against the number of models; bad values are <see cref="ArgumentException"/>s.</summary>
     public MergeOptions Validate(int models)
     {
-        if (!Methods.Contains(Method)) throw new ArgumentException($"--method {Method} is not one of {string.Join(", ", Methods)}.");
         if (models < 1) throw new ArgumentException("--models: at least one model to merge is needed.");
         if (Lambdas.Length == 0) throw new ArgumentException("--lambda: no value given.");
         if (Lambdas.Any(l => !double.IsFinite(l))) throw new ArgumentException($"--lambda: {string.Join(",", Lambdas)} holds a non-finite value.");
@@ -141,11 +138,11 @@ public static class MergeJob
     /// <summary>The method's combined task vector. deltas (models, ...) float64 → (...) float64.</summary>
     public static Tensor Combine(Tensor deltas, IReadOnlyList<double> weights, MergeOptions o, string tensorName) => o.Method switch
     {
-        "task-arithmetic" => TaskArithmetic.Combine(deltas, weights),
-        "ties" => Ties.Combine(deltas, weights, o.Density),
-        "dare-linear" => Dare.CombineLinear(deltas, weights, o.Density, o.Seed, tensorName),
-        "dare-ties" => Dare.CombineTies(deltas, weights, o.Density, o.Seed, tensorName),
-        _ => throw new ArgumentException($"--method {o.Method} is not one of {string.Join(", ", MergeOptions.Methods)}."),
+        MergeMethod.TaskArithmetic => TaskArithmetic.Combine(deltas, weights),
+        MergeMethod.Ties => Ties.Combine(deltas, weights, o.Density),
+        MergeMethod.DareLinear => Dare.CombineLinear(deltas, weights, o.Density, o.Seed, tensorName),
+        MergeMethod.DareTies => Dare.CombineTies(deltas, weights, o.Density, o.Seed, tensorName),
+        _ => throw new ArgumentOutOfRangeException(nameof(o), o.Method, "not a merge method"),
     };
 
     /// <summary>Every model must hold exactly the base's tensors, with the same shapes and dtypes: one error lists every mismatch.</summary>
@@ -197,14 +194,8 @@ public static class MergeJob
         {
             ["tool"] = Tool,
             ["created_utc"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
-            ["method"] = o.Method,
-            ["formula"] = o.Method switch
-            {
-                "task-arithmetic" => "theta = theta_base + lambda * sum_i w_i (theta_i - theta_base)",
-                "ties" => "theta = theta_base + lambda * disjoint_mean(elect_sign(trim(tau_i, density)))",
-                "dare-linear" => "theta = theta_base + lambda * sum_i w_i dare(tau_i, density)",
-                _ => "theta = theta_base + lambda * disjoint_mean(elect_sign(dare(tau_i, density)))",
-            },
+            ["method"] = o.Method.Name(),
+            ["formula"] = o.Method.Formula(),
             ["lambda"] = lambda,
             ["lambdas"] = new JsonArray(o.Lambdas.Select(l => (JsonNode)JsonValue.Create(l)).ToArray()),
             ["weights"] = new JsonArray(weights.Select(w => (JsonNode)JsonValue.Create(w)).ToArray()),

@@ -180,7 +180,7 @@ public static class CultureStudy
         Phase("merging", () =>
         {
             var result = MergeJob.Run(Export("base", "western-base"), others.Select(c => Export($"cpt-{c}", "adapt")).ToList(),
-                                      new MergeOptions { Method = "task-arithmetic", Lambdas = o.Lambdas }.Validate(others.Count), merges, log, o.Device);
+                                      new MergeOptions { Method = MergeMethod.TaskArithmetic, Lambdas = o.Lambdas }.Validate(others.Count), merges, log, o.Device);
             mergeDirs.AddRange(result.OutputDirs);
         });
 

@@ -80,14 +80,19 @@ public class PrecisionTests
     [InlineData("FP32", Precision.Float32)]
     [InlineData("bf16", Precision.BFloat16)]
     [InlineData("bfloat16", Precision.BFloat16)]
-    public void ParsePrecision_KnownNames(string name, Precision expected) => Assert.Equal(expected, EmbedOptions.ParsePrecision(name));
+    public void ParsePrecision_KnownNames(string name, Precision expected) => Assert.Equal(expected, Precisions.Parse(name));
+
+    [Theory]
+    [InlineData(Precision.Float32, "fp32")]
+    [InlineData(Precision.BFloat16, "bf16")]
+    public void Name_IsTheSpellingOutputsRecord(Precision precision, string expected) => Assert.Equal(expected, precision.Name());
 
     [Theory]
     [InlineData("fp16")]
     [InlineData("int8")]
     public void ParsePrecision_Other_NamesTheValue(string name)
     {
-        var e = Assert.Throws<ArgumentException>(() => EmbedOptions.ParsePrecision(name));
+        var e = Assert.Throws<ArgumentException>(() => Precisions.Parse(name));
         Assert.Contains(name, e.Message);
         Assert.Contains("bf16", e.Message);
     }

@@ -256,7 +256,7 @@ public class MergeTests
         var steps = new[] { 7L, 8L, 9L };
         var dirs = new[] { c.Base }.Concat(c.Models).Select((d, i) =>
             Edit(c.Tmp, $"int{i}", d, new Dictionary<string, Tensor> { ["extra.step"] = tensor(new[] { steps[i] }) })).ToArray();
-        var result = MergeJob.Run(dirs[0], dirs[1..], new MergeOptions { Method = "task-arithmetic", Lambdas = [1] }, c.Tmp["out"]);
+        var result = MergeJob.Run(dirs[0], dirs[1..], new MergeOptions { Method = MergeMethod.TaskArithmetic, Lambdas = [1] }, c.Tmp["out"]);
         Assert.Equal(1, result.CopiedTensors);
         Assert.Equal(7L, SafeTensors.LoadTensor(WeightsOf(c.Tmp["out"]), "extra.step").item<long>());
     }
