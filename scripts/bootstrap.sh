@@ -35,7 +35,7 @@ build_if_stale() {
   local backend="${CULTUREMERT_TORCH_BACKEND:-cpu}"
   case "$backend" in
     cpu|cuda) ;;
-    *) log "CULTUREMERT_TORCH_BACKEND=$backend: expected cpu or cuda (README, \"GPUs\")."; return 1 ;;
+    *) log "CULTUREMERT_TORCH_BACKEND=$backend: expected cpu or cuda (docs/gpu.md)."; return 1 ;;
   esac
   CULTUREMERT_CLI_DLL="$CULTUREMERT_ROOT/artifacts/cli/CultureMert.Cli.dll"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" != "$backend" ]; then

@@ -31,9 +31,9 @@ public static class ComputeDevice
             throw new ArgumentException($"device \"{spec}\": expected cpu, cuda or cuda:N (N = 0, 1, ...).");
         if (!cuda.is_available())
             throw new ArgumentException(Backend == "cuda"
-                ? $"device \"{spec}\": this build uses CUDA libtorch (TorchBackend=cuda) but finds no usable GPU: check the NVIDIA driver (nvidia-smi); see README, \"GPUs\"."
+                ? $"device \"{spec}\": this build uses CUDA libtorch (TorchBackend=cuda) but finds no usable GPU: check the NVIDIA driver (nvidia-smi); see docs/gpu.md."
                 : $"device \"{spec}\": this build has no CUDA backend (TorchBackend=cpu, the CPU-only libtorch). Build the CUDA variant with " +
-                  "`dotnet build -c Release -p:TorchBackend=cuda` (or CULTUREMERT_TORCH_BACKEND=cuda ./culturemert ...) on a machine with an NVIDIA GPU; see README, \"GPUs\".");
+                  "`dotnet build -c Release -p:TorchBackend=cuda` (or CULTUREMERT_TORCH_BACKEND=cuda ./culturemert ...) on a machine with an NVIDIA GPU; see docs/gpu.md.");
         var count = cuda.device_count();
         if (index >= count)
             throw new ArgumentException($"device \"{spec}\": this machine has {count} CUDA device{(count == 1 ? "" : "s")} (cuda:0{(count > 1 ? $" to cuda:{count - 1}" : "")}).");

@@ -47,7 +47,7 @@ public class ComputeDeviceTests
         var e = Assert.Throws<ArgumentException>(() => ComputeDevice.Parse(spec));
         Assert.Contains($"device \"{spec}\"", e.Message);
         Assert.Contains($"TorchBackend={ComputeDevice.Backend}", e.Message);
-        Assert.Contains("README, \"GPUs\"", e.Message);
+        Assert.Contains("docs/gpu.md", e.Message);
         if (ComputeDevice.Backend == "cpu") Assert.Contains("dotnet build -c Release -p:TorchBackend=cuda", e.Message);
     }
 

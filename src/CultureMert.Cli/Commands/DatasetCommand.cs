@@ -10,7 +10,7 @@ static class DatasetCommand
     {
         var kind = new Argument<string>("kind") { Description = $"Dataset kind: {string.Join(", ", DatasetKinds.Names)}." };
         kind.AcceptOnlyFromAmong(DatasetKinds.Names);
-        var root = new Option<string>("--root") { Description = "The dataset's folder (see README: what each kind reads).", Required = true };
+        var root = new Option<string>("--root") { Description = "The dataset's folder (docs/evaluation.md: what each kind reads).", Required = true };
         var output = new Option<string>("--out") { Description = "Manifest CSV to write (paths relative to its folder).", Required = true };
         var top = new Option<int?>("--top") { Description = "Vocabulary size: the N most frequent tags on train (default: the task's — mtat 50 standard, fma 20, lyra 30, makam 30, hindustani 20, carnatic 20, folder all)." };
         var seed = new Option<int>("--seed") { Description = "Seed of drawn splits.", DefaultValueFactory = _ => 42 };

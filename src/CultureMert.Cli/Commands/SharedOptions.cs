@@ -19,7 +19,7 @@ static class SharedOptions
     public static Option<string> Device() => new("--device")
     {
         Description = "Where tensors are computed: cpu, cuda (the first GPU) or cuda:N. CUDA needs the CUDA build " +
-                      "(dotnet build -p:TorchBackend=cuda, or CULTUREMERT_TORCH_BACKEND=cuda for ./culturemert); see README, \"GPUs\".",
+                      "(dotnet build -p:TorchBackend=cuda, or CULTUREMERT_TORCH_BACKEND=cuda for ./culturemert); see docs/gpu.md.",
         DefaultValueFactory = _ => "cpu",
     };
 
