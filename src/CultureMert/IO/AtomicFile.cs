@@ -50,6 +50,22 @@ public static class AtomicFile
     public static void WriteText(string path, string text) => Write(path, s => s.Write(Encoding.UTF8.GetBytes(text)));
 
     /// <summary>
+    /// Writes a whole folder: <paramref name="write"/> fills a temporary folder beside <paramref name="path"/>
+    /// (<c>.cmtmp.PID.NAME</c>), which then replaces <paramref name="path"/>, so a reader never sees a half-written one.
+    /// </summary>
+    /// <returns><paramref name="path"/></returns>
+    public static string WriteDirectory(string path, Action<string> write)
+    {
+        var tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $"{TempPrefix}{Environment.ProcessId}.{Path.GetFileName(path)}");
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        Directory.CreateDirectory(tmp);
+        write(tmp);
+        if (Directory.Exists(path)) Directory.Delete(path, true);
+        Directory.Move(tmp, path);
+        return path;
+    }
+
+    /// <summary>
     /// A short tag of this machine, in temporaries' names: shards on several nodes (or Kubernetes pods, whose processes
     /// all have small pids) share an output folder, and a pid means something only on the machine that wrote it.
     /// </summary>

@@ -17,17 +17,9 @@ public sealed class TrainingLog : IDisposable
     public IReadOnlyList<string> Columns { get; }
     public string Path { get; }
 
-    /// <summary>The columns: step, stage, loss, lr first (the issue's contract), then the per-term figures.</summary>
-    public static List<string> ColumnsFor(int codebooks, IEnumerable<string> sources)
-    {
-        var c = new List<string> { "step", "stage", "loss", "lr", "ce" };
-        c.AddRange(Enumerable.Range(0, codebooks).Select(i => $"ce_{i}"));
-        c.AddRange(Enumerable.Range(0, codebooks).Select(i => $"acc_{i}"));
-        c.AddRange(Enumerable.Range(0, codebooks).Select(i => $"chance_{i}"));       // share of the most frequent target: a constant predictor's accuracy
-        c.AddRange(["features_pen", "cqt_mse", "grad_norm", "masked_frames", "ms_per_step", "audio_s_per_s", "rss_mib"]);
-        c.AddRange(sources.Select(s => $"seconds_{s}"));                            // cumulative seconds of audio drawn from each source
-        return c;
-    }
+    /// <summary>The columns: those of a <see cref="TrainingLogRow"/> (one list names and fills them, so they cannot drift apart).</summary>
+    public static List<string> ColumnsFor(int codebooks, IEnumerable<string> sources) =>
+        new TrainingLogRow(0, "", 0, new StepStats(codebooks), 0, 0, 0, sources.Select(s => (s, 0.0)).ToList()).Cells().Select(c => c.Column).ToList();
 
     public TrainingLog(string path, IReadOnlyList<string> columns, int resumeStep)
     {
@@ -46,10 +38,12 @@ public sealed class TrainingLog : IDisposable
         writer = new StreamWriter(path, append: true) { AutoFlush = true };
     }
 
-    public void Write(IReadOnlyDictionary<string, object> row)
+    public void Write(TrainingLogRow row)
     {
-        var fields = Columns.Select(c => row.TryGetValue(c, out var v) ? Format(v) : "");
-        writer.WriteLine(string.Join(",", fields));
+        var cells = row.Cells().ToList();
+        if (!cells.Select(c => c.Column).SequenceEqual(Columns))
+            throw new InvalidOperationException($"{Path}: a row with columns {string.Join(",", cells.Select(c => c.Column))} under the header {string.Join(",", Columns)}.");
+        writer.WriteLine(string.Join(",", cells.Select(c => Format(c.Value))));
     }
 
     private static string Format(object v) => v switch
@@ -127,5 +121,23 @@ public sealed class TrainingLog : IDisposable
         plot.ShowLegend(Alignment.UpperRight);
         var bytes = plot.GetImageBytes(900, 480, ImageFormat.Png);
         AtomicFile.Write(png, s => s.Write(bytes));
+    }
+}
+
+/// <summary>One row of log.csv: optimiser step <paramref name="Step"/> (0-based) and how it went.</summary>
+/// <param name="Seconds">seconds of audio drawn from each source so far, in the log's source order</param>
+public sealed record TrainingLogRow(int Step, string Stage, double Lr, StepStats Stats, double MsPerStep, double AudioSecondsPerSecond,
+                                    double RssMib, IReadOnlyList<(string Source, double Seconds)> Seconds)
+{
+    /// <summary>The cells in column order: step, stage, loss, lr first (the issue's contract), then the per-term figures.</summary>
+    public IEnumerable<(string Column, object Value)> Cells()
+    {
+        var s = Stats;
+        IEnumerable<(string, object)> PerCodebook(string name, double[] v) => v.Select((x, i) => ($"{name}_{i}", (object)x));
+        return [("step", Step), ("stage", Stage), ("loss", s.Loss), ("lr", Lr), ("ce", s.Ce.Sum()),
+                .. PerCodebook("ce", s.Ce), .. PerCodebook("acc", s.Acc), .. PerCodebook("chance", s.Chance),
+                ("features_pen", s.FeaturesPen), ("cqt_mse", s.CqtMse), ("grad_norm", s.GradNorm), ("masked_frames", (long)s.MaskedFrames),
+                ("ms_per_step", MsPerStep), ("audio_s_per_s", AudioSecondsPerSecond), ("rss_mib", RssMib),
+                .. Seconds.Select(x => ($"seconds_{x.Source}", (object)x.Seconds))];   // cumulative seconds of audio drawn from each source
     }
 }
