@@ -1,13 +1,16 @@
 namespace CultureMert.Pretraining;
 
+/// <summary>How a stage's LR falls from its peak to its floor after the warm-up. Recipes spell it in lower case
+/// (<c>"linear"</c>, <c>"cosine"</c>); <see cref="Recipe.Load"/> parses it.</summary>
+public enum LrDecay { Linear, Cosine }
+
 /// <summary>One stage of a multi-stage continual-pre-training schedule (spec mert.md §7: MERT itself is one stage,
 /// linear warm-up over 32,000 updates to 5e-4, then linear decay to 0).</summary>
 /// <param name="Steps">updates in this stage (warm-up included), &gt; 0</param>
 /// <param name="WarmupSteps">re-warm-up updates at the start of the stage, 0 ≤ WarmupSteps ≤ Steps</param>
 /// <param name="PeakLr">LR reached at the end of the warm-up</param>
 /// <param name="FloorLr">LR reached at the last step of the stage (0 ≤ FloorLr ≤ PeakLr)</param>
-/// <param name="Decay">"linear" or "cosine"</param>
-public sealed record StageSchedule(int Steps, int WarmupSteps, double PeakLr, double FloorLr, string Decay);
+public sealed record StageSchedule(int Steps, int WarmupSteps, double PeakLr, double FloorLr, LrDecay Decay);
 
 /// <summary>The learning rate as a pure function of the global (0-based) step (spec style.md, "A training loop that fits on one screen").</summary>
 /// <remarks>
@@ -49,9 +52,9 @@ public static class LearningRateSchedule
         var span = st.PeakLr - st.FloorLr;
         return st.Decay switch
         {
-            "linear" => st.FloorLr + span * (1 - p),
-            "cosine" => st.FloorLr + span * (1 + Math.Cos(Math.PI * p)) / 2,
-            _ => throw new ArgumentException($"unknown decay '{st.Decay}'"),
+            LrDecay.Linear => st.FloorLr + span * (1 - p),
+            LrDecay.Cosine => st.FloorLr + span * (1 + Math.Cos(Math.PI * p)) / 2,
+            _ => throw new ArgumentException($"unknown decay {st.Decay}"),
         };
     }
 
@@ -68,7 +71,7 @@ public static class LearningRateSchedule
                 st.WarmupSteps < 0 || st.WarmupSteps > st.Steps ? $"WarmupSteps must be in [0, Steps={st.Steps}] (got {st.WarmupSteps})" :
                 !double.IsFinite(st.PeakLr) || st.PeakLr <= 0 ? $"PeakLr must be finite and > 0 (got {st.PeakLr})" :
                 !double.IsFinite(st.FloorLr) || st.FloorLr < 0 || st.FloorLr > st.PeakLr ? $"FloorLr must be in [0, PeakLr={st.PeakLr}] (got {st.FloorLr})" :
-                st.Decay is not ("linear" or "cosine") ? $"Decay must be \"linear\" or \"cosine\" (got \"{st.Decay}\")" :
+                !Enum.IsDefined(st.Decay) ? $"Decay must be one of {string.Join(", ", Enum.GetNames<LrDecay>())} (got {(int)st.Decay})" :
                 null;
             if (why is not null) throw new ArgumentException($"stage {i}: {why}.", nameof(stages));
         }

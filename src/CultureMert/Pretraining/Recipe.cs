@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CultureMert.Corpus;
+using CultureMert.IO;
 
 namespace CultureMert.Pretraining;
 
@@ -11,7 +12,7 @@ namespace CultureMert.Pretraining;
 public sealed record DataSource(string Name, string? Manifest, SynthesisSpec? Synthesize);
 
 /// <param name="Piece">a <see cref="DemoAudio.Pieces"/> name</param>
-public sealed record SynthesisSpec(string Piece, int Clips, double Seconds, int Seed);
+public sealed record SynthesisSpec(string Piece, int Clips = 16, double Seconds = 8, int Seed = 0);
 
 /// <summary>Where the pre-training targets come from.</summary>
 /// <param name="Cache">a <c>culturemert tokenize</c> output folder (index.csv + one .safetensors per file with
@@ -20,26 +21,42 @@ public sealed record SynthesisSpec(string Piece, int Clips, double Seconds, int 
 /// k-means teacher fitted on the run's own data at its start, MERT's first-version targets)</param>
 /// <param name="KMeansK">codebook size for <c>kmeans-fit</c></param>
 /// <param name="BandwidthKbps">EnCodec bandwidth (6 = MERT's 8 codebooks)</param>
-public sealed record TargetSpec(string? Cache, string? Teacher, int KMeansK, double BandwidthKbps);
+public sealed record TargetSpec(string? Cache, string? Teacher, int KMeansK = 64, double BandwidthKbps = 6);
 
-/// <summary>One stage of continual pre-training.</summary>
-/// <param name="Mix">source name → weight (normalised to sum 1): the expected share of crops from each source</param>
-/// <param name="Trainable">glob patterns over parameter names (HF encoder names and the heads' fairseq names
-/// <c>final_proj.*</c>, <c>label_embs_concat</c>, <c>encoder_cqt_model.*</c>); <c>*</c> matches any run of characters</param>
-public sealed record StageRecipe(string Name, int Steps, int WarmupSteps, double PeakLr, double FloorLr, string Decay,
-    IReadOnlyDictionary<string, double> Mix, IReadOnlyList<string> Trainable,
-    double Beta1, double Beta2, double Eps, double WeightDecay, double GradClip)
+/// <summary>One stage of continual pre-training; the defaults are MERT-v1's fairseq AdamW settings.</summary>
+public sealed record StageRecipe
 {
+    /// <summary>The stage's folder name under <c>stages/</c>.</summary>
+    public required string Name { get; init; }
+    public string? Description { get; init; }
+    public required int Steps { get; init; }
+    public int WarmupSteps { get; init; }
+    public required double PeakLr { get; init; }
+    public double FloorLr { get; init; }
+    public LrDecay Decay { get; init; } = LrDecay.Linear;
+    /// <summary>Source name → weight: the expected share of crops from each source (<see cref="Recipe.Load"/>
+    /// normalises the weights to sum 1).</summary>
+    public required IReadOnlyDictionary<string, double> Mix { get; init; }
+    /// <summary>Glob patterns over parameter names (HF encoder names and the heads' fairseq names <c>final_proj.*</c>,
+    /// <c>label_embs_concat</c>, <c>encoder_cqt_model.*</c>); <c>*</c> matches any run of characters.</summary>
+    public IReadOnlyList<string> Trainable { get; init; } = ["*"];
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.98;
+    public double Eps { get; init; } = 1e-6;
+    public double WeightDecay { get; init; } = 0.01;
+    public double GradClip { get; init; } = 10;
+
     public StageSchedule Schedule => new(Steps, WarmupSteps, PeakLr, FloorLr, Decay);
 }
 
 /// <summary>
 /// A continual-pre-training recipe (<c>culturemert pretrain --recipe FILE</c>): base model, targets, crops, batch, seed
 /// and a list of stages. JSON keys are snake_case; unknown keys are errors (a misspelt setting never passes silently);
-/// relative paths are relative to the recipe file.
+/// relative paths are relative to the recipe file. <see cref="Load"/> reads a recipe file, <see cref="Save"/> writes one.
 /// </summary>
 public sealed record Recipe
 {
+    public string? Description { get; init; }
     /// <summary>HF model folder, or <c>init:PRESET</c> (a freshly initialised model: tiny, mert-95m, mert-330m).</summary>
     public required string Base { get; init; }
     public int InitSeed { get; init; }
@@ -68,6 +85,15 @@ public sealed record Recipe
     public int TotalSteps => Stages.Sum(s => s.Steps);
     public IReadOnlyList<StageSchedule> Schedules => Stages.Select(s => s.Schedule).ToList();
 
+    /// <summary>Every optional setting at its default: the reader's fallback and the writer's test for "leave it out",
+    /// so a default is defined once, by the property initialisers above.</summary>
+    private static readonly Recipe Defaults = new() { Base = "", Targets = new(null, null), Sources = new Dictionary<string, DataSource>(), Stages = [] };
+    private static readonly StageRecipe StageDefaults = new() { Name = "", Steps = 0, PeakLr = 0, Mix = new Dictionary<string, double>() };
+    private static readonly SynthesisSpec SynthesisDefaults = new("");
+
+    /// <summary>The JSON spelling of a decay: its name in lower case.</summary>
+    private static string DecayName(LrDecay d) => d.ToString().ToLowerInvariant();
+
     /// <summary>Reads and validates a recipe; every error names the file and the key.</summary>
     public static Recipe Load(string path)
     {
@@ -81,6 +107,21 @@ public sealed record Recipe
         var r = new Reader(path, dir);
         var recipe = r.Recipe(root);
         return recipe with { Hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16].ToLowerInvariant(), SourceFile = Path.GetFullPath(path) };
+    }
+
+    /// <summary>The recipe as a user would write it for a file in <paramref name="recipeDir"/>: snake_case keys, paths
+    /// relative to that folder (with <c>/</c>), optional settings equal to their defaults left out (a stage's schedule is
+    /// always written in full). <see cref="Load"/> of the text gives this recipe back, the mix normalised.</summary>
+    public string ToJson(string recipeDir) =>
+        new Writer(Path.GetFullPath(recipeDir)).Recipe(this).ToJsonString(new JsonSerializerOptions
+            { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
+
+    /// <summary>Writes <see cref="ToJson"/> to <paramref name="path"/>; a file that already holds that text is left
+    /// untouched (its runs resume: their checkpoints carry the text's <see cref="Hash"/>).</summary>
+    public void Save(string path)
+    {
+        var text = ToJson(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        if (!File.Exists(path) || File.ReadAllText(path) != text) AtomicFile.WriteText(path, text);
     }
 
     /// <summary>Strict JSON reading with errors of the form <c>FILE: stages[1].peak_lr: must be &gt; 0</c>.</summary>
@@ -112,37 +153,39 @@ public sealed record Recipe
             OnlyKeys(o, "", "base", "init_seed", "base_heads", "targets", "sources", "stages", "crop_seconds", "pad_short", "batch_size",
                      "grad_accumulation", "seed", "checkpoint_every", "keep_checkpoints", "mask_prob", "mask_length", "noise_probability",
                      "noise_min_seconds", "noise_max_seconds", "noise_max_segments", "description");
+            var d = Defaults;
             var baseSpec = Get<string>(o, "", "base", "", required: true);
             if (!baseSpec.StartsWith("init:")) baseSpec = PathOf(baseSpec);
-            var heads = Get<string?>(o, "", "base_heads", null);
+            var heads = Get(o, "", "base_heads", d.BaseHeads);
             var sources = Sources(o["sources"] as JsonObject ?? throw Error("sources", "missing (an object: name → {manifest} or {synthesize})"));
-            var stagesNode = o["stages"] as JsonArray ?? throw Error("stages", "missing (a list of stages)");
-            if (stagesNode.Count == 0) throw Error("stages", "at least one stage is required");
-            var stages = stagesNode.Select((s, i) => Stage(s as JsonObject ?? throw Error($"stages[{i}]", "expected an object"), i, sources)).ToList();
-            foreach (var dup in stages.GroupBy(s => s.Name).Where(g => g.Count() > 1)) throw Error("stages", $"two stages are named '{dup.Key}'");
-
-            var recipe = new Recipe
+            var stages = Stages(o["stages"] as JsonArray ?? throw Error("stages", "missing (a list of stages)"), sources);
+            return Check(new Recipe
             {
+                Description = Get(o, "", "description", d.Description),
                 Base = baseSpec,
-                InitSeed = Get(o, "", "init_seed", 0),
+                InitSeed = Get(o, "", "init_seed", d.InitSeed),
                 BaseHeads = heads is null ? null : PathOf(heads),
                 Targets = Targets(o["targets"] as JsonObject ?? throw Error("targets", "missing ({\"cache\": DIR} or {\"teacher\": SPEC})")),
                 Sources = sources,
                 Stages = stages,
-                CropSeconds = Get(o, "", "crop_seconds", 5.0),
-                PadShort = Get(o, "", "pad_short", false),
-                BatchSize = Get(o, "", "batch_size", 8),
-                GradAccumulation = Get(o, "", "grad_accumulation", 1),
-                Seed = Get(o, "", "seed", 1337),
-                CheckpointEvery = Get(o, "", "checkpoint_every", 1000),
-                KeepCheckpoints = Get(o, "", "keep_checkpoints", 2),
-                MaskProb = Get(o, "", "mask_prob", 0.8),
-                MaskLength = Get(o, "", "mask_length", 5),
-                NoiseProbability = Get(o, "", "noise_probability", 0.5),
-                NoiseMinSeconds = Get(o, "", "noise_min_seconds", 0.5),
-                NoiseMaxSeconds = Get(o, "", "noise_max_seconds", 1.0),
-                NoiseMaxSegments = Get(o, "", "noise_max_segments", 3),
-            };
+                CropSeconds = Get(o, "", "crop_seconds", d.CropSeconds),
+                PadShort = Get(o, "", "pad_short", d.PadShort),
+                BatchSize = Get(o, "", "batch_size", d.BatchSize),
+                GradAccumulation = Get(o, "", "grad_accumulation", d.GradAccumulation),
+                Seed = Get(o, "", "seed", d.Seed),
+                CheckpointEvery = Get(o, "", "checkpoint_every", d.CheckpointEvery),
+                KeepCheckpoints = Get(o, "", "keep_checkpoints", d.KeepCheckpoints),
+                MaskProb = Get(o, "", "mask_prob", d.MaskProb),
+                MaskLength = Get(o, "", "mask_length", d.MaskLength),
+                NoiseProbability = Get(o, "", "noise_probability", d.NoiseProbability),
+                NoiseMinSeconds = Get(o, "", "noise_min_seconds", d.NoiseMinSeconds),
+                NoiseMaxSeconds = Get(o, "", "noise_max_seconds", d.NoiseMaxSeconds),
+                NoiseMaxSegments = Get(o, "", "noise_max_segments", d.NoiseMaxSegments),
+            });
+        }
+
+        private Recipe Check(Recipe recipe)
+        {
             string? why =
                 !(recipe.CropSeconds > 0.05) ? "crop_seconds must be > 0.05" :
                 recipe.BatchSize < 1 ? "batch_size must be ≥ 1" :
@@ -154,8 +197,7 @@ public sealed record Recipe
                 recipe.NoiseProbability is < 0 or > 1 ? "noise_probability must be in [0, 1]" :
                 !(recipe.NoiseMinSeconds > 0) || recipe.NoiseMaxSeconds < recipe.NoiseMinSeconds ? "need 0 < noise_min_seconds ≤ noise_max_seconds" :
                 recipe.NoiseMaxSegments < 1 ? "noise_max_segments must be ≥ 1" : null;
-            if (why is not null) throw new InvalidDataException($"{file}: {why}.");
-            return recipe;
+            return why is null ? recipe : throw new InvalidDataException($"{file}: {why}.");
         }
 
         private Dictionary<string, DataSource> Sources(JsonObject o)
@@ -167,16 +209,7 @@ public sealed record Recipe
                 if (node is not JsonObject s) throw Error(where, "expected an object");
                 OnlyKeys(s, where, "manifest", "synthesize");
                 var manifest = Get<string?>(s, where, "manifest", null);
-                SynthesisSpec? synth = null;
-                if (s["synthesize"] is JsonObject y)
-                {
-                    OnlyKeys(y, where + ".synthesize", "piece", "clips", "seconds", "seed");
-                    synth = new SynthesisSpec(Get(y, where + ".synthesize", "piece", "", required: true), Get(y, where + ".synthesize", "clips", 16),
-                                              Get(y, where + ".synthesize", "seconds", 8.0), Get(y, where + ".synthesize", "seed", 0));
-                    if (!DemoAudio.Pieces.Any(p => p.Name == synth.Piece))
-                        throw Error(where + ".synthesize.piece", $"unknown piece '{synth.Piece}' (known: {string.Join(", ", DemoAudio.Pieces.Select(p => p.Name))})");
-                    if (synth.Clips < 1 || !(synth.Seconds > 0)) throw Error(where + ".synthesize", "clips ≥ 1 and seconds > 0 required");
-                }
+                var synth = s["synthesize"] is JsonObject y ? Synthesis(y, where + ".synthesize") : null;
                 if ((manifest is null) == (synth is null)) throw Error(where, "give exactly one of manifest or synthesize");
                 result[name] = new DataSource(name, manifest is null ? null : PathOf(manifest), synth);
             }
@@ -184,11 +217,24 @@ public sealed record Recipe
             return result;
         }
 
+        private SynthesisSpec Synthesis(JsonObject y, string where)
+        {
+            OnlyKeys(y, where, "piece", "clips", "seconds", "seed");
+            var d = SynthesisDefaults;
+            var synth = new SynthesisSpec(Get(y, where, "piece", d.Piece, required: true), Get(y, where, "clips", d.Clips),
+                                          Get(y, where, "seconds", d.Seconds), Get(y, where, "seed", d.Seed));
+            if (!DemoAudio.Pieces.Any(p => p.Name == synth.Piece))
+                throw Error(where + ".piece", $"unknown piece '{synth.Piece}' (known: {string.Join(", ", DemoAudio.Pieces.Select(p => p.Name))})");
+            if (synth.Clips < 1 || !(synth.Seconds > 0)) throw Error(where, "clips ≥ 1 and seconds > 0 required");
+            return synth;
+        }
+
         private TargetSpec Targets(JsonObject o)
         {
             OnlyKeys(o, "targets", "cache", "teacher", "k", "bandwidth_kbps");
-            var cache = Get<string?>(o, "targets", "cache", null);
-            var teacher = Get<string?>(o, "targets", "teacher", null);
+            var d = Defaults.Targets;
+            var cache = Get(o, "targets", "cache", d.Cache);
+            var teacher = Get(o, "targets", "teacher", d.Teacher);
             if ((cache is null) == (teacher is null)) throw Error("targets", "give exactly one of cache (a tokenize output folder) or teacher (computed on the fly)");
             if (teacher is not null && !(teacher == "kmeans-fit" || teacher.StartsWith("encodec:") || teacher.StartsWith("kmeans:")))
                 throw Error("targets.teacher", $"expected encodec:DIR, kmeans:FILE or kmeans-fit, got '{teacher}'");
@@ -197,38 +243,45 @@ public sealed record Recipe
                 var colon = teacher.IndexOf(':');
                 teacher = teacher[..(colon + 1)] + PathOf(teacher[(colon + 1)..]);
             }
-            var k = Get(o, "targets", "k", 64);
+            var k = Get(o, "targets", "k", d.KMeansK);
             if (k < 2) throw Error("targets.k", "must be ≥ 2");
-            return new TargetSpec(cache is null ? null : PathOf(cache), teacher, k, Get(o, "targets", "bandwidth_kbps", 6.0));
+            return new TargetSpec(cache is null ? null : PathOf(cache), teacher, k, Get(o, "targets", "bandwidth_kbps", d.BandwidthKbps));
+        }
+
+        private List<StageRecipe> Stages(JsonArray o, Dictionary<string, DataSource> sources)
+        {
+            if (o.Count == 0) throw Error("stages", "at least one stage is required");
+            var stages = o.Select((s, i) => Stage(s as JsonObject ?? throw Error($"stages[{i}]", "expected an object"), i, sources)).ToList();
+            foreach (var dup in stages.GroupBy(s => s.Name).Where(g => g.Count() > 1)) throw Error("stages", $"two stages are named '{dup.Key}'");
+            return stages;
         }
 
         private StageRecipe Stage(JsonObject o, int i, Dictionary<string, DataSource> sources)
         {
             var w = $"stages[{i}]";
             OnlyKeys(o, w, "name", "steps", "warmup_steps", "peak_lr", "floor_lr", "decay", "mix", "trainable", "betas", "eps", "weight_decay", "grad_clip", "description");
-            var mixNode = o["mix"] as JsonObject ?? throw Error(w + ".mix", "missing (source name → weight)");
-            var mix = new Dictionary<string, double>();
-            foreach (var (name, v) in mixNode)
-            {
-                if (!sources.ContainsKey(name)) throw Error($"{w}.mix.{name}", $"no such source (sources: {string.Join(", ", sources.Keys)})");
-                var weight = Get(mixNode, w + ".mix", name, 0.0, required: true);
-                if (!(weight > 0) || !double.IsFinite(weight)) throw Error($"{w}.mix.{name}", "weight must be > 0");
-                mix[name] = weight;
-            }
-            if (mix.Count == 0) throw Error(w + ".mix", "at least one source is required");
-            var sum = mix.Values.Sum();
-            foreach (var k in mix.Keys.ToList()) mix[k] /= sum;
+            var d = StageDefaults;
+            var mix = Mix(o["mix"] as JsonObject ?? throw Error(w + ".mix", "missing (source name → weight)"), w + ".mix", sources);
             var trainable = o["trainable"] is JsonArray t
                 ? t.Select((x, j) => x?.GetValueKind() == JsonValueKind.String ? x.GetValue<string>() : throw Error($"{w}.trainable[{j}]", "expected a string")).ToList()
-                : ["*"];
+                : d.Trainable;
             if (trainable.Count == 0) throw Error(w + ".trainable", "no parameter would train");
             var betas = o["betas"] is JsonArray b
                 ? (b.Count == 2 ? (b[0]!.GetValue<double>(), b[1]!.GetValue<double>()) : throw Error(w + ".betas", "expected [beta1, beta2]"))
-                : (0.9, 0.98);
-            var stage = new StageRecipe(
-                Get(o, w, "name", $"stage{i + 1}"), Get(o, w, "steps", 0, required: true), Get(o, w, "warmup_steps", 0),
-                Get(o, w, "peak_lr", 0.0, required: true), Get(o, w, "floor_lr", 0.0), Get(o, w, "decay", "linear"),
-                mix, trainable, betas.Item1, betas.Item2, Get(o, w, "eps", 1e-6), Get(o, w, "weight_decay", 0.01), Get(o, w, "grad_clip", 10.0));
+                : (d.Beta1, d.Beta2);
+            var stage = new StageRecipe
+            {
+                Name = Get(o, w, "name", $"stage{i + 1}"), Description = Get(o, w, "description", d.Description),
+                Steps = Get(o, w, "steps", d.Steps, required: true), WarmupSteps = Get(o, w, "warmup_steps", d.WarmupSteps),
+                PeakLr = Get(o, w, "peak_lr", d.PeakLr, required: true), FloorLr = Get(o, w, "floor_lr", d.FloorLr), Decay = Decay(o, w),
+                Mix = mix, Trainable = trainable, Beta1 = betas.Item1, Beta2 = betas.Item2,
+                Eps = Get(o, w, "eps", d.Eps), WeightDecay = Get(o, w, "weight_decay", d.WeightDecay), GradClip = Get(o, w, "grad_clip", d.GradClip),
+            };
+            return Check(stage, w);
+        }
+
+        private StageRecipe Check(StageRecipe stage, string w)
+        {
             if (stage.Name.Length == 0 || stage.Name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || stage.Name.StartsWith('.'))
                 throw Error(w + ".name", $"'{stage.Name}' cannot be a folder name");
             try { LearningRateSchedule.Validate([stage.Schedule]); }
@@ -237,6 +290,116 @@ public sealed record Recipe
             if (!(stage.Beta1 is >= 0 and < 1) || !(stage.Beta2 is >= 0 and < 1)) throw Error(w + ".betas", "each must be in [0, 1)");
             if (!(stage.Eps > 0) || !(stage.WeightDecay >= 0)) throw Error(w, "eps must be > 0 and weight_decay ≥ 0");
             return stage;
+        }
+
+        /// <summary>The stage's mix, normalised to sum 1 (summed in the file's order).</summary>
+        private Dictionary<string, double> Mix(JsonObject o, string w, Dictionary<string, DataSource> sources)
+        {
+            var mix = new Dictionary<string, double>();
+            foreach (var (name, _) in o)
+            {
+                if (!sources.ContainsKey(name)) throw Error($"{w}.{name}", $"no such source (sources: {string.Join(", ", sources.Keys)})");
+                var weight = Get(o, w, name, 0.0, required: true);
+                if (!(weight > 0) || !double.IsFinite(weight)) throw Error($"{w}.{name}", "weight must be > 0");
+                mix[name] = weight;
+            }
+            if (mix.Count == 0) throw Error(w, "at least one source is required");
+            var sum = mix.Values.Sum();
+            foreach (var k in mix.Keys.ToList()) mix[k] /= sum;
+            return mix;
+        }
+
+        /// <summary>Parsed here, once: the rest of the code sees an <see cref="LrDecay"/>.</summary>
+        private LrDecay Decay(JsonObject o, string w)
+        {
+            var name = Get(o, w, "decay", DecayName(StageDefaults.Decay));
+            foreach (var decay in Enum.GetValues<LrDecay>())
+                if (DecayName(decay) == name) return decay;
+            throw Error(w + ".decay", $"expected one of {string.Join(", ", Enum.GetValues<LrDecay>().Select(DecayName))}, got '{name}'");
+        }
+    }
+
+    /// <summary>The inverse of <see cref="Reader"/>: what it would read back as the same recipe, written as a user would.</summary>
+    private sealed class Writer(string dir)
+    {
+        private string Relative(string path) => Path.GetRelativePath(dir, path).Replace('\\', '/');
+
+        /// <summary>Sets <paramref name="key"/> unless <paramref name="value"/> is its default.</summary>
+        private static void Put<T>(JsonObject o, string key, T value, T fallback)
+        {
+            if (!EqualityComparer<T>.Default.Equals(value, fallback)) o[key] = JsonValue.Create(value);
+        }
+
+        public JsonObject Recipe(Recipe r)
+        {
+            var d = Defaults;
+            var o = new JsonObject();
+            Put(o, "description", r.Description, d.Description);
+            o["base"] = r.Base.StartsWith("init:") ? r.Base : Relative(r.Base);
+            Put(o, "init_seed", r.InitSeed, d.InitSeed);
+            Put(o, "base_heads", r.BaseHeads is null ? null : Relative(r.BaseHeads), d.BaseHeads);
+            o["targets"] = Targets(r.Targets);
+            o["sources"] = new JsonObject(r.Sources.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Source(kv.Value))));
+            Put(o, "crop_seconds", r.CropSeconds, d.CropSeconds);
+            Put(o, "pad_short", r.PadShort, d.PadShort);
+            Put(o, "noise_probability", r.NoiseProbability, d.NoiseProbability);
+            Put(o, "noise_min_seconds", r.NoiseMinSeconds, d.NoiseMinSeconds);
+            Put(o, "noise_max_seconds", r.NoiseMaxSeconds, d.NoiseMaxSeconds);
+            Put(o, "noise_max_segments", r.NoiseMaxSegments, d.NoiseMaxSegments);
+            Put(o, "mask_prob", r.MaskProb, d.MaskProb);
+            Put(o, "mask_length", r.MaskLength, d.MaskLength);
+            Put(o, "batch_size", r.BatchSize, d.BatchSize);
+            Put(o, "grad_accumulation", r.GradAccumulation, d.GradAccumulation);
+            Put(o, "seed", r.Seed, d.Seed);
+            Put(o, "checkpoint_every", r.CheckpointEvery, d.CheckpointEvery);
+            Put(o, "keep_checkpoints", r.KeepCheckpoints, d.KeepCheckpoints);
+            o["stages"] = new JsonArray([.. r.Stages.Select(Stage)]);
+            return o;
+        }
+
+        private JsonObject Targets(TargetSpec t)
+        {
+            var d = Defaults.Targets;
+            var o = new JsonObject();
+            if (t.Cache is not null) o["cache"] = Relative(t.Cache);
+            if (t.Teacher is not null)
+            {
+                var colon = t.Teacher.IndexOf(':');     // encodec:DIR and kmeans:FILE carry a path; kmeans-fit none
+                o["teacher"] = colon < 0 ? t.Teacher : t.Teacher[..(colon + 1)] + Relative(t.Teacher[(colon + 1)..]);
+            }
+            Put(o, "k", t.KMeansK, d.KMeansK);
+            Put(o, "bandwidth_kbps", t.BandwidthKbps, d.BandwidthKbps);
+            return o;
+        }
+
+        private JsonObject Source(DataSource s)
+        {
+            if (s.Manifest is not null) return new JsonObject { ["manifest"] = Relative(s.Manifest) };
+            var (y, d) = (s.Synthesize!, SynthesisDefaults);
+            var o = new JsonObject { ["piece"] = y.Piece };
+            Put(o, "clips", y.Clips, d.Clips);
+            Put(o, "seconds", y.Seconds, d.Seconds);
+            Put(o, "seed", y.Seed, d.Seed);
+            return new JsonObject { ["synthesize"] = o };
+        }
+
+        private JsonNode Stage(StageRecipe s)
+        {
+            var d = StageDefaults;
+            var o = new JsonObject { ["name"] = s.Name };
+            Put(o, "description", s.Description, d.Description);
+            o["steps"] = s.Steps;
+            o["warmup_steps"] = s.WarmupSteps;
+            o["peak_lr"] = s.PeakLr;
+            o["floor_lr"] = s.FloorLr;
+            o["decay"] = DecayName(s.Decay);
+            o["mix"] = new JsonObject(s.Mix.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+            if (!s.Trainable.SequenceEqual(d.Trainable)) o["trainable"] = new JsonArray([.. s.Trainable.Select(g => (JsonNode?)g)]);
+            if ((s.Beta1, s.Beta2) != (d.Beta1, d.Beta2)) o["betas"] = new JsonArray(s.Beta1, s.Beta2);
+            Put(o, "eps", s.Eps, d.Eps);
+            Put(o, "weight_decay", s.WeightDecay, d.WeightDecay);
+            Put(o, "grad_clip", s.GradClip, d.GradClip);
+            return o;
         }
     }
 

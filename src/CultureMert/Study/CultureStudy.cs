@@ -1,8 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using CultureMert.Batch;
 using CultureMert.Checkpoints;
 using CultureMert.Corpus;
@@ -70,148 +67,96 @@ public static class CultureStudy
     public static StudyResult Run(IReadOnlyList<MusicPiece> pieces, string outDir, StudyOptions o, Func<MusicPiece, double, float[]> render,
                                   Action<string> log, CancellationToken cancel = default)
     {
-        var clock = Stopwatch.StartNew();
-        var phases = new List<(string Phase, TimeSpan Time)>();
-        void Phase(string name, Action body)
-        {
-            log($"== {name}");
-            var t = clock.Elapsed;
-            body();
-            phases.Add((name, clock.Elapsed - t));
-            cancel.ThrowIfCancellationRequested();
-        }
+        var phases = new StudyPhases(log, cancel);
+        var paths = new StudyPaths(outDir);
         Directory.CreateDirectory(outDir);
-
-        // 1. the corpus
-        CorpusSummary corpus = null!;
         var corpusOptions = new CorpusOptions(o.SecondsPerClip, o.ClipsPerPiece, o.Seed);
-        Phase("corpus", () => corpus = CorpusBuilder.Build(pieces, Path.Combine(outDir, "corpus"), corpusOptions, render, log, cancel));
-        var cultures = corpus.Clips.Select(c => c.Culture).Distinct().Order(StringComparer.Ordinal).ToList();
-        var western = cultures.Where(corpusOptions.Western.Contains).ToList();
-        var others = cultures.Except(western).ToList();
-        if (western.Count == 0 || others.Count == 0) throw new InvalidDataException("the study needs Western and non-Western cultures in the corpus.");
-
-        // 2. teacher (fitted on every culture's training audio: a tokenizer that favours no tradition) and target cache
-        var teacherPath = Path.Combine(outDir, "teacher", "kmeans.safetensors");
-        var tokens = Path.Combine(outDir, "targets");
-        Phase("teacher and targets", () =>
+        var corpus = phases.Run("corpus", () => CorpusBuilder.Build(pieces, paths.Corpus, corpusOptions, render, log, cancel));
+        var cultures = StudyCultures.Of(corpus, corpusOptions);
+        phases.Run("teacher and targets", () => TeacherAndTargets(corpus, paths, o, log, cancel));
+        phases.Run("pre-training", () =>
         {
-            var train = corpus.Clips.Where(c => c.Split == "train").Select(c => c.Path).ToList();
-            if (!File.Exists(teacherPath))
-                using (var fitted = KMeansTeacher.Fit(train, new KMeansFitOptions { K = o.KMeansK, Seed = o.Seed }.Validate(), null, o.Device)) fitted.Save(teacherPath);
-            using var teacher = KMeansTeacher.Load(teacherPath, o.Device);
-            using var cqt = new MertCqt();
-            var job = new TokenizeJob(teacher, cqt, tokens, overwrite: false);
-            var rows = job.Run(BatchJob.Plan([Path.Combine(outDir, "corpus", "audio")], tokens), cancel: cancel);
-            foreach (var bad in rows.Where(r => r.Status == "error")) log($"warning: {bad.Error}");
-            var labels = new StringBuilder("path,culture\n");
-            foreach (var c in corpus.Clips) labels.Append(Manifest.Csv(c.Path)).Append(',').Append(c.Culture).Append('\n');
-            AtomicFile.WriteText(Path.Combine(outDir, "tokens", "cultures.csv"), labels.ToString());
-            TokenStatistics.Compute([tokens], Path.Combine(outDir, "tokens", "cultures.csv")).Write(Path.Combine(outDir, "tokens"));
+            foreach (var (run, recipe) in new StudyRecipes(paths, cultures, o).All()) Pretrain(run, recipe, paths, o, log, cancel);
         });
-
-        // 3. pre-training: base (Western only), multi-culture CPT, single-culture CPTs
-        var runs = Path.Combine(outDir, "runs");
-        var recipes = Path.Combine(outDir, "recipes");
-        string Export(string run, string stage) => Path.Combine(runs, run, "stages", stage);
-        void Pretrain(string name, JsonObject json)
-        {
-            var file = Path.Combine(recipes, name + ".json");
-            var text = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
-            if (!File.Exists(file) || File.ReadAllText(file) != text) AtomicFile.WriteText(file, text);
-            var recipe = Recipe.Load(file);
-            var every = Math.Max(1, recipe.TotalSteps / 5);
-            var progress = new SyncProgress<PretrainProgress>(p =>
-            {
-                if (p.StepsThisRun > 0 && (p.Step % every == 0 || p.Step == p.StopAt))
-                    log(FormattableString.Invariant($"  [{name}] step {p.Step}/{p.TotalSteps} ({p.Stage}) loss {p.Loss:F3}, masked accuracy {p.Accuracy:P0}, {p.AudioSecondsPerSecond:F0} audio-s/s") +
-                        (p.Eta is { } eta ? $", ETA {eta:mm\\:ss}" : ""));
-            });
-            var result = Pretrainer.Run(recipe, Path.Combine(runs, name), new PretrainOptions(Resume: true, Device: o.Device),
-                                        line => { if (!line.StartsWith("source ")) log($"  [{name}] {line}"); }, progress, cancel);
-            log($"  [{name}] {(result.Finished ? "done" : "stopped")} at step {result.Step}");
-            cancel.ThrowIfCancellationRequested();
-        }
-        JsonObject Sources() => new(cultures.Select(c => KeyValuePair.Create(c, (JsonNode?)new JsonObject { ["manifest"] = $"../corpus/pretrain/{c}.csv" })));
-        JsonObject Common(string @base) => new()
-        {
-            ["base"] = @base, ["init_seed"] = o.Seed, ["targets"] = new JsonObject { ["cache"] = "../targets" }, ["sources"] = Sources(),
-            ["crop_seconds"] = o.CropSeconds, ["batch_size"] = o.BatchSize, ["seed"] = 1337 + o.Seed, ["checkpoint_every"] = 500,
-            ["noise_min_seconds"] = 0.1 * o.CropSeconds, ["noise_max_seconds"] = 0.2 * o.CropSeconds,     // MERT's 0.5–1 s of a 5-s crop
-        };
-        JsonObject Mix(IEnumerable<(string Culture, double Weight)> w) => new(w.Select(x => KeyValuePair.Create(x.Culture, (JsonNode?)JsonValue.Create(x.Weight))));
-        JsonArray Stage1Trainable() => ["feature_projection.*", "masked_spec_embed", "encoder.layer_norm.*", "encoder.layers.*", "final_proj.*", "label_embs_concat", "encoder_cqt_model.*"];
-        JsonObject TwoStage(string @base, IReadOnlyList<string> targetCultures)
-        {
-            var r = Common(@base);
-            r["description"] = $"CultureMERT's two stages on {string.Join(", ", targetCultures)}: stage 1 with the CNN frozen and 20 % Western replay, stage 2 everything on the culture data.";
-            var share = 0.8 / targetCultures.Count;
-            r["stages"] = new JsonArray(
-                new JsonObject
-                {
-                    ["name"] = "stabilise", ["steps"] = o.Stage1Steps, ["warmup_steps"] = Math.Max(1, o.Stage1Steps / 10), ["peak_lr"] = 5e-4, ["floor_lr"] = 5e-5,
-                    ["decay"] = "cosine", ["trainable"] = Stage1Trainable(),
-                    ["mix"] = Mix(targetCultures.Select(c => (c, share)).Concat(western.Select(w => (w, 0.2 / western.Count)))),
-                },
-                new JsonObject
-                {
-                    ["name"] = "adapt", ["steps"] = o.Stage2Steps, ["warmup_steps"] = Math.Max(1, o.Stage2Steps / 10), ["peak_lr"] = 1e-3, ["floor_lr"] = 0,
-                    ["decay"] = "linear", ["mix"] = Mix(targetCultures.Select(c => (c, 1.0))),
-                });
-            return r;
-        }
-        Phase("pre-training", () =>
-        {
-            var b = Common($"init:{o.Preset}");
-            b["description"] = "The base model: a MERT pre-trained from scratch on the Western cultures only (MERT-v1's stand-in).";
-            b["stages"] = new JsonArray(new JsonObject
-            {
-                ["name"] = "western-base", ["steps"] = o.BaseSteps, ["warmup_steps"] = Math.Max(1, o.BaseSteps / 10), ["peak_lr"] = 2e-3, ["floor_lr"] = 0,
-                ["decay"] = "linear", ["mix"] = Mix(western.Select(w => (w, 1.0))),
-            });
-            Pretrain("base", b);
-            Pretrain("cpt-multi", TwoStage($"../runs/base/stages/western-base", others));
-            foreach (var c in others) Pretrain($"cpt-{c}", TwoStage($"../runs/base/stages/western-base", [c]));
-        });
-
-        // 4. task arithmetic over the single-culture CPTs
-        var merges = Path.Combine(outDir, "merges");
-        var mergeDirs = new List<string>();
-        Phase("merging", () =>
-        {
-            var result = MergeJob.Run(Export("base", "western-base"), others.Select(c => Export($"cpt-{c}", "adapt")).ToList(),
-                                      new MergeOptions { Method = MergeMethod.TaskArithmetic, Lambdas = o.Lambdas }.Validate(others.Count), merges, log, o.Device);
-            mergeDirs.AddRange(result.OutputDirs);
-        });
-
-        // 5. probing every model on every culture's task
-        var models = new List<EvalModel> { new("base", Export("base", "western-base")), new("cpt-multi", Export("cpt-multi", "adapt")) };
-        models.AddRange(o.Lambdas.Select((l, i) => new EvalModel(Inv($"ta-{l}"), mergeDirs[i])));
-        models.AddRange(others.Select(c => new EvalModel($"cpt-{c}", Export($"cpt-{c}", "adapt"))));
+        var mergeDirs = phases.Run("merging", () => Merge(paths, cultures, o, log));
+        var models = Models(paths, cultures, o, mergeDirs);
         var tasks = corpus.TaskManifests.Select(EvalTask.FromManifest).OrderBy(t => t.Western).ThenBy(t => t.Name, StringComparer.Ordinal).ToList();
-        var evalDir = Path.Combine(outDir, "evaluation");
-        List<EvalCell> cells = [];
-        Phase("probing", () =>
-        {
-            var options = new EvaluateOptions
-            {
-                Embed = new EmbedOptions { ChunkSeconds = Math.Min(5, o.SecondsPerClip) },
-                Probe = new ProbeOptions { Seeds = o.Seeds, Settings = new ProbeSettings { MaxEpochs = o.MaxEpochs } },
-                Device = o.Device,
-            };
-            cells = new EvaluateJob(models, tasks, evalDir, options).Run(new SyncProgress<string>(line => log("  " + line)), cancel);
-            EvaluateReport.Write(evalDir, models, tasks, cells);
-        });
+        var cells = phases.Run("probing", () => Probe(models, tasks, paths, o, log, cancel));
+        var findings = StudyReport.Write(paths, corpus, cultures, models, tasks, cells, o, phases.Times, phases.Elapsed);
+        log($"wrote {paths.Report} ({phases.Elapsed:mm\\:ss})");
+        return new StudyResult(paths.Report, phases.Elapsed, findings);
+    }
 
-        // 6. the report
-        var findings = new List<string>();
-        var report = Path.Combine(outDir, "REPORT.md");
-        StudyReport.Write(report, outDir, corpus, models, tasks, cells, others, western, o, phases, clock.Elapsed, findings);
-        log($"wrote {report} ({clock.Elapsed:mm\\:ss})");
-        return new StudyResult(report, clock.Elapsed, findings);
+    /// <summary>A k-means teacher fitted on every culture's training audio (a tokenizer that favours no tradition), the
+    /// target cache of every clip, and the token statistics by culture.</summary>
+    private static void TeacherAndTargets(CorpusSummary corpus, StudyPaths paths, StudyOptions o, Action<string> log, CancellationToken cancel)
+    {
+        var train = corpus.Clips.Where(c => c.Split == "train").Select(c => c.Path).ToList();
+        if (!File.Exists(paths.Teacher))
+            using (var fitted = KMeansTeacher.Fit(train, new KMeansFitOptions { K = o.KMeansK, Seed = o.Seed }.Validate(), null, o.Device)) fitted.Save(paths.Teacher);
+        using var teacher = KMeansTeacher.Load(paths.Teacher, o.Device);
+        using var cqt = new MertCqt();
+        var job = new TokenizeJob(teacher, cqt, paths.Targets, overwrite: false);
+        var rows = job.Run(BatchJob.Plan([Path.Combine(paths.Corpus, "audio")], paths.Targets), cancel: cancel);
+        foreach (var bad in rows.Where(r => r.Status == "error")) log($"warning: {bad.Error}");
+        var labels = new StringBuilder("path,culture\n");
+        foreach (var c in corpus.Clips) labels.Append(Manifest.Csv(c.Path)).Append(',').Append(c.Culture).Append('\n');
+        var cultureCsv = Path.Combine(paths.Tokens, "cultures.csv");
+        AtomicFile.WriteText(cultureCsv, labels.ToString());
+        TokenStatistics.Compute([paths.Targets], cultureCsv).Write(paths.Tokens);
+    }
+
+    /// <summary>Saves the run's recipe and pre-trains from it as <c>culturemert pretrain --resume</c> would: a finished
+    /// run (same recipe text, so same hash) is skipped, a stopped one continues.</summary>
+    private static void Pretrain(string run, Recipe recipe, StudyPaths paths, StudyOptions o, Action<string> log, CancellationToken cancel)
+    {
+        var file = paths.Recipe(run);
+        recipe.Save(file);
+        var loaded = Recipe.Load(file);
+        var every = Math.Max(1, loaded.TotalSteps / 5);
+        var progress = new SyncProgress<PretrainProgress>(p =>
+        {
+            if (p.StepsThisRun > 0 && (p.Step % every == 0 || p.Step == p.StopAt))
+                log(FormattableString.Invariant($"  [{run}] step {p.Step}/{p.TotalSteps} ({p.Stage}) loss {p.Loss:F3}, masked accuracy {p.Accuracy:P0}, {p.AudioSecondsPerSecond:F0} audio-s/s") +
+                    (p.Eta is { } eta ? $", ETA {eta:mm\\:ss}" : ""));
+        });
+        var result = Pretrainer.Run(loaded, paths.Run(run), new PretrainOptions(Resume: true, Device: o.Device),
+                                    line => { if (!line.StartsWith("source ")) log($"  [{run}] {line}"); }, progress, cancel);
+        log($"  [{run}] {(result.Finished ? "done" : "stopped")} at step {result.Step}");
+        cancel.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Task arithmetic over the single-culture CPTs' task vectors, one merge per λ.</summary>
+    private static IReadOnlyList<string> Merge(StudyPaths paths, StudyCultures cultures, StudyOptions o, Action<string> log)
+    {
+        var others = cultures.Others;
+        var result = MergeJob.Run(paths.Export("base", "western-base"), others.Select(c => paths.Export($"cpt-{c}", "adapt")).ToList(),
+                                  new MergeOptions { Method = MergeMethod.TaskArithmetic, Lambdas = o.Lambdas }.Validate(others.Count), paths.Merges, log, o.Device);
+        return result.OutputDirs;
+    }
+
+    /// <summary>Every model the report compares, in its row order: base, multi-culture CPT, the merges by λ, the single-culture CPTs.</summary>
+    private static List<EvalModel> Models(StudyPaths paths, StudyCultures cultures, StudyOptions o, IReadOnlyList<string> mergeDirs)
+    {
+        var models = new List<EvalModel> { new("base", paths.Export("base", "western-base")), new("cpt-multi", paths.Export("cpt-multi", "adapt")) };
+        models.AddRange(o.Lambdas.Select((l, i) => new EvalModel(Inv($"ta-{l}"), mergeDirs[i])));
+        models.AddRange(cultures.Others.Select(c => new EvalModel($"cpt-{c}", paths.Export($"cpt-{c}", "adapt"))));
+        return models;
+    }
+
+    /// <summary>Probes every model on every culture's task over the seeds, and writes the evaluation's own report.</summary>
+    private static List<EvalCell> Probe(List<EvalModel> models, List<EvalTask> tasks, StudyPaths paths, StudyOptions o, Action<string> log, CancellationToken cancel)
+    {
+        var options = new EvaluateOptions
+        {
+            Embed = new EmbedOptions { ChunkSeconds = Math.Min(5, o.SecondsPerClip) },
+            Probe = new ProbeOptions { Seeds = o.Seeds, Settings = new ProbeSettings { MaxEpochs = o.MaxEpochs } },
+            Device = o.Device,
+        };
+        var cells = new EvaluateJob(models, tasks, paths.Evaluation, options).Run(new SyncProgress<string>(line => log("  " + line)), cancel);
+        EvaluateReport.Write(paths.Evaluation, models, tasks, cells);
+        return cells;
     }
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
-
-
 }

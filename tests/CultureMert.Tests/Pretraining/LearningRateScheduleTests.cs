@@ -5,9 +5,9 @@ namespace CultureMert.Tests.Pretraining;
 public class LearningRateScheduleTests
 {
     // A: 10 steps, warm-up 4 → peak 1.0, then 6 linear decay steps (4..9) to 0.1.
-    private static readonly StageSchedule A = new(10, 4, 1.0, 0.1, "linear");
+    private static readonly StageSchedule A = new(10, 4, 1.0, 0.1, LrDecay.Linear);
     // B: 12 steps, warm-up 4 → peak 2.0, then 8 cosine decay steps (4..11) to 0.
-    private static readonly StageSchedule B = new(12, 4, 2.0, 0.0, "cosine");
+    private static readonly StageSchedule B = new(12, 4, 2.0, 0.0, LrDecay.Cosine);
 
     [Theory]
     [InlineData(0, 0.25)]   // warm-up start: 1·1/4
@@ -55,30 +55,30 @@ public class LearningRateScheduleTests
     [Fact]
     public void NoWarmupAndAllWarmup()
     {
-        Assert.Equal(0.75, LearningRateSchedule.At(new[] { new StageSchedule(4, 0, 1.0, 0.0, "linear") }, 0).Lr, 12);
-        Assert.Equal(0.5, LearningRateSchedule.At(new[] { new StageSchedule(4, 4, 1.0, 0.0, "linear") }, 1).Lr, 12);
+        Assert.Equal(0.75, LearningRateSchedule.At(new[] { new StageSchedule(4, 0, 1.0, 0.0, LrDecay.Linear) }, 0).Lr, 12);
+        Assert.Equal(0.5, LearningRateSchedule.At(new[] { new StageSchedule(4, 4, 1.0, 0.0, LrDecay.Linear) }, 1).Lr, 12);
     }
 
     [Fact]
     public void MertRecipeValues()
     {
         // spec §7: peak 5e-4, warm-up 32,000, linear to 0 at 400,000.
-        var mert = new[] { new StageSchedule(400_000, 32_000, 5e-4, 0.0, "linear") };
+        var mert = new[] { new StageSchedule(400_000, 32_000, 5e-4, 0.0, LrDecay.Linear) };
         Assert.Equal(5e-4 / 32_000, LearningRateSchedule.At(mert, 0).Lr, 15);
         Assert.Equal(5e-4, LearningRateSchedule.At(mert, 31_999).Lr, 15);
         Assert.Equal(2.5e-4, LearningRateSchedule.At(mert, 32_000 + 184_000 - 1).Lr, 15);
     }
 
     [Theory]
-    [InlineData(0, 0, 1.0, 0.0, "linear")]
-    [InlineData(10, 11, 1.0, 0.0, "linear")]
-    [InlineData(10, -1, 1.0, 0.0, "linear")]
-    [InlineData(10, 2, 0.0, 0.0, "linear")]
-    [InlineData(10, 2, 1.0, 2.0, "linear")]
-    [InlineData(10, 2, 1.0, -0.1, "linear")]
-    [InlineData(10, 2, double.NaN, 0.0, "linear")]
-    [InlineData(10, 2, 1.0, 0.0, "step")]
-    public void InvalidStagesThrow(int steps, int warm, double peak, double floor, string decay)
+    [InlineData(0, 0, 1.0, 0.0, LrDecay.Linear)]
+    [InlineData(10, 11, 1.0, 0.0, LrDecay.Linear)]
+    [InlineData(10, -1, 1.0, 0.0, LrDecay.Linear)]
+    [InlineData(10, 2, 0.0, 0.0, LrDecay.Linear)]
+    [InlineData(10, 2, 1.0, 2.0, LrDecay.Linear)]
+    [InlineData(10, 2, 1.0, -0.1, LrDecay.Linear)]
+    [InlineData(10, 2, double.NaN, 0.0, LrDecay.Linear)]
+    [InlineData(10, 2, 1.0, 0.0, (LrDecay)2)]          // no such decay
+    public void InvalidStagesThrow(int steps, int warm, double peak, double floor, LrDecay decay)
     {
         var ex = Assert.Throws<ArgumentException>(() =>
             LearningRateSchedule.At(new[] { new StageSchedule(steps, warm, peak, floor, decay) }, 0));

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using CultureMert.Pretraining;
 
 namespace CultureMert.Tests.Pretraining;
@@ -82,5 +83,143 @@ public class RecipeTests
         Assert.Contains(stage1.Trainable, g => Recipe.GlobMatch(g, "encoder.layers.0.attention.q_proj.weight"));
         Assert.Contains(stage2.Trainable, g => Recipe.GlobMatch(g, "feature_extractor.conv_layers.0.conv.weight"));
         Assert.True(stage1.WarmupSteps > 0 && stage2.WarmupSteps > 0);        // both stages re-warm
+    }
+
+    [Fact]
+    public void Load_UnknownDecay_ListsTheValidOnes()
+    {
+        using var dir = new Fixtures.TempDir();
+        var e = Assert.Throws<InvalidDataException>(() => LoadText(dir, Minimal.Replace("\"peak_lr\": 1e-3,", "\"peak_lr\": 1e-3, \"decay\": \"step\",")));
+        Assert.Contains("stages[0].decay: expected one of linear, cosine, got 'step'", e.Message);
+    }
+
+    /// <summary>Recipes that use every kind of setting; their mixes sum to 1 exactly (the reader normalises a mix).</summary>
+    public static TheoryData<string> Written => ["defaults", "everything", "synthesised"];
+
+    static Recipe Example(string name, string root) => name switch
+    {
+        "defaults" => new Recipe
+        {
+            Base = "init:tiny",
+            Targets = new TargetSpec(null, "kmeans-fit"),
+            Sources = new Dictionary<string, DataSource> { ["a"] = new("a", Path.Combine(root, "a.csv"), null) },
+            Stages = [new StageRecipe { Name = "only", Steps = 10, PeakLr = 1e-3, Mix = new Dictionary<string, double> { ["a"] = 1 } }],
+        },
+        "everything" => new Recipe
+        {
+            Description = "every setting away from its default",
+            Base = Path.Combine(root, "models", "base"), InitSeed = 4, BaseHeads = Path.Combine(root, "models", "base", "heads.safetensors"),
+            Targets = new TargetSpec(null, "encodec:" + Path.Combine(root, "models", "encodec"), 32, 12),
+            Sources = new Dictionary<string, DataSource>
+            {
+                ["west"] = new("west", Path.GetFullPath(Path.Combine(root, "..", "shared", "west.csv")), null),
+                ["east"] = new("east", Path.Combine(root, "manifests", "east.csv"), null),
+            },
+            Stages =
+            [
+                new StageRecipe
+                {
+                    Name = "first", Description = "frozen CNN", Steps = 100, WarmupSteps = 10, PeakLr = 5e-4, FloorLr = 5e-5, Decay = LrDecay.Cosine,
+                    Mix = new Dictionary<string, double> { ["east"] = 0.75, ["west"] = 0.25 }, Trainable = ["encoder.layers.*", "final_proj.*"],
+                    Beta1 = 0.8, Beta2 = 0.99, Eps = 1e-8, WeightDecay = 0, GradClip = 1,
+                },
+                new StageRecipe { Name = "second", Steps = 50, PeakLr = 1e-4, Mix = new Dictionary<string, double> { ["east"] = 1 } },
+            ],
+            CropSeconds = 2.5, PadShort = true, BatchSize = 3, GradAccumulation = 2, Seed = 7, CheckpointEvery = 20, KeepCheckpoints = 5,
+            MaskProb = 0.65, MaskLength = 10, NoiseProbability = 0, NoiseMinSeconds = 0.25, NoiseMaxSeconds = 0.75, NoiseMaxSegments = 1,
+        },
+        _ => new Recipe
+        {
+            Base = "init:tiny",
+            Targets = new TargetSpec(Path.Combine(root, "targets"), null),
+            Sources = new Dictionary<string, DataSource>
+            {
+                ["makam"] = new("makam", null, new SynthesisSpec("makam-hicaz", 3, 2.5, 9)),
+                ["western"] = new("western", null, new SynthesisSpec("western-major")),
+            },
+            Stages = [new StageRecipe { Name = "mix", Steps = 10, PeakLr = 1e-3, Mix = new Dictionary<string, double> { ["makam"] = 0.5, ["western"] = 0.5 } }],
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(Written))]
+    public void Save_ThenLoad_GivesTheRecipeBack(string name)
+    {
+        using var dir = new Fixtures.TempDir();
+        var recipe = Example(name, dir.Path);
+        var file = dir["recipes/r.json"];                                     // a subfolder: every path is written relative to it
+        Directory.CreateDirectory(dir["recipes"]);
+        recipe.Save(file);
+        AssertSame(recipe, Recipe.Load(file), name);
+    }
+
+    [Theory]
+    [InlineData("tiny-two-stage.json")]
+    [InlineData("culturemert-95m.json")]
+    public void ShippedRecipes_SavedAgain_LoadTheSame(string name)
+    {
+        using var dir = new Fixtures.TempDir();
+        var shipped = Recipe.Load(RepoRecipe(name));
+        var file = dir["again.json"];                                         // another folder: the relative paths must change
+        shipped.Save(file);
+        AssertSame(shipped, Recipe.Load(file), name);
+    }
+
+    [Fact]
+    public void ToJson_WritesWhatAUserWould()
+    {
+        using var dir = new Fixtures.TempDir();
+        var json = JsonNode.Parse(LoadText(dir, Minimal).ToJson(dir.Path))!.AsObject();
+        Assert.Equal(["base", "targets", "sources", "stages"], json.Select(kv => kv.Key));   // every optional setting is at its default
+        Assert.Equal("init:tiny", (string)json["base"]!);
+        Assert.Equal("sub/w.csv", (string)json["sources"]!["w"]!["manifest"]!);
+        var stage = json["stages"]![0]!.AsObject();
+        Assert.Equal(["name", "steps", "warmup_steps", "peak_lr", "floor_lr", "decay", "mix"], stage.Select(kv => kv.Key));   // the schedule in full
+        Assert.Equal(("stage1", "linear", 0.75), ((string)stage["name"]!, (string)stage["decay"]!, (double)stage["mix"]!["a"]!));
+
+        var other = JsonNode.Parse(LoadText(dir, Minimal.Replace("\"stages\"", "\"batch_size\": 4, \"stages\"")).ToJson(dir["elsewhere"]))!;
+        Assert.Equal(4, (int)other["batch_size"]!);
+        Assert.Equal("../sub/w.csv", (string)other["sources"]!["w"]!["manifest"]!);
+    }
+
+    [Fact]
+    public void Save_SameText_LeavesTheFileUntouched()
+    {
+        using var dir = new Fixtures.TempDir();
+        var recipe = Example("defaults", dir.Path);
+        recipe.Save(dir["r.json"]);
+        var past = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        File.SetLastWriteTimeUtc(dir["r.json"], past);
+        recipe.Save(dir["r.json"]);
+        Assert.Equal(past, File.GetLastWriteTimeUtc(dir["r.json"]));          // a resumed run sees the same file (and hash)
+        (recipe with { BatchSize = 4 }).Save(dir["r.json"]);
+        Assert.NotEqual(past, File.GetLastWriteTimeUtc(dir["r.json"]));
+    }
+
+    /// <summary>Every public property compared, collections element by element (in order); the file's hash and name aside.</summary>
+    static void AssertSame(object? expected, object? actual, string where)
+    {
+        switch (expected)
+        {
+            case null:
+                Assert.True(actual is null, $"{where}: expected null, got {actual}");
+                return;
+            case string or ValueType:
+                Assert.True(Equals(expected, actual), $"{where}: expected {expected}, got {actual}");
+                return;
+            case System.Collections.IDictionary e:
+                var a = Assert.IsAssignableFrom<System.Collections.IDictionary>(actual);
+                Assert.Equal(e.Keys.Cast<object>(), a.Keys.Cast<object>());
+                foreach (var k in e.Keys) AssertSame(e[k], a[k], $"{where}.{k}");
+                return;
+            case System.Collections.IEnumerable e:
+                var (xs, ys) = (e.Cast<object>().ToList(), Assert.IsAssignableFrom<System.Collections.IEnumerable>(actual).Cast<object>().ToList());
+                Assert.True(xs.Count == ys.Count, $"{where}: {xs.Count} items expected, got {ys.Count}");
+                for (var i = 0; i < xs.Count; i++) AssertSame(xs[i], ys[i], $"{where}[{i}]");
+                return;
+        }
+        Assert.NotNull(actual);
+        foreach (var p in expected.GetType().GetProperties().Where(p => p.Name is not (nameof(Recipe.Hash) or nameof(Recipe.SourceFile))))
+            AssertSame(p.GetValue(expected), p.GetValue(actual), $"{where}.{p.Name}");
     }
 }
