@@ -42,7 +42,7 @@ public sealed record FluidSynthOptions
 public static class FluidSynth
 {
     /// <summary>Debian's fluid-soundfont-gm.</summary>
-    public const string DefaultSoundFont = "/usr/share/sounds/sf2/FluidR3_GM.sf2";
+    public const string DefaultSoundFont = Setup.SystemPackages.SoundFontFile;
 
     const string InstallHint = "install it with `apt-get install fluidsynth fluid-soundfont-gm`, or run `culturemert setup render`";
 

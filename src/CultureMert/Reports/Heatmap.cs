@@ -19,12 +19,6 @@ public static class Heatmap
     internal static string? Font => FontFamily.Value;
 
     /// <summary>Font files tried in order: Debian/Ubuntu, Fedora, Arch, then any DejaVu or Liberation file under /usr/share/fonts.</summary>
-    static readonly string[] FontCandidates =
-    [
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
-        "/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    ];
 
     /// <summary>
     /// Writes a heatmap of <paramref name="values"/> (rows × columns, row 0 at the top) to <paramref name="path"/>
@@ -99,23 +93,12 @@ public static class Heatmap
         AtomicFile.Write(path, s => s.Write(png));
     }
 
-    /// <summary>The first DejaVu Sans or Liberation Sans file in the usual folders; null when there is none.</summary>
-    internal static string? FindFontFile()
-    {
-        var file = FontCandidates.FirstOrDefault(File.Exists);
-        if (file is null && Directory.Exists("/usr/share/fonts"))
-            file = Directory.EnumerateFiles("/usr/share/fonts", "*.ttf", SearchOption.AllDirectories)
-                .Where(f => Path.GetFileName(f) is "DejaVuSans.ttf" or "LiberationSans-Regular.ttf")
-                .Order(StringComparer.Ordinal).FirstOrDefault();
-        return file;
-    }
-
     /// <summary>Registers the first font file found under a fixed family name; null when none is (ScottPlot's default is used).</summary>
     static string? RegisterFont()
     {
         try { Setup.SystemPackages.Require(Setup.SystemPackages.Plots); }
         catch (Setup.MissingSystemPackagesException e) { Console.Error.WriteLine($"note: plots will have no text. {e.Message}"); }
-        var file = FindFontFile();
+        var file = Setup.SystemPackages.FindFontFile();
         if (file is null) return null;
         const string family = "CultureMert Sans";
         Fonts.AddFontFile(family, file, bold: false, italic: false);

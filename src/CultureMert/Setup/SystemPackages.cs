@@ -33,16 +33,37 @@ public sealed class MissingSystemPackagesException(SystemFeature feature, string
 public static class SystemPackages
 {
     public static readonly SystemFeature Render = new("render", "Rendering MIDI to audio (corpus build, demo)",
-        ["fluidsynth", "fluid-soundfont-gm"], () => OnPath("fluidsynth") && File.Exists(Corpus.FluidSynth.DefaultSoundFont));
+        ["fluidsynth", "fluid-soundfont-gm"], () => OnPath("fluidsynth") && File.Exists(SoundFontFile));
 
     public static readonly SystemFeature Flac = new("flac", "Decoding FLAC (and other libsndfile formats)",
         ["libsndfile1"], () => HasLibrary("libsndfile.so.1"));
 
     public static readonly SystemFeature Plots = new("plots", "Text in PNG plots", ["fonts-dejavu-core"],
-        () => Reports.Heatmap.FindFontFile() is not null);
+        () => FindFontFile() is not null);
 
     public static readonly SystemFeature Mpi = new("mpi", "Data-parallel pre-training under mpirun",
         ["openmpi-bin"], () => OnPath("mpirun") && HasLibrary("libmpi.so.40"));
+
+    /// <summary>The General MIDI SoundFont that Debian's fluid-soundfont-gm installs.</summary>
+    public const string SoundFontFile = "/usr/share/sounds/sf2/FluidR3_GM.sf2";
+
+    private static readonly string[] FontCandidates =
+    [
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
+        "/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    ];
+
+    /// <summary>The first DejaVu Sans or Liberation Sans file in the usual folders; null when there is none.</summary>
+    public static string? FindFontFile()
+    {
+        var file = FontCandidates.FirstOrDefault(File.Exists);
+        if (file is null && Directory.Exists("/usr/share/fonts"))
+            file = Directory.EnumerateFiles("/usr/share/fonts", "*.ttf", SearchOption.AllDirectories)
+                .Where(f => Path.GetFileName(f) is "DejaVuSans.ttf" or "LiberationSans-Regular.ttf")
+                .Order(StringComparer.Ordinal).FirstOrDefault();
+        return file;
+    }
 
     public static IReadOnlyList<SystemFeature> All { get; } = [Render, Flac, Plots, Mpi];
 
