@@ -14,8 +14,6 @@ namespace CultureMert.Tests;
 public class ScalarLifetimeTests
 {
     const BindingFlags Declared = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
-    static readonly Dictionary<short, OpCode> OpCodesByValue = typeof(OpCodes).GetFields(BindingFlags.Public | BindingFlags.Static)
-        .Select(f => (OpCode)f.GetValue(null)!).ToDictionary(o => o.Value);
     static readonly Dictionary<(MethodBase, int), bool> Memo = new();
 
     [Fact]
@@ -90,7 +88,7 @@ public class ScalarLifetimeTests
     {
         var il = method.GetMethodBody()?.GetILAsByteArray();
         if (il is null) yield break;
-        var ins = Decode(il);
+        var ins = IlScan.Decode(il);
         var typeArgs = method.DeclaringType is { IsGenericType: true } t ? t.GetGenericArguments() : null;
         var methodArgs = method.IsGenericMethod ? method.GetGenericArguments() : null;
         for (var i = 0; i < ins.Count; i++)
@@ -110,26 +108,4 @@ public class ScalarLifetimeTests
         { } n when n.StartsWith(kind + ".") && char.IsDigit(n[^1]) => n[^1] - '0',
         _ => null,
     };
-
-    static List<(OpCode Op, long Operand)> Decode(byte[] il)
-    {
-        var result = new List<(OpCode, long)>();
-        for (var at = 0; at < il.Length;)
-        {
-            var op = OpCodesByValue[il[at] == 0xFE ? (short)(0xFE00 | il[at + 1]) : il[at]];
-            at += op.Size;
-            var (operand, size) = op.OperandType switch
-            {
-                OperandType.InlineNone => (0L, 0),
-                OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar => (il[at], 1),
-                OperandType.InlineVar => (BitConverter.ToUInt16(il, at), 2),
-                OperandType.InlineI8 or OperandType.InlineR => (BitConverter.ToInt64(il, at), 8),
-                OperandType.InlineSwitch => (0L, 4 + 4 * BitConverter.ToInt32(il, at)),
-                _ => (BitConverter.ToInt32(il, at), 4),
-            };
-            result.Add((op, operand));
-            at += size;
-        }
-        return result;
-    }
 }
