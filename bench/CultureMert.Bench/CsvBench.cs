@@ -14,7 +14,7 @@ using nietras.SeparatedValues;
 /// </summary>
 static class CsvBench
 {
-    /// <summary>A library under test: the file's rows (header first) as string arrays, each with its first line number.</summary>
+    /// <summary>A library under test: every record of a file (header first) as strings, and the sum of a manifest's durations.</summary>
     sealed record Library(string Name, Func<string, List<string[]>> ReadAll, Func<string, double> SumDurations);
 
     static readonly Library[] Libraries =
