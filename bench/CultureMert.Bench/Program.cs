@@ -39,6 +39,8 @@ using static TorchSharp.torch;
 //   train    [--size tiny|95m] [--batch B] [--crop-seconds S] [--steps N] [--warmup W] [--threads T]
 //                                                             one pre-training step (forward, loss, backward, clip, AdamW) on
 //                                                             random data, ms/step: the counterpart of reference_train.py
+//   csv      [--rows N] [--repeats R]                          Sep vs CsvHelper: median ms to parse an N-row manifest
+//                                                             (default 100,000) into typed values, and RFC 4180 cases passed
 var mode = args.Length > 0 ? args[0] : "forward";
 int Arg(string name, int fallback) { var i = Array.IndexOf(args, name); return i >= 0 ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback; }
 string? Str(string name) { var i = Array.IndexOf(args, name); return i >= 0 ? args[i + 1] : null; }
@@ -51,6 +53,11 @@ var work = Path.Combine(Path.GetTempPath(), $"cm-bench-{Environment.ProcessId}")
 Directory.CreateDirectory(work);
 try
 {
+    if (mode == "csv")
+    {
+        CsvBench.Run(Arg("--rows", 100_000), Arg("--repeats", 5), work);
+        return;
+    }
     if (mode == "metrics")
     {
         // Tagging metrics at evaluation scale: continuous scores (no ties), 10 % positives, a weak signal.

@@ -3,106 +3,72 @@ using CultureMert.IO;
 
 namespace CultureMert.Batch;
 
-/// <summary>
-/// The CSV dialect of manifests and indices (RFC 4180: comma-separated, double-quoted fields with doubled quotes), read
-/// and written by hand because it is one small function each way and every job uses it.
-/// </summary>
+/// <summary>The file lists of batch jobs: input manifests (a <c>path</c> column) and the <c>index.csv</c> each job writes.</summary>
 public static class Manifest
 {
     /// <summary>The <c>path</c> column of a manifest, in order; errors name the file and line.</summary>
     public static List<string> ReadPaths(string manifest)
     {
-        var rows = ReadRows(manifest);
-        if (rows.Count == 0) throw new InvalidDataException($"{manifest}: empty manifest (expected a header with a 'path' column).");
-        var col = rows[0].FindIndex(h => h.Trim().Equals("path", StringComparison.OrdinalIgnoreCase));
-        if (col < 0) throw new InvalidDataException($"{manifest}: no 'path' column in the header ({string.Join(",", rows[0])}).");
+        var table = IO.Csv.Read(manifest);
+        if (table.IsEmpty) throw new InvalidDataException($"{manifest}: empty manifest (expected a header with a 'path' column).");
+        var col = table.Column("path");
+        if (col < 0) throw new InvalidDataException($"{manifest}: no 'path' column in the header ({string.Join(",", table.Header)}).");
         var paths = new List<string>();
-        for (var i = 1; i < rows.Count; i++)
+        foreach (var row in table.Rows)
         {
-            if (rows[i].Count == 1 && rows[i][0].Length == 0) continue;       // blank line
-            if (col >= rows[i].Count || rows[i][col].Trim().Length == 0)
-                throw new InvalidDataException($"{manifest}:{i + 1}: no path in this row.");
-            paths.Add(rows[i][col].Trim());
+            if (row.Get(col).Length == 0) throw table.Error(row, "no path in this row.");
+            paths.Add(row.Get(col));
         }
         return paths;
     }
 
     /// <summary>The columns of an <c>index.csv</c>; the fourth names what the job counts per file (chunks, frames).</summary>
-    public static string IndexHeader(string countColumn) => $"path,output,duration_s,{countColumn},status,error";
+    public static string IndexHeader(string countColumn) => string.Join(",", IndexColumns(countColumn));
 
-    static readonly string[] IndexColumns = ["path", "output", "duration_s", "status", "error"];
+    static readonly string[] FixedColumns = ["path", "output", "duration_s", "status", "error"];
+
+    static string[] IndexColumns(string countColumn) => [.. FixedColumns[..3], countColumn, .. FixedColumns[3..]];
 
     /// <summary>Rows of an existing <c>index.csv</c> (none if the file does not exist); a file that is not an index is an error.</summary>
     public static List<IndexRow> ReadIndex(string path)
     {
         if (!File.Exists(path)) return [];
-        var rows = ReadRows(path);
-        if (rows.Count == 0) return [];
-        var header = rows[0];
-        var missing = IndexColumns.Where(c => !header.Contains(c)).ToList();
-        if (missing.Count > 0 || header.Count != 6)
-            throw new InvalidDataException($"{path}: not an index written by culturemert embed or tokenize (expected columns {IndexHeader("chunks|frames")}); " +
-                                           "move it away or choose another --out folder.");
-        int Col(string name) => header.IndexOf(name);
-        var count = Enumerable.Range(0, header.Count).Single(i => !IndexColumns.Contains(header[i]));
-        var result = new List<IndexRow>();
-        for (var i = 1; i < rows.Count; i++)
-        {
-            var r = rows[i];
-            if (r.Count == 1 && r[0].Length == 0) continue;                  // blank line
-            if (r.Count != header.Count) throw new InvalidDataException($"{path}:{i + 1}: {r.Count} fields, the header has {header.Count}.");
-            result.Add(new IndexRow(r[Col("path")], r[Col("output")],
-                double.TryParse(r[Col("duration_s")], CultureInfo.InvariantCulture, out var d) ? d : null,
-                int.TryParse(r[count], out var c) ? c : null, r[Col("status")], r[Col("error")]));
-        }
-        return result;
+        var table = IO.Csv.Read(path);
+        if (table.IsEmpty) return [];
+        var count = CountColumn(table);
+        int Col(string name) => table.Header.ToList().IndexOf(name);
+        return [.. table.RequireFieldCount().Rows.Select(r => new IndexRow(r[Col("path")], r[Col("output")], r.Double(Col("duration_s")),
+            r.Int(count), r[Col("status")], r[Col("error")]))];
     }
 
     /// <summary>The per-file count column (chunks, frames) of an index that <see cref="ReadIndex"/> accepts.</summary>
-    public static string CountColumn(string indexPath) => ReadRows(indexPath)[0].Single(h => !IndexColumns.Contains(h));
+    public static string CountColumn(string indexPath)
+    {
+        var table = IO.Csv.Read(indexPath);
+        return table.Header[CountColumn(table)];
+    }
+
+    /// <summary>The index of the count column; a header that is not an index's is an error.</summary>
+    static int CountColumn(CsvTable table)
+    {
+        var header = table.Header;
+        if (FixedColumns.Any(c => !header.Contains(c)) || header.Count != 6)
+            throw new InvalidDataException($"{table.File}: not an index written by culturemert embed or tokenize (expected columns {IndexHeader("chunks|frames")}); " +
+                                           "move it away or choose another --out folder.");
+        return Enumerable.Range(0, header.Count).Single(i => !FixedColumns.Contains(header[i]));
+    }
 
     /// <summary>Writes an <c>index.csv</c> atomically.</summary>
-    public static void WriteIndex(string path, string countColumn, IEnumerable<IndexRow> rows)
-    {
-        var sb = new System.Text.StringBuilder(IndexHeader(countColumn) + "\n");
-        foreach (var r in rows)
-            sb.Append(string.Join(",", Csv(r.Path), Csv(r.Output),
-                r.DurationSeconds?.ToString("0.######", CultureInfo.InvariantCulture) ?? "", r.Chunks?.ToString(CultureInfo.InvariantCulture) ?? "",
-                r.Status, Csv(r.Error))).Append('\n');
-        AtomicFile.WriteText(path, sb.ToString());
-    }
-
-    public static List<List<string>> ReadRows(string path)
-    {
-        var text = File.ReadAllText(path);
-        var rows = new List<List<string>>();
-        var row = new List<string>();
-        var field = new System.Text.StringBuilder();
-        var quoted = false;
-        for (var i = 0; i < text.Length; i++)
+    public static void WriteIndex(string path, string countColumn, IEnumerable<IndexRow> rows) =>
+        IO.Csv.Write(path, IndexColumns(countColumn), rows.Select(r => new[]
         {
-            var ch = text[i];
-            if (quoted)
-            {
-                if (ch == '"' && i + 1 < text.Length && text[i + 1] == '"') { field.Append('"'); i++; }
-                else if (ch == '"') quoted = false;
-                else field.Append(ch);
-            }
-            else if (ch == '"') quoted = true;
-            else if (ch == ',') { row.Add(field.ToString()); field.Clear(); }
-            else if (ch == '\n' || ch == '\r')
-            {
-                if (ch == '\r' && i + 1 < text.Length && text[i + 1] == '\n') i++;
-                row.Add(field.ToString()); field.Clear();
-                rows.Add(row); row = [];
-            }
-            else field.Append(ch);
-        }
-        if (field.Length > 0 || row.Count > 0) { row.Add(field.ToString()); rows.Add(row); }
-        return rows;
-    }
+            r.Path, r.Output, r.DurationSeconds?.ToString("0.######", CultureInfo.InvariantCulture) ?? "",
+            r.Chunks?.ToString(CultureInfo.InvariantCulture) ?? "", r.Status, r.Error,
+        }));
 
-    /// <summary>One CSV field, quoted when it needs to be.</summary>
-    public static string Csv(string s) =>
-        s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+    /// <summary>Every record, header first, as lists (for callers not yet on <see cref="IO.Csv"/>).</summary>
+    public static List<List<string>> ReadRows(string path) => [.. IO.Csv.ReadRecords(path).Select(r => r.Fields.ToList())];
+
+    /// <summary>One CSV field, quoted when it needs to be (for callers not yet on <see cref="IO.Csv"/>).</summary>
+    public static string Csv(string s) => IO.Csv.Field(s);
 }

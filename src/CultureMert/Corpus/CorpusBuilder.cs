@@ -131,11 +131,10 @@ public static class CorpusBuilder
                 .Write(task);
             tasks.Add(task);
             var pre = Path.Combine(outDir, "pretrain", culture + ".csv");
-            var sb = new StringBuilder("path,duration_s\n");
-            foreach (var c in mine.Where(c => c.Split == "train"))
-                sb.Append(Batch.Manifest.Csv(Path.GetRelativePath(Path.GetDirectoryName(pre)!, c.Path).Replace('\\', '/'))).Append(',')
-                  .Append(c.Seconds.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
-            AtomicFile.WriteText(pre, sb.ToString());
+            Csv.Write(pre, ["path", "duration_s"], mine.Where(c => c.Split == "train").Select(c => new[]
+            {
+                Path.GetRelativePath(Path.GetDirectoryName(pre)!, c.Path).Replace('\\', '/'), c.Seconds.ToString("R", CultureInfo.InvariantCulture),
+            }));
             pretrain.Add(pre);
         }
         WritePieces(Path.Combine(outDir, "pieces.csv"), pieces, splits);
@@ -193,12 +192,11 @@ public static class CorpusBuilder
 
     private static void WritePieces(string path, IReadOnlyList<MusicPiece> pieces, Dictionary<(string, string), string> splits)
     {
-        var sb = new StringBuilder("culture,id,split,labels,parameters\n");
-        foreach (var p in pieces)
-            sb.Append(Batch.Manifest.Csv(p.Culture)).Append(',').Append(Batch.Manifest.Csv(p.Id)).Append(',').Append(splits[(p.Culture, p.Id)]).Append(',')
-              .Append(Batch.Manifest.Csv(string.Join(';', p.Labels))).Append(',')
-              .Append(Batch.Manifest.Csv(JsonSerializer.Serialize(p.Parameters.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary()))).Append('\n');
-        AtomicFile.WriteText(path, sb.ToString());
+        Csv.Write(path, ["culture", "id", "split", "labels", "parameters"], pieces.Select(p => new[]
+        {
+            p.Culture, p.Id, splits[(p.Culture, p.Id)], string.Join(';', p.Labels),
+            JsonSerializer.Serialize(p.Parameters.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary()),
+        }));
     }
 
     private static void WriteSummary(string path, string settings, CorpusOptions o, List<CorpusClip> clips, IReadOnlyList<MusicPiece> pieces, List<string> skipped)

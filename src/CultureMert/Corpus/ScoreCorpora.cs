@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using CultureMert.IO;
 
 namespace CultureMert.Corpus;
 
@@ -136,47 +137,24 @@ public static class ScoreCorpora
     static List<Entry> ReadMetadata(string metadata, Tradition tradition, Action<string> warn)
     {
         if (!File.Exists(metadata)) throw new FileNotFoundException($"{metadata}: no such file (a score corpus folder needs metadata.csv with a path column).", metadata);
-        var lines = File.ReadAllLines(metadata);
-        if (lines.Length == 0) throw new InvalidDataException($"{metadata}: empty file (expected a header line).");
-        var header = SplitCsv(lines[0]);
+        var table = Csv.Read(metadata);
+        if (table.IsEmpty) throw new InvalidDataException($"{metadata}: empty file (expected a header line).");
+        var header = table.Header.ToList();
         var missing = tradition.LabelColumns.Prepend("path").Where(c => !header.Contains(c)).ToList();
-        if (missing.Count > 0) throw new InvalidDataException($"{metadata}: missing column(s) {string.Join(", ", missing)} (header: {lines[0]}).");
+        if (missing.Count > 0) throw new InvalidDataException($"{metadata}: missing column(s) {string.Join(", ", missing)} (header: {string.Join(",", header)}).");
         var folder = Path.GetDirectoryName(metadata)!;
         var (entries, ids) = (new List<Entry>(), new HashSet<string>(StringComparer.Ordinal));
-        for (var i = 1; i < lines.Length; i++)
+        foreach (var r in table.Rows)
         {
-            if (lines[i].Trim().Length == 0) continue;
-            var f = SplitCsv(lines[i]);
-            if (f.Count != header.Count) { warn($"{metadata}:{i + 1}: {f.Count} fields, the header has {header.Count}; row skipped."); continue; }
-            string Field(string column) => f[header.IndexOf(column)].Trim();
+            if (r.Count != header.Count) { warn($"{metadata}:{r.Line}: {r.Count} fields, the header has {header.Count}; row skipped."); continue; }
+            string Field(string column) => r.Get(header.IndexOf(column));
             var path = Path.Combine(folder, Field("path"));
             var id = Path.GetFileNameWithoutExtension(path);
-            if (!ids.Add(id)) { warn($"{metadata}:{i + 1}: id {id} ({path}) already taken by an earlier row; row skipped."); continue; }
+            if (!ids.Add(id)) { warn($"{metadata}:{r.Line}: id {id} ({path}) already taken by an earlier row; row skipped."); continue; }
             var labels = tradition.LabelColumns.Where(c => Field(c).Length > 0).Select(c => $"{c}--{Field(c)}").ToList();
-            entries.Add(new Entry(i, path, id, labels));
+            entries.Add(new Entry(r.Line, path, id, labels));
         }
         return entries;
-    }
-
-    /// <summary>One CSV record (RFC 4180 quoting, no line breaks inside fields).</summary>
-    static List<string> SplitCsv(string line)
-    {
-        var (fields, field, quoted) = (new List<string>(), new StringBuilder(), false);
-        for (var i = 0; i < line.Length; i++)
-        {
-            var c = line[i];
-            if (quoted)
-            {
-                if (c != '"') field.Append(c);
-                else if (i + 1 < line.Length && line[i + 1] == '"') { field.Append('"'); i++; }
-                else quoted = false;
-            }
-            else if (c == '"') quoted = true;
-            else if (c == ',') { fields.Add(field.ToString()); field.Clear(); }
-            else field.Append(c);
-        }
-        fields.Add(field.ToString());
-        return fields;
     }
 
     static MusicPiece Make(Entry e, Tradition tradition, ScoreCorpusOptions o)

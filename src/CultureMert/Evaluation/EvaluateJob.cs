@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CultureMert.Batch;
 using CultureMert.Checkpoints;
+using CultureMert.Corpus.Datasets;
 using CultureMert.Embedding;
 using CultureMert.IO;
 
@@ -21,16 +22,8 @@ public sealed record EvalTask(string Name, string Manifest, bool Western)
 {
     public static EvalTask FromManifest(string manifest)
     {
-        if (!File.Exists(manifest)) throw new FileNotFoundException($"{manifest}: task manifest not found.");
-        var rows = CultureMert.Batch.Manifest.ReadRows(manifest);
-        var western = false;
-        if (rows.Count > 1)
-        {
-            var col = rows[0].Select(h => h.Trim().ToLowerInvariant()).ToList().IndexOf("culture");
-            var data = rows.Skip(1).Where(r => !(r.Count == 1 && r[0].Trim().Length == 0)).ToList();
-            if (col >= 0 && data.Count > 0)
-                western = data.Count(r => col < r.Count && r[col].Trim().Equals("western", StringComparison.OrdinalIgnoreCase)) * 2 > data.Count;
-        }
+        var rows = TaskManifest.Read(manifest).Rows;
+        var western = rows.Count(r => string.Equals(r.Culture, "western", StringComparison.OrdinalIgnoreCase)) * 2 > rows.Count;
         return new EvalTask(Path.GetFileNameWithoutExtension(manifest), Path.GetFullPath(manifest), western);
     }
 }

@@ -154,15 +154,12 @@ public static class EvaluateReport
     static string Csv(IReadOnlyList<EvalModel> models, List<Column> cols)
     {
         static string Key(Column c) => c.Task == "" ? c.Metric : $"{c.Task}_{c.Metric}";
-        var sb = new StringBuilder("model,kind,").Append(string.Join(",", cols.Select(c => Manifest.Csv(Key(c))))).Append('\n');
         string V(double v) => double.IsFinite(v) ? v.ToString("0.0", Inv) : "";
-        for (var m = 0; m < models.Count; m++)
+        var rows = Enumerable.Range(0, models.Count).SelectMany(m => new (string Kind, Func<Column, double> Value)[]
         {
-            sb.Append($"{Manifest.Csv(models[m].Name)},score,").Append(string.Join(",", cols.Select(c => V(c.Values[m])))).Append('\n');
-            sb.Append($"{Manifest.Csv(models[m].Name)},ci95,").Append(string.Join(",", cols.Select(c => V(c.Ci[m])))).Append('\n');
-            sb.Append($"{Manifest.Csv(models[m].Name)},delta,").Append(string.Join(",", cols.Select(c => V(c.Values[m] - c.Values[0])))).Append('\n');
-        }
-        return sb.ToString();
+            ("score", c => c.Values[m]), ("ci95", c => c.Ci[m]), ("delta", c => c.Values[m] - c.Values[0]),
+        }.Select(k => (string[])[models[m].Name, k.Kind, .. cols.Select(c => V(k.Value(c)))]));
+        return IO.Csv.Format(["model", "kind", .. cols.Select(Key)], rows);
     }
 
     static string Json(IReadOnlyList<EvalModel> models, IReadOnlyList<EvalTask> tasks, List<Column> cols, CellScores?[,] cells,

@@ -1,6 +1,7 @@
 using System.Globalization;
 using CultureMert.Batch;
 using CultureMert.Checkpoints;
+using CultureMert.Corpus.Datasets;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -58,44 +59,19 @@ public sealed class ProbeDataset
     public required string[] Cultures { get; init; }        // per test group, "" when the manifest has no culture column
     public int Layers => LayerIds.Length;
 
-    static readonly string[] Required = ["path", "split", "labels"];
-
     /// <summary>Loads and joins; <paramref name="task"/> null = auto (every row has exactly one label → single-label).</summary>
     public static ProbeDataset Load(string manifest, string embeddings, ProbeTask? task = null, bool skipMissing = false)
     {
-        if (!File.Exists(manifest)) throw new FileNotFoundException($"{manifest}: manifest not found.");
+        var parsed = TaskManifest.Read(manifest);
         if (!Directory.Exists(embeddings)) throw new DirectoryNotFoundException($"{embeddings}: embeddings folder not found (the --out of culturemert embed).");
-        var rows = Manifest.ReadRows(manifest);
-        if (rows.Count == 0) throw new InvalidDataException($"{manifest}: empty manifest (expected a header with columns path,split,labels).");
-        var header = rows[0].Select(h => h.Trim().ToLowerInvariant()).ToList();
-        var missingCols = Required.Where(c => !header.Contains(c)).ToList();
-        if (missingCols.Count > 0)
-            throw new InvalidDataException($"{manifest}: no {string.Join(", ", missingCols.Select(c => $"'{c}'"))} column in the header " +
-                                           $"({string.Join(",", rows[0])}); a probing manifest needs path,split,labels (track and culture optional).");
-        int Col(string name) => header.IndexOf(name);
-        var (pathCol, splitCol, labelsCol, trackCol, cultureCol) = (Col("path"), Col("split"), Col("labels"), Col("track"), Col("culture"));
-
-        var baseDir = Path.GetDirectoryName(Path.GetFullPath(manifest))!;
         var outputs = OutputsBySource(embeddings);
         var entries = new List<(string Split, string Group, string[] Labels, string Culture, string Output)>();
         var missing = new List<string>();
-        for (var i = 1; i < rows.Count; i++)
+        foreach (var r in parsed.Rows)
         {
-            var r = rows[i];
-            if (r.Count == 1 && r[0].Trim().Length == 0) continue;          // blank line
-            string Get(int c) => c >= 0 && c < r.Count ? r[c].Trim() : "";
-            var where = $"{manifest}:{i + 1}";
-            var path = Get(pathCol);
-            if (path.Length == 0) throw new InvalidDataException($"{where}: no path in this row.");
-            var split = Get(splitCol).ToLowerInvariant();
-            if (split == "validation" || split == "val") split = "valid";
-            if (split is not ("train" or "valid" or "test"))
-                throw new InvalidDataException($"{where}: split '{Get(splitCol)}' (expected train, valid or test).");
-            var labels = Get(labelsCol).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToArray();
-            var full = Path.GetFullPath(Path.Combine(baseDir, path));
-            if (!outputs.TryGetValue(full, out var output)) { missing.Add($"{where}: {path}"); continue; }
-            var track = Get(trackCol);
-            entries.Add((split, track.Length > 0 ? track : full, labels, Get(cultureCol), output));
+            var full = parsed.FullPath(r);
+            if (!outputs.TryGetValue(full, out var output)) { missing.Add($"{parsed.Where(r)}: {r.Path}"); continue; }
+            entries.Add((r.Split, r.Track ?? full, r.Labels, r.Culture ?? "", output));
         }
         if (missing.Count > 0 && !skipMissing)
             throw new InvalidDataException($"{missing.Count} manifest row(s) have no embeddings in {embeddings} (not in its index.csv with status ok/skipped, " +

@@ -96,17 +96,18 @@ public static class ProbeReport
     /// <summary>One row per (layer, lr, seed), then per (layer, lr) summary rows (seed = mean, std, ci95), each marked selected or not.</summary>
     public static string Csv(ProbeResults r)
     {
-        var sb = new StringBuilder("layer,lr,seed,selected,epochs,best_epoch,valid,test_roc_auc_macro,test_ap_macro,test_f1_micro,test_f1_macro,test_accuracy\n");
+        static string I(long v) => v.ToString(Inv);
+        var rows = new List<string[]>();
         for (var i = 0; i < r.Configs.Length; i++)
         {
             var c = r.Configs[i];
             var sel = i == r.Selected ? "1" : "0";
             foreach (var x in c.Runs)
-                sb.Append(Inv, $"{Manifest.Csv(c.Layer)},{F(c.LearningRate)},{x.Seed},{sel},{x.Epochs},{x.BestEpoch},{F(x.Valid)},{F(x.TestRocAuc)},{F(x.TestAp)},{F(x.TestF1Micro)},{F(x.TestF1Macro)},{F(x.TestAccuracy)}\n");
+                rows.Add([c.Layer, F(c.LearningRate), I(x.Seed), sel, I(x.Epochs), I(x.BestEpoch), F(x.Valid), F(x.TestRocAuc), F(x.TestAp), F(x.TestF1Micro), F(x.TestF1Macro), F(x.TestAccuracy)]);
             foreach (var (name, pick) in new (string, Func<Summary, double>)[] { ("mean", s => s.Mean), ("std", s => s.Std), ("ci95", s => s.HalfWidth) })
-                sb.Append(Inv, $"{Manifest.Csv(c.Layer)},{F(c.LearningRate)},{name},{sel},,,{F(pick(c.Valid))},{F(pick(c.RocAuc))},{F(pick(c.Ap))},{F(pick(c.F1Micro))},{F(pick(c.F1Macro))},{F(pick(c.Accuracy))}\n");
+                rows.Add([c.Layer, F(c.LearningRate), name, sel, "", "", F(pick(c.Valid)), F(pick(c.RocAuc)), F(pick(c.Ap)), F(pick(c.F1Micro)), F(pick(c.F1Macro)), F(pick(c.Accuracy))]);
         }
-        return sb.ToString();
+        return IO.Csv.Format(["layer", "lr", "seed", "selected", "epochs", "best_epoch", "valid", "test_roc_auc_macro", "test_ap_macro", "test_f1_micro", "test_f1_macro", "test_accuracy"], rows);
     }
 
     static string Pm(Summary s) => !double.IsFinite(s.Mean) ? "–" :

@@ -35,25 +35,22 @@ public sealed class CultureLabels
     {
         Source = labelsCsv;
         if (!File.Exists(labelsCsv)) throw new FileNotFoundException($"{labelsCsv}: labels file not found.", labelsCsv);
-        var rows = Manifest.ReadRows(labelsCsv);
-        if (rows.Count == 0) throw new InvalidDataException($"{labelsCsv}: empty labels file (expected a header with 'path' and 'culture' columns).");
-        int Col(string name) => rows[0].FindIndex(h => h.Trim().Equals(name, StringComparison.OrdinalIgnoreCase));
-        var (pathCol, cultureCol) = (Col("path"), Col("culture"));
+        var table = Csv.Read(labelsCsv);
+        if (table.IsEmpty) throw new InvalidDataException($"{labelsCsv}: empty labels file (expected a header with 'path' and 'culture' columns).");
+        var (pathCol, cultureCol) = (table.Column("path"), table.Column("culture"));
         if (pathCol < 0 || cultureCol < 0)
-            throw new InvalidDataException($"{labelsCsv}: the header needs 'path' and 'culture' columns, found: {string.Join(",", rows[0])}.");
+            throw new InvalidDataException($"{labelsCsv}: the header needs 'path' and 'culture' columns, found: {string.Join(",", table.Header)}.");
         var folder = Path.GetDirectoryName(Path.GetFullPath(labelsCsv))!;
-        for (var i = 1; i < rows.Count; i++)
+        foreach (var r in table.Rows)
         {
-            var r = rows[i];
-            if (r.Count == 1 && r[0].Length == 0) continue;                      // blank line
             if (r.Count <= Math.Max(pathCol, cultureCol))
-                throw new InvalidDataException($"{labelsCsv}:{i + 1}: {r.Count} fields, expected at least {Math.Max(pathCol, cultureCol) + 1}.");
-            var (path, culture) = (r[pathCol].Trim(), r[cultureCol].Trim());
-            if (path.Length == 0) throw new InvalidDataException($"{labelsCsv}:{i + 1}: no path in this row.");
+                throw table.Error(r, $"{r.Count} fields, expected at least {Math.Max(pathCol, cultureCol) + 1}.");
+            var (path, culture) = (r.Get(pathCol), r.Get(cultureCol));
+            if (path.Length == 0) throw table.Error(r, "no path in this row.");
             if (culture.Length == 0) continue;
             var full = Path.GetFullPath(path, folder);
             if (byPath.TryGetValue(full, out var earlier) && earlier != culture)
-                throw new InvalidDataException($"{labelsCsv}:{i + 1}: {path} is labelled both '{earlier}' and '{culture}'; keep one row per file.");
+                throw table.Error(r, $"{path} is labelled both '{earlier}' and '{culture}'; keep one row per file.");
             byPath[full] = culture;
             var stem = Path.GetFileNameWithoutExtension(path);
             byStem[stem] = byStem.TryGetValue(stem, out var other) ? (other.Culture == culture ? other.Culture : null, other.Full) : (culture, full);
@@ -270,26 +267,26 @@ public sealed class TokenStatistics
         var (jsd, cos) = Matrices();
         static string F(double x) => double.IsNaN(x) ? "nan" : x.ToString("R", CultureInfo.InvariantCulture);
 
-        AtomicFile.Write(Path.Combine(outDir, "histograms.csv"), stream =>
+        static string I(long x) => x.ToString(CultureInfo.InvariantCulture);
+        IEnumerable<string[]> Histograms()
         {
-            using var w = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
-            w.WriteLine("culture,codebook,token,count,probability");
             foreach (var culture in cultures)
                 for (var q = 0; q < Codebooks; q++)
                 {
                     var h = counts[culture][q];
                     var total = (double)h.Sum();
                     for (var t = 0; t < h.Length; t++)
-                        if (h[t] > 0) w.WriteLine($"{Manifest.Csv(culture)},{q},{t},{h[t]},{F(h[t] / total)}");
+                        if (h[t] > 0) yield return [culture, I(q), I(t), I(h[t]), F(h[t] / total)];
                 }
-        });
+        }
+        Csv.Write(Path.Combine(outDir, "histograms.csv"), ["culture", "codebook", "token", "count", "probability"], Histograms());
 
-        var div = new StringBuilder("culture_a,culture_b,codebook,jsd,cosine\n");
+        var div = new List<string[]>();
         for (var i = 0; i < cultures.Length; i++)
             for (var j = i + 1; j < cultures.Length; j++)
                 for (var q = 0; q <= Codebooks; q++)
-                    div.Append($"{Manifest.Csv(cultures[i])},{Manifest.Csv(cultures[j])},{(q == Codebooks ? "mean" : q.ToString(CultureInfo.InvariantCulture))},{F(jsd[q][i, j])},{F(cos[q][i, j])}\n");
-        AtomicFile.WriteText(Path.Combine(outDir, "divergence.csv"), div.ToString());
+                    div.Add([cultures[i], cultures[j], q == Codebooks ? "mean" : I(q), F(jsd[q][i, j]), F(cos[q][i, j])]);
+        Csv.Write(Path.Combine(outDir, "divergence.csv"), ["culture_a", "culture_b", "codebook", "jsd", "cosine"], div);
 
         static JsonNode? Num(double x) => double.IsFinite(x) ? JsonValue.Create(x) : null;   // JSON has no NaN
         static JsonArray Matrix(double[,] m) => new(Enumerable.Range(0, m.GetLength(0))

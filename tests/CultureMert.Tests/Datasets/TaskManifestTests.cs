@@ -45,6 +45,37 @@ public class TaskManifestTests
     }
 
     [Fact]
+    public void Read_SplitAliasesAnyCase_ValidAndLinesKept()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["m.csv"], "path,split,labels\na.wav,Validation,x\n\nb.wav,VAL,y;y; z\nsub/c.wav,Test,\n");
+        var m = TaskManifest.Read(dir["m.csv"]);
+        Assert.Equal(["valid", "valid", "test"], m.Rows.Select(r => r.Split));
+        Assert.Equal(["y", "z"], m.Rows[1].Labels);                         // trimmed, each once
+        Assert.Equal([2, 4, 5], m.Rows.Select(r => r.Line));
+        Assert.Equal($"{dir["m.csv"]}:4", m.Where(m.Rows[1]));
+        Assert.Equal(dir["sub/c.wav"], m.FullPath(m.Rows[2]));              // relative to the manifest's folder
+    }
+
+    [Fact]
+    public void Read_ShortRow_NamesFileAndLine()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["m.csv"], "path,split,labels,culture\na.wav,train,x,greek\nb.wav,test,y\n");
+        var e = Assert.Throws<InvalidDataException>(() => TaskManifest.Read(dir["m.csv"]));
+        Assert.Equal($"{dir["m.csv"]}:3: 3 fields, the header has 4.", e.Message);
+    }
+
+    [Fact]
+    public void Read_EmptyPath_NamesFileAndLine()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["m.csv"], "path,split,labels\na.wav,train,x\n ,test,y\n");
+        var e = Assert.Throws<InvalidDataException>(() => TaskManifest.Read(dir["m.csv"]));
+        Assert.Equal($"{dir["m.csv"]}:3: no path in this row.", e.Message);
+    }
+
+    [Fact]
     public void TopTags_TagFrequentOnlyInTest_NotInVocabulary()
     {
         TaskRow R(string p, string s, params string[] l) => new(p, s, l);

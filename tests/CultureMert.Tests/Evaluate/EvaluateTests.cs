@@ -141,4 +141,14 @@ public class EvaluateTests
         Assert.False(EvalTask.FromManifest(dir["c.csv"]).Western);
         Assert.Equal("a", EvalTask.FromManifest(dir["a.csv"]).Name);
     }
+
+    [Fact]
+    public void EvalTask_BadSplit_ErrorNamesManifestLine()
+    {
+        using var dir = new Fixtures.TempDir();
+        File.WriteAllLines(dir["a.csv"], ["path,split,labels", "x.wav,train,a", "y.wav,dev,a"]);
+        var e = Assert.Throws<InvalidDataException>(() => EvalTask.FromManifest(dir["a.csv"]));
+        Assert.Contains($"{dir["a.csv"]}:3:", e.Message);
+        Assert.Contains("'dev'", e.Message);
+    }
 }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using CultureMert.Batch;
+using CultureMert.IO;
 
 namespace CultureMert.Corpus.Datasets;
 
@@ -20,36 +20,36 @@ public static class FmaDataset
         var tracksFile = DatasetOptions.Find(root, "FMA tracks.csv", "fma_metadata/tracks.csv", "tracks.csv");
         var genresFile = DatasetOptions.Find(root, "FMA genres.csv", "fma_metadata/genres.csv", "genres.csv");
         var genres = ReadGenres(genresFile);
-        var rows = Manifest.ReadRows(tracksFile);
-        if (rows.Count < 3) throw new InvalidDataException($"{tracksFile}: expected the 3-row header of FMA's tracks.csv, found {rows.Count} row(s).");
-        if (rows[2].Count == 0 || rows[2][0].Trim() != "track_id")
-            throw new InvalidDataException($"{tracksFile}:3: expected 'track_id' to start the third header row (FMA's 3-row header).");
+        // FMA's tracks.csv has three header rows: column group (set, track, …), column name, then "track_id".
+        var table = Csv.Read(tracksFile);
+        if (table.Rows.Count < 2) throw new InvalidDataException($"{tracksFile}: expected the 3-row header of FMA's tracks.csv, found {table.Rows.Count + (table.IsEmpty ? 0 : 1)} row(s).");
+        var (groups, names) = (table.Header, table.Rows[0]);
+        if (table.Rows[1].Get(0) != "track_id")
+            throw table.Error(table.Rows[1], "expected 'track_id' to start the third header row (FMA's 3-row header).");
         int Col(string group, string name)
         {
-            for (var c = 0; c < Math.Min(rows[0].Count, rows[1].Count); c++)
-                if (rows[0][c].Trim() == group && rows[1][c].Trim() == name) return c;
+            for (var c = 0; c < Math.Min(groups.Count, names.Count); c++)
+                if (groups[c].Trim() == group && names[c].Trim() == name) return c;
             return -1;
         }
         int split = Col("set", "split"), subset = Col("set", "subset"), genresAll = Col("track", "genres_all");
         var missing = new[] { ("set/split", split), ("set/subset", subset), ("track/genres_all", genresAll) }.Where(x => x.Item2 < 0).Select(x => x.Item1).ToList();
         if (missing.Count > 0) throw new InvalidDataException($"{tracksFile}: missing column(s) {string.Join(", ", missing)}.");
         var result = new List<TaskRow>();
-        for (var i = 3; i < rows.Count; i++)
+        foreach (var r in table.Rows.Skip(2))
         {
-            var r = rows[i];
-            if (r.Count == 1 && r[0].Length == 0) continue;
-            if (r.Count != rows[1].Count) throw new InvalidDataException($"{tracksFile}:{i + 1}: {r.Count} fields, the header has {rows[1].Count}.");
-            if (r[subset].Trim() is not ("small" or "medium")) continue;
+            if (r.Count != names.Count) throw table.Error(r, $"{r.Count} fields, the header has {names.Count}.");
+            if (r.Get(subset) is not ("small" or "medium")) continue;
             if (!int.TryParse(r[0], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
-                throw new InvalidDataException($"{tracksFile}:{i + 1}: track_id '{r[0]}' is not a number.");
-            var s = r[split].Trim() switch
+                throw table.Error(r, $"track_id '{r[0]}' is not a number.");
+            var s = r.Get(split) switch
             {
                 "training" => "train", "validation" => "valid", "test" => "test",
-                var x => throw new InvalidDataException($"{tracksFile}:{i + 1}: set/split '{x}' is not training, validation or test."),
+                var x => throw table.Error(r, $"set/split '{x}' is not training, validation or test."),
             };
-            var labels = r[genresAll].Trim().Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            var labels = r.Get(genresAll).Trim('[', ']').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(g => genres.TryGetValue(g, out var t) ? t
-                     : throw new InvalidDataException($"{tracksFile}:{i + 1}: genre id {g} is not in {genresFile}.")).ToArray();
+                     : throw table.Error(r, $"genre id {g} is not in {genresFile}.")).ToArray();
             var name = id.ToString("D6", CultureInfo.InvariantCulture);
             result.Add(new TaskRow(Path.Combine(root, "fma_medium", name[..3], name + ".mp3"), s, labels, name, "western"));
         }
@@ -63,11 +63,8 @@ public static class FmaDataset
 
     static Dictionary<string, string> ReadGenres(string file)
     {
-        var rows = Manifest.ReadRows(file);
-        var header = rows.Count > 0 ? rows[0].Select(h => h.Trim()).ToList() : [];
-        int id = header.IndexOf("genre_id"), title = header.IndexOf("title");
-        var missing = new[] { ("genre_id", id), ("title", title) }.Where(x => x.Item2 < 0).Select(x => x.Item1).ToList();
-        if (missing.Count > 0) throw new InvalidDataException($"{file}: missing column(s) {string.Join(", ", missing)}.");
-        return rows.Skip(1).Where(r => r.Count == header.Count).ToDictionary(r => r[id].Trim(), r => r[title].Trim());
+        var table = Csv.Read(file).RequireColumns("genre_id", "title");
+        int id = table.Column("genre_id"), title = table.Column("title");
+        return table.Rows.Where(r => r.Count == table.Header.Count).ToDictionary(r => r.Get(id), r => r.Get(title));
     }
 }

@@ -1,4 +1,5 @@
 using CultureMert.Audio;
+using CultureMert.IO;
 
 namespace CultureMert.Corpus.Datasets;
 
@@ -44,24 +45,25 @@ public static class LyraDataset
     /// <summary>id → prefixed tags of one Lyra TSV; a missing tag column is filled from <paramref name="raw"/> (or is an error).</summary>
     static Dictionary<string, string[]> Labels(string file, Func<Dictionary<string, string[]>>? raw)
     {
-        var (header, rows) = Tsv.Read(file, "id");
-        var missing = TagColumns.Where(c => !header.Contains(c)).ToList();
+        var table = Csv.Read(file, '\t', trim: true).RequireColumns("id").RequireFieldCount();
+        var missing = table.Missing(TagColumns);
         if (missing.Count > 0 && raw is null) throw new InvalidDataException($"{file}: missing column(s) {string.Join(", ", missing)}.");
+        var present = TagColumns.Except(missing).ToList();
         var result = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        foreach (var (line, f) in rows)
+        foreach (var row in table.Rows)
         {
-            var id = f[header.IndexOf("id")];
-            if (id.Length == 0) throw new InvalidDataException($"{file}:{line}: empty id.");
-            var tags = TagColumns.Where(header.Contains).SelectMany(c => f[header.IndexOf(c)]
+            var id = row[table.Column("id")];
+            if (id.Length == 0) throw table.Error(row, "empty id.");
+            var tags = present.SelectMany(c => row[table.Column(c)]
                 .Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Where(v => v != "None").Select(v => $"{c}--{v}")).ToList();
             if (missing.Count > 0)
             {
                 var full = raw!();
-                if (!full.TryGetValue(id, out var more)) throw new InvalidDataException($"{file}:{line}: id '{id}' is not in raw.tsv.");
+                if (!full.TryGetValue(id, out var more)) throw table.Error(row, $"id '{id}' is not in raw.tsv.");
                 tags.AddRange(more.Where(t => missing.Any(c => t.StartsWith(c + "--", StringComparison.Ordinal))));
             }
-            if (!result.TryAdd(id, tags.Distinct().ToArray())) throw new InvalidDataException($"{file}:{line}: id '{id}' appears twice.");
+            if (!result.TryAdd(id, tags.Distinct().ToArray())) throw table.Error(row, $"id '{id}' appears twice.");
         }
         return result;
     }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using CultureMert.IO;
 
 namespace CultureMert.Corpus.Datasets;
 
@@ -25,25 +26,26 @@ public static partial class MtatDataset
     {
         var root = o.RequireRoot();
         var file = DatasetOptions.Find(root, "MTAT annotations", "annotations_final.csv");
-        var (header, rows) = Tsv.Read(file, "clip_id", "mp3_path");
+        var table = Csv.Read(file, '\t', trim: true).RequireColumns("clip_id", "mp3_path").RequireFieldCount();
+        var header = table.Header;
         if (o.Top is null)
         {
             var missing = Top50.Where(t => !header.Contains(t)).ToList();
             if (missing.Count > 0) throw new InvalidDataException(
                 $"{file}: missing column(s) of the standard top-50 tags: {string.Join(", ", missing)} (or give --top N to choose tags from the columns present).");
         }
-        var pathCol = header.IndexOf("mp3_path");
-        var tagCols = Enumerable.Range(0, header.Count).Where(c => header[c] is not ("clip_id" or "mp3_path")).ToList();
+        var (clipCol, pathCol) = (table.Column("clip_id"), table.Column("mp3_path"));
+        var tagCols = Enumerable.Range(0, header.Count).Where(c => c != clipCol && c != pathCol).ToList();
         var splits = o.SplitDir is null ? null
             : TagVocabulary.ReadSplitDir(o.SplitDir).ToDictionary(kv => kv.Key[(kv.Key.LastIndexOf('\t') + 1)..], kv => kv.Value);
         var result = new List<TaskRow>();
-        foreach (var (line, f) in rows)
+        foreach (var row in table.Rows)
         {
-            var rel = f[pathCol];
-            if (rel.Length == 0) throw new InvalidDataException($"{file}:{line}: empty mp3_path.");
+            var rel = row[pathCol];
+            if (rel.Length == 0) throw table.Error(row, "empty mp3_path.");
             string? split = splits is null ? FolderSplit(rel) : splits.GetValueOrDefault(rel);
             if (split is null) continue;                                        // not in the standard split
-            var labels = tagCols.Where(c => f[c] == "1").Select(c => header[c]).ToArray();
+            var labels = tagCols.Where(c => row[c] == "1").Select(c => header[c]).ToArray();
             result.Add(new TaskRow(Path.Combine(root, rel), split, labels, TrackRe().Replace(rel, ""), "western"));
         }
         return o.Top is null ? TagVocabulary.Fixed(result, Top50) : TagVocabulary.TopTags(result, o.Top);

@@ -1,68 +1,79 @@
-using System.Text;
-using CultureMert.Batch;
-using CultureMert.Checkpoints;
 using CultureMert.IO;
 
 namespace CultureMert.Corpus.Datasets;
 
-/// <summary>One example of a tagging task: an audio file, its split and its tags (chunks of one track share <see cref="Track"/>).</summary>
-public sealed record TaskRow(string Path, string Split, string[] Labels, string? Track = null, string? Culture = null);
+/// <summary>
+/// One example of a tagging task: an audio file, its split and its tags (chunks of one track share <see cref="Track"/>).
+/// <see cref="Line"/> is the manifest line it was read from (0 for rows made in code).
+/// </summary>
+public sealed record TaskRow(string Path, string Split, string[] Labels, string? Track = null, string? Culture = null)
+{
+    public int Line { get; init; }
+}
 
 /// <summary>
 /// The one manifest format of every task: CSV <c>path,split,labels,track,culture</c>; split is train, valid or test,
-/// labels are ';'-separated. Paths are written relative to the manifest's folder when they can be.
+/// labels are ';'-separated. Paths are written relative to the manifest's folder when they can be. Read by dataset
+/// preparation, probing and evaluation alike.
 /// </summary>
 public sealed record TaskManifest(IReadOnlyList<TaskRow> Rows, IReadOnlyList<string> Vocabulary)
 {
     public const string Header = "path,split,labels,track,culture";
     public static readonly string[] Splits = ["train", "valid", "test"];
+    static readonly string[] Required = ["path", "split", "labels"];
+
+    /// <summary>The file it was read from (null when made in code).</summary>
+    public string? Source { get; init; }
 
     public int Count(string split) => Rows.Count(r => r.Split == split);
+
+    /// <summary>"manifest:line", for messages about one row.</summary>
+    public string Where(TaskRow row) => $"{Source}:{row.Line}";
+
+    /// <summary>The row's audio file as an absolute path (relative paths are relative to the manifest's folder).</summary>
+    public string FullPath(TaskRow row) =>
+        System.IO.Path.GetFullPath(row.Path, System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Source ?? "."))!);
 
     /// <summary>Writes the manifest atomically; absolute paths become relative to the manifest's folder.</summary>
     public void Write(string path)
     {
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
-        var sb = new StringBuilder(Header).Append('\n');
         foreach (var r in Rows)
         {
             if (!Splits.Contains(r.Split)) throw new ArgumentException($"{r.Path}: split '{r.Split}' is not train, valid or test.");
             var bad = r.Labels.FirstOrDefault(l => l.Contains(';') || l.Trim().Length == 0);
             if (bad is not null) throw new InvalidDataException($"{r.Path}: label '{bad}' is empty or contains ';', the manifest's label separator.");
-            var p = System.IO.Path.IsPathRooted(r.Path) ? System.IO.Path.GetRelativePath(dir, r.Path) : r.Path;
-            sb.Append(Manifest.Csv(p.Replace('\\', '/'))).Append(',').Append(r.Split).Append(',')
-              .Append(Manifest.Csv(string.Join(';', r.Labels))).Append(',')
-              .Append(Manifest.Csv(r.Track ?? "")).Append(',').Append(Manifest.Csv(r.Culture ?? "")).Append('\n');
         }
-        AtomicFile.WriteText(path, sb.ToString());
+        string Relative(string p) => (System.IO.Path.IsPathRooted(p) ? System.IO.Path.GetRelativePath(dir, p) : p).Replace('\\', '/');
+        Csv.Write(path, Header.Split(','), Rows.Select(r => new[] { Relative(r.Path), r.Split, string.Join(';', r.Labels), r.Track ?? "", r.Culture ?? "" }));
     }
 
-    /// <summary>Reads a manifest; <c>path</c>, <c>split</c> and <c>labels</c> are required, errors name the file and line.</summary>
+    /// <summary>
+    /// Reads a manifest: <c>path</c>, <c>split</c> and <c>labels</c> are required, every row has the header's field count
+    /// and a path; split is train, valid or test in any case (validation and val mean valid); labels are trimmed and
+    /// de-duplicated. Errors name the file and line.
+    /// </summary>
     public static TaskManifest Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such manifest.", path);
-        var rows = Manifest.ReadRows(path);
-        if (rows.Count == 0) throw new InvalidDataException($"{path}: empty manifest (expected the header {Header}).");
-        var header = rows[0].Select(h => h.Trim().ToLowerInvariant()).ToList();
-        var missing = new[] { "path", "split", "labels" }.Where(c => !header.Contains(c)).ToList();
+        var table = Csv.Read(path);
+        if (table.IsEmpty) throw new InvalidDataException($"{path}: empty manifest (expected the header {Header}).");
+        var missing = table.Missing(Required);
         if (missing.Count > 0)
-            throw new InvalidDataException($"{path}: missing column(s) {string.Join(", ", missing)} (expected the header {Header}).");
-        int pc = header.IndexOf("path"), sc = header.IndexOf("split"), lc = header.IndexOf("labels"),
-            tc = header.IndexOf("track"), cc = header.IndexOf("culture");
+            throw new InvalidDataException($"{path}: no {string.Join(", ", missing.Select(c => $"'{c}'"))} column in the header " +
+                                           $"({string.Join(",", table.Header)}); a task manifest needs path,split,labels (track and culture optional).");
+        int pc = table.Column("path"), sc = table.Column("split"), lc = table.Column("labels"), tc = table.Column("track"), cc = table.Column("culture");
         var result = new List<TaskRow>();
-        for (var i = 1; i < rows.Count; i++)
+        foreach (var r in table.RequireFieldCount().Rows)
         {
-            var r = rows[i];
-            if (r.Count == 1 && r[0].Length == 0) continue;                  // blank line
-            if (r.Count != header.Count) throw new InvalidDataException($"{path}:{i + 1}: {r.Count} fields, the header has {header.Count}.");
-            if (r[pc].Trim().Length == 0) throw new InvalidDataException($"{path}:{i + 1}: no path in this row.");
-            var split = r[sc].Trim();
-            if (!Splits.Contains(split)) throw new InvalidDataException($"{path}:{i + 1}: split '{split}' is not train, valid or test.");
-            var labels = r[lc].Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            string? Opt(int c) => c >= 0 && r[c].Trim().Length > 0 ? r[c].Trim() : null;
-            result.Add(new TaskRow(r[pc].Trim(), split, labels, Opt(tc), Opt(cc)));
+            if (r.Get(pc).Length == 0) throw table.Error(r, "no path in this row.");
+            var split = r.Get(sc).ToLowerInvariant() switch { "validation" or "val" => "valid", var s => s };
+            if (!Splits.Contains(split)) throw table.Error(r, sc, $"'{r.Get(sc)}' is not train, valid or test.");
+            var labels = r.Get(lc).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToArray();
+            string? Optional(int c) => r.Get(c) is { Length: > 0 } v ? v : null;
+            result.Add(new TaskRow(r.Get(pc), split, labels, Optional(tc), Optional(cc)) { Line = r.Line });
         }
         var vocab = result.SelectMany(r => r.Labels).Distinct().Order(StringComparer.Ordinal).ToList();
-        return new TaskManifest(result, vocab);
+        return new TaskManifest(result, vocab) { Source = path };
     }
 }
