@@ -65,10 +65,4 @@ public static class Manifest
             r.Path, r.Output, r.DurationSeconds?.ToString("0.######", CultureInfo.InvariantCulture) ?? "",
             r.Chunks?.ToString(CultureInfo.InvariantCulture) ?? "", r.Status, r.Error,
         }));
-
-    /// <summary>Every record, header first, as lists (for callers not yet on <see cref="IO.Csv"/>).</summary>
-    public static List<List<string>> ReadRows(string path) => [.. IO.Csv.ReadRecords(path).Select(r => r.Fields.ToList())];
-
-    /// <summary>One CSV field, quoted when it needs to be (for callers not yet on <see cref="IO.Csv"/>).</summary>
-    public static string Csv(string s) => IO.Csv.Field(s);
 }

@@ -138,22 +138,16 @@ public sealed class TaskVectorAnalysis
         Directory.CreateDirectory(outDir);
         int M = Models.Length, L = Layers.Length;
         var layerNames = Layers.Append("overall").ToArray();
-        var norms = new StringBuilder("layer,model,l2_norm,entries\n");
-        var cosine = new StringBuilder("layer,model_a,model_b,cosine\n");
-        var conflicts = new StringBuilder("layer,model_a,model_b,entries,both_nonzero,conflicts,conflict_rate\n");
-        for (var k = 0; k <= L; k++)
-        {
-            for (var i = 0; i < M; i++) norms.Append($"{layerNames[k]},{Manifest.Csv(Models[i])},{F(Math.Sqrt(SquaredNorms[i, k]))},{Entries[k]}\n");
-            for (var i = 0; i < M; i++)
-                for (var j = i + 1; j < M; j++)
-                {
-                    cosine.Append($"{layerNames[k]},{Manifest.Csv(Models[i])},{Manifest.Csv(Models[j])},{F(Cosine(i, j, k))}\n");
-                    conflicts.Append($"{layerNames[k]},{Manifest.Csv(Models[i])},{Manifest.Csv(Models[j])},{Entries[k]},{BothNonZero[i, j, k]},{Conflicts[i, j, k]},{F(ConflictRate(i, j, k))}\n");
-                }
-        }
-        AtomicFile.WriteText(Path.Combine(outDir, "norms.csv"), norms.ToString());
-        AtomicFile.WriteText(Path.Combine(outDir, "cosine.csv"), cosine.ToString());
-        AtomicFile.WriteText(Path.Combine(outDir, "sign_conflicts.csv"), conflicts.ToString());
+        var layers = Enumerable.Range(0, L + 1);
+        var pairs = Enumerable.Range(0, M).SelectMany(i => Enumerable.Range(i + 1, M - i - 1).Select(j => (i, j))).ToList();
+        string N(long n) => n.ToString(CultureInfo.InvariantCulture);
+        Csv.Write(Path.Combine(outDir, "norms.csv"), ["layer", "model", "l2_norm", "entries"],
+            layers.SelectMany(k => Enumerable.Range(0, M).Select(i => new[] { layerNames[k], Models[i], F(Math.Sqrt(SquaredNorms[i, k])), N(Entries[k]) })));
+        Csv.Write(Path.Combine(outDir, "cosine.csv"), ["layer", "model_a", "model_b", "cosine"],
+            layers.SelectMany(k => pairs.Select(p => new[] { layerNames[k], Models[p.i], Models[p.j], F(Cosine(p.i, p.j, k)) })));
+        Csv.Write(Path.Combine(outDir, "sign_conflicts.csv"), ["layer", "model_a", "model_b", "entries", "both_nonzero", "conflicts", "conflict_rate"],
+            layers.SelectMany(k => pairs.Select(p => new[] { layerNames[k], Models[p.i], Models[p.j], N(Entries[k]),
+                N(BothNonZero[p.i, p.j, k]), N(Conflicts[p.i, p.j, k]), F(ConflictRate(p.i, p.j, k)) })));
 
         JsonArray Matrix(Func<int, int, double> f) => new(Enumerable.Range(0, M).Select(i =>
             (JsonNode)new JsonArray(Enumerable.Range(0, M).Select(j => { var v = f(i, j); return (JsonNode?)(double.IsNaN(v) ? null : JsonValue.Create(v)); }).ToArray())).ToArray());

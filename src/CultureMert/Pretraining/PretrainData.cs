@@ -3,6 +3,7 @@ using CultureMert.Audio;
 using CultureMert.Batch;
 using CultureMert.Checkpoints;
 using CultureMert.Corpus;
+using CultureMert.IO;
 using CultureMert.Model;
 using CultureMert.Teachers;
 using static TorchSharp.torch;
@@ -128,19 +129,11 @@ public sealed class PretrainData : IDisposable
 
     private static List<(string Path, double? Duration)> ReadManifest(string manifest)
     {
-        var rows = Manifest.ReadRows(manifest);
-        var paths = Manifest.ReadPaths(manifest);
-        var durCol = rows[0].FindIndex(h => h.Trim().Equals("duration_s", StringComparison.OrdinalIgnoreCase));
+        var paths = Manifest.ReadPaths(manifest);                                  // checks the path column and each row's path
+        var table = Csv.Read(manifest);
+        var duration = table.Column("duration_s");
         var dir = Path.GetDirectoryName(Path.GetFullPath(manifest))!;
-        var result = new List<(string, double?)>();
-        var k = 0;
-        for (var i = 1; i < rows.Count; i++)
-        {
-            if (rows[i].Count == 1 && rows[i][0].Length == 0) continue;
-            double? d = durCol >= 0 && durCol < rows[i].Count && double.TryParse(rows[i][durCol], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
-            result.Add((Path.GetFullPath(Path.Combine(dir, paths[k++])), d));
-        }
-        return result;
+        return [.. table.Rows.Select((row, i) => (Path.GetFullPath(Path.Combine(dir, paths[i])), duration >= 0 ? row.Double(duration) : null))];
     }
 
     private static List<(string Path, double? Duration)> Synthesize(string name, SynthesisSpec spec, string dataDir)

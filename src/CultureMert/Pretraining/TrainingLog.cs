@@ -1,6 +1,4 @@
 using System.Globalization;
-using CultureMert.Batch;
-using CultureMert.Checkpoints;
 using CultureMert.Reports;
 using ScottPlot;
 using CultureMert.IO;
@@ -25,16 +23,15 @@ public sealed class TrainingLog : IDisposable
     {
         Path = path;
         Columns = columns;
-        var header = string.Join(",", columns);
-        var keep = new List<string>();
+        var keep = new List<string[]>();
         if (resumeStep > 0 && File.Exists(path))
         {
-            var lines = File.ReadAllLines(path);
-            if (lines.Length == 0 || lines[0] != header)
-                throw new InvalidDataException($"{path}: its columns differ from this run's ({header}); move it away to resume.");
-            keep.AddRange(lines.Skip(1).Where(l => int.TryParse(l.Split(',')[0], CultureInfo.InvariantCulture, out var s) && s < resumeStep));
+            var table = Csv.Read(path);
+            if (!table.Header.SequenceEqual(columns))
+                throw new InvalidDataException($"{path}: its columns differ from this run's ({string.Join(",", columns)}); move it away to resume.");
+            keep.AddRange(table.Rows.Where(r => r.Int(0) < resumeStep).Select(r => r.Fields));
         }
-        AtomicFile.WriteText(path, string.Join("\n", keep.Prepend(header)) + "\n");
+        Csv.Write(path, columns, keep);
         writer = new StreamWriter(path, append: true) { AutoFlush = true };
     }
 
@@ -43,7 +40,7 @@ public sealed class TrainingLog : IDisposable
         var cells = row.Cells().ToList();
         if (!cells.Select(c => c.Column).SequenceEqual(Columns))
             throw new InvalidOperationException($"{Path}: a row with columns {string.Join(",", cells.Select(c => c.Column))} under the header {string.Join(",", Columns)}.");
-        writer.WriteLine(string.Join(",", cells.Select(c => Format(c.Value))));
+        writer.WriteLine(string.Join(",", cells.Select(c => Csv.Field(Format(c.Value)))));
     }
 
     private static string Format(object v) => v switch
@@ -62,18 +59,18 @@ public sealed class TrainingLog : IDisposable
     /// </summary>
     public static void Plot(string csv, string png, IReadOnlyList<(string Name, int FirstStep)> stages)
     {
-        var rows = Manifest.ReadRows(csv).Where(r => r.Count > 1).ToList();
-        if (rows.Count < 2) return;
-        var header = rows[0];
-        int Col(string n) => header.IndexOf(n);
-        double At(List<string> r, int c) => c >= 0 && c < r.Count && double.TryParse(r[c], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : double.NaN;
-        var data = rows.Skip(1).ToList();
+        var table = Csv.Read(csv);
+        if (table.Rows.Count < 1) return;
+        var header = table.Header;
+        int Col(string n) => table.Column(n);
+        double At(CsvRow r, int c) => r.Double(c) ?? double.NaN;
+        var data = table.Rows;
         var steps = data.Select(r => At(r, Col("step")) + 1).ToArray();
         var loss = data.Select(r => At(r, Col("loss"))).ToArray();
         var lr = data.Select(r => At(r, Col("lr"))).ToArray();
         double[] MeanOf(string prefix)
         {
-            var cols = header.Select((h, i) => (h, i)).Where(x => x.h.StartsWith(prefix)).Select(x => x.i).ToArray();
+            var cols = header.Select((h, i) => (h, i)).Where(x => x.h.StartsWith(prefix, StringComparison.Ordinal)).Select(x => x.i).ToArray();
             return data.Select(r => cols.Average(c => At(r, c))).ToArray();
         }
         var window = Math.Max(1, Math.Min(50, steps.Length / 10));

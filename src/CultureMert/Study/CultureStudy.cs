@@ -99,10 +99,8 @@ public static class CultureStudy
         var job = new TokenizeJob(teacher, cqt, paths.Targets, overwrite: false);
         var rows = job.Run(BatchJob.Plan([Path.Combine(paths.Corpus, "audio")], paths.Targets), cancel: cancel);
         foreach (var bad in rows.Where(r => r.Status == "error")) log($"warning: {bad.Error}");
-        var labels = new StringBuilder("path,culture\n");
-        foreach (var c in corpus.Clips) labels.Append(Manifest.Csv(c.Path)).Append(',').Append(c.Culture).Append('\n');
         var cultureCsv = Path.Combine(paths.Tokens, "cultures.csv");
-        AtomicFile.WriteText(cultureCsv, labels.ToString());
+        Csv.Write(cultureCsv, ["path", "culture"], corpus.Clips.Select(c => new[] { c.Path, c.Culture }));
         TokenStatistics.Compute([paths.Targets], cultureCsv).Write(paths.Tokens);
     }
 

@@ -1,3 +1,4 @@
+using CultureMert.IO;
 using CultureMert.Audio;
 using CultureMert.Batch;
 using CultureMert.Checkpoints;
@@ -42,9 +43,9 @@ public class PretrainingTargetsPipelineTests
             return Enumerable.Range(0, 4).Select(t => codes.Count(c => c == t) / (double)codes.Length).ToArray();
         }
         static double H(IEnumerable<double> p) => -p.Where(x => x > 0).Sum(x => x * Math.Log2(x));
-        var rows = Manifest.ReadRows(dir["stats/divergence.csv"]);
-        var header = rows[0];
-        var pairs = rows.Skip(1).Where(r => r.Count == header.Count && r[header.IndexOf("codebook")] == "mean").ToList();
+        var table = Csv.Read(dir["stats/divergence.csv"]);
+        var header = table.Header.ToList();
+        var pairs = table.Rows.Where(r => r.Count == header.Count && r[header.IndexOf("codebook")] == "mean").ToList();
         Assert.Equal(3, pairs.Count);                                                  // the three unordered culture pairs
         var byCulture = DemoAudio.Pieces.ToDictionary(p => p.Name.Split('-')[0], p => Histogram(p.Name));
         foreach (var r in pairs)

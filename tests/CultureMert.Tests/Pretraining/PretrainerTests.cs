@@ -6,6 +6,7 @@ using CultureMert.Model;
 using CultureMert.Pretraining;
 using TorchSharp;
 using static TorchSharp.torch;
+using CultureMert.IO;
 
 namespace CultureMert.Tests.Pretraining;
 
@@ -37,8 +38,8 @@ public class PretrainerTests
 
     static List<Dictionary<string, string>> Log(string runDir)
     {
-        var rows = Manifest.ReadRows(Path.Combine(runDir, "log.csv")).Where(r => r.Count > 1).ToList();
-        return rows.Skip(1).Select(r => rows[0].Zip(r).ToDictionary(x => x.First, x => x.Second)).ToList();
+        var log = Csv.Read(Path.Combine(runDir, "log.csv"));
+        return log.Rows.Select(r => log.Header.Zip(r.Fields).ToDictionary(x => x.First, x => x.Second)).ToList();
     }
 
     static double D(string s) => double.Parse(s, CultureInfo.InvariantCulture);

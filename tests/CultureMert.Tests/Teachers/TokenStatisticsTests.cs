@@ -6,6 +6,7 @@ using CultureMert.Batch;
 using CultureMert.Reports;
 using CultureMert.Teachers;
 using static TorchSharp.torch;
+using CultureMert.IO;
 
 namespace CultureMert.Tests.Teachers;
 
@@ -257,9 +258,9 @@ public class TokenStatisticsTests
         static double Cos(double[] a, double[] b) => a.Zip(b, (x, y) => x * y).Sum() / Math.Sqrt(a.Sum(x => x * x) * b.Sum(x => x * x));
 
         // histograms.csv: every non-zero count, nothing else
-        var hist = Manifest.ReadRows(dir["out/histograms.csv"]);
-        Assert.Equal(["culture", "codebook", "token", "count", "probability"], hist[0]);
-        var rows = hist.Skip(1).Where(r => r.Count > 1).ToList();
+        var hist = Csv.Read(dir["out/histograms.csv"]);
+        Assert.Equal(["culture", "codebook", "token", "count", "probability"], hist.Header);
+        var rows = hist.Rows;
         Assert.Equal(cultures.Sum(c => Enumerable.Range(0, Nq).Sum(q => Row(c, q).Count(x => x > 0))), rows.Count);
         foreach (var r in rows)
         {
@@ -269,7 +270,7 @@ public class TokenStatisticsTests
         }
 
         // divergence.csv: every pair once, per codebook and the mean
-        var div = Manifest.ReadRows(dir["out/divergence.csv"]).Skip(1).Where(r => r.Count > 1).ToList();
+        var div = Csv.Read(dir["out/divergence.csv"]).Rows;
         Assert.Equal(3 * (Nq + 1), div.Count);
         foreach (var r in div)
         {
