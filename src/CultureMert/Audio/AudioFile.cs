@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using CultureMert.Checkpoints;
 using CultureMert.IO;
 
 namespace CultureMert.Audio;

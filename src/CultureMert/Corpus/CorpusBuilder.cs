@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CultureMert.Audio;
-using CultureMert.Checkpoints;
 using CultureMert.Corpus.Datasets;
 using CultureMert.IO;
 

@@ -1,4 +1,3 @@
-using CultureMert.Audio;
 using CultureMert.Checkpoints;
 using CultureMert.Model;
 using TorchSharp;

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CultureMert.Batch;
-using CultureMert.Checkpoints;
 using CultureMert.Reports;
 using CultureMert.IO;
 

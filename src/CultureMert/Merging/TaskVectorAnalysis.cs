@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using CultureMert.Batch;
 using CultureMert.Checkpoints;
 using CultureMert.Reports;
 using TorchSharp;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using CultureMert.Checkpoints;
 using CultureMert.IO;
 
 namespace CultureMert.Model;

@@ -1,4 +1,3 @@
-using CultureMert.Checkpoints;
 using ScottPlot;
 using CultureMert.IO;
 

@@ -1,13 +1,11 @@
 using System.Globalization;
 using System.Text;
 using CultureMert.Batch;
-using CultureMert.Checkpoints;
 using CultureMert.Corpus;
 using CultureMert.Embedding;
 using CultureMert.Evaluation;
 using CultureMert.Merging;
 using CultureMert.Pretraining;
-using CultureMert.Reports;
 using CultureMert.Teachers;
 using CultureMert.IO;
 

@@ -1,5 +1,4 @@
 using CultureMert.Batch;
-using CultureMert.Checkpoints;
 using CultureMert.Cli;
 using CultureMert.IO;
 

@@ -1,5 +1,4 @@
 using CultureMert.IO;
-using CultureMert.Batch;
 using CultureMert.Tests.Merging;
 
 namespace CultureMert.Tests.Cli;

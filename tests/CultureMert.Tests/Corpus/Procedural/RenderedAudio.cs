@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Numerics;
-using CultureMert.Audio;
 using CultureMert.Corpus;
 using NAudio.Midi;
 
