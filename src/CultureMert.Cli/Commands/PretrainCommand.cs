@@ -114,7 +114,7 @@ static class PretrainCommand
     static PretrainResult Run(Recipe recipe, string outDir, PretrainOptions options, CancellationToken cancel)
     {
         static string Line(PretrainProgress p) =>
-            FormattableString.Invariant($"step {p.Step}/{p.TotalSteps} [{p.Stage}] loss {p.Loss:F3} acc {p.Accuracy:P1} lr {p.Lr:G3} {p.AudioSecondsPerSecond:F1} audio-s/s") +
+            FormattableString.Invariant($"step {p.Step}/{p.TotalSteps} [{p.Stage}] loss {p.Loss:F3} acc {p.Accuracy:P1} lr {p.Lr:G3} {p.StepsPerSecond:F2} steps/s {p.AudioSecondsPerSecond:F1} audio-s/s") +
             (p.Eta is { } eta ? $" ETA {eta:hh\\:mm\\:ss}" : "");
         if (!Progress.Interactive)
         {

@@ -18,6 +18,9 @@ public sealed record PretrainOptions(int? MaxSteps = null, bool Resume = false, 
 public sealed record PretrainProgress(int Step, int TotalSteps, int StopAt, string Stage, double Loss, double Accuracy, double Lr,
                                       double AudioSecondsPerSecond, TimeSpan Elapsed, int StepsThisRun)
 {
+    /// <summary>Steps per second over this run (since start or resume), start-up excluded.</summary>
+    public double StepsPerSecond => StepsThisRun == 0 ? double.NaN : StepsThisRun / Elapsed.TotalSeconds;
+    /// <summary>Time to <see cref="StopAt"/> at this run's mean step time.</summary>
     public TimeSpan? Eta => StepsThisRun == 0 ? null : TimeSpan.FromSeconds(Elapsed.TotalSeconds / StepsThisRun * (StopAt - Step));
 }
 
@@ -68,13 +71,13 @@ public static class Pretrainer
                 var timer = Stopwatch.StartNew();
                 var stats = session.TrainStep(stage, optimizer, step, seconds);
                 timer.Stop();
-                var row = new TrainingLogRow(step, stage.Name, lr, stats, timer.Elapsed.TotalMilliseconds,
-                                             recipe.BatchSize * recipe.GradAccumulation * recipe.CropSeconds / timer.Elapsed.TotalSeconds,
-                                             Environment.WorkingSet / (1024.0 * 1024), session.Sources.Select(s => (s, seconds[s])).ToList());
+                var audioPerSecond = recipe.BatchSize * recipe.GradAccumulation * recipe.CropSeconds / timer.Elapsed.TotalSeconds;
                 (step, stepsThisRun) = (step + 1, stepsThisRun + 1);
-                csv?.Write(row);
-                progress?.Report(new PretrainProgress(step, recipe.TotalSteps, stopAt, stage.Name, stats.Loss, stats.Acc.Average(), lr,
-                                                      row.AudioSecondsPerSecond, clock.Elapsed, stepsThisRun));
+                var done = new PretrainProgress(step, recipe.TotalSteps, stopAt, stage.Name, stats.Loss, stats.Acc.Average(), lr,
+                                                audioPerSecond, clock.Elapsed, stepsThisRun);
+                csv?.Write(new TrainingLogRow(step - 1, stage.Name, lr, stats, timer.Elapsed.TotalMilliseconds, audioPerSecond, done.Eta?.TotalSeconds ?? 0,
+                                              Environment.WorkingSet / (1024.0 * 1024), session.Sources.Select(s => (s, seconds[s])).ToList()));
+                progress?.Report(done);
                 if (!lead) continue;
                 var atStageEnd = step == plan.EndOf(index);
                 var stopping = stop.Latch();                                       // decided where a checkpoint can precede it

@@ -17,7 +17,7 @@ public sealed class TrainingLog : IDisposable
 
     /// <summary>The columns: those of a <see cref="TrainingLogRow"/> (one list names and fills them, so they cannot drift apart).</summary>
     public static List<string> ColumnsFor(int codebooks, IEnumerable<string> sources) =>
-        new TrainingLogRow(0, "", 0, new StepStats(codebooks), 0, 0, 0, sources.Select(s => (s, 0.0)).ToList()).Cells().Select(c => c.Column).ToList();
+        new TrainingLogRow(0, "", 0, new StepStats(codebooks), 0, 0, 0, 0, sources.Select(s => (s, 0.0)).ToList()).Cells().Select(c => c.Column).ToList();
 
     public TrainingLog(string path, IReadOnlyList<string> columns, int resumeStep)
     {
@@ -123,8 +123,9 @@ public sealed class TrainingLog : IDisposable
 
 /// <summary>One row of log.csv: optimiser step <paramref name="Step"/> (0-based) and how it went.</summary>
 /// <param name="Seconds">seconds of audio drawn from each source so far, in the log's source order</param>
+/// <param name="EtaSeconds">time left to the run's last step at this run's mean step time</param>
 public sealed record TrainingLogRow(int Step, string Stage, double Lr, StepStats Stats, double MsPerStep, double AudioSecondsPerSecond,
-                                    double RssMib, IReadOnlyList<(string Source, double Seconds)> Seconds)
+                                    double EtaSeconds, double RssMib, IReadOnlyList<(string Source, double Seconds)> Seconds)
 {
     /// <summary>The cells in column order: step, stage, loss, lr first (the contract), then the per-term figures.</summary>
     public IEnumerable<(string Column, object Value)> Cells()
@@ -134,7 +135,8 @@ public sealed record TrainingLogRow(int Step, string Stage, double Lr, StepStats
         return [("step", Step), ("stage", Stage), ("loss", s.Loss), ("lr", Lr), ("ce", s.Ce.Sum()),
                 .. PerCodebook("ce", s.Ce), .. PerCodebook("acc", s.Acc), .. PerCodebook("chance", s.Chance),
                 ("features_pen", s.FeaturesPen), ("cqt_mse", s.CqtMse), ("grad_norm", s.GradNorm), ("masked_frames", (long)s.MaskedFrames),
-                ("ms_per_step", MsPerStep), ("audio_s_per_s", AudioSecondsPerSecond), ("rss_mib", RssMib),
+                ("ms_per_step", MsPerStep), ("steps_per_s", 1000 / MsPerStep), ("audio_s_per_s", AudioSecondsPerSecond), ("eta_s", EtaSeconds),
+                ("rss_mib", RssMib),
                 .. Seconds.Select(x => ($"seconds_{x.Source}", (object)x.Seconds))];   // cumulative seconds of audio drawn from each source
     }
 }
