@@ -127,18 +127,18 @@ internal sealed class PretrainSession : IDisposable
         var (first, stride) = world is null ? (0, 1) : (world.Rank, world.Size);
         for (var micro = first; micro < Recipe.GradAccumulation; micro += stride)
             MicroBatch(stage, step, micro, stats, drawn);
+        var times = stats.Times;
         if (world is not null)
         {
             var keys = seconds.Keys.Order(StringComparer.Ordinal).ToList();
-            stats = stats.SumOver(world, keys);                                 // each rank's share of the step's figures
+            stats = times.Time(StepTimes.Phase.AllReduce, () => stats.SumOver(world, keys));   // each rank's share of the step's figures
             foreach (var k in keys) seconds[k] += stats.Drawn[k];
-            TensorCollectives.AllReduceGradients(world, optimizer.Parameters);   // each already divided by accum
+            times.Time(StepTimes.Phase.AllReduce, () => TensorCollectives.AllReduceGradients(world, optimizer.Parameters));   // each already divided by accum
         }
         if (!double.IsFinite(stats.Loss))
             throw new InvalidDataException($"step {step}: the loss is {stats.Loss} (diverged); lower the learning rate or check the data. The last checkpoint is intact.");
-        stats.GradNorm = Pretrainer.ClipGradNorm(optimizer.Parameters, stage.GradClip);
-        optimizer.Take();
-        optimizer.ZeroGrad();
+        stats.GradNorm = times.Time(StepTimes.Phase.Clip, () => Pretrainer.ClipGradNorm(optimizer.Parameters, stage.GradClip));
+        times.Time(StepTimes.Phase.Optimizer, () => { optimizer.Take(); optimizer.ZeroGrad(); });
         return stats;
     }
 
@@ -149,22 +149,34 @@ internal sealed class PretrainSession : IDisposable
     /// </summary>
     void MicroBatch(StageRecipe stage, int step, int micro, StepStats stats, Dictionary<string, double> drawn)
     {
-        var (recipe, accum) = (Recipe, Recipe.GradAccumulation);
+        var (recipe, accum, times) = (Recipe, Recipe.GradAccumulation, stats.Times);
         var rng = new Random(Pretrainer.StepSeed(recipe.Seed, step, micro));
         manual_seed(Pretrainer.StepSeed(recipe.Seed, step, micro) ^ 0x5DEECE66DL);   // dropout and LayerDrop
-        using var batch = data.Draw(stage.Mix, recipe.BatchSize, rng);
+        using var batch = times.Time(StepTimes.Phase.Data, () => data.Draw(stage.Mix, recipe.BatchSize, rng));
         foreach (var (s, v) in batch.Seconds) drawn[s] = drawn.GetValueOrDefault(s) + v;
+        var (audio, mask) = times.Time(StepTimes.Phase.Data, () => NoiseAndMask(batch, rng));
+        using var terms = times.Time(StepTimes.Phase.Forward, () => objective.Loss(model, audio.to(device), mask.to(device), batch.Codes.to(device), batch.Cqt.to(device)));
+        times.Time(StepTimes.Phase.Backward, () =>
+        {
+            using var a = ((double)accum).ToScalar();                                          // held: see FeaturePenalty.ScaleGradient
+            terms.Total.div(a).backward();
+        });
+        using (no_grad())
+            stats.Add(terms, batch.Codes[mask], accum);                                         // targets (S, n_q) of the S masked frames
+    }
+
+    /// <summary>The batch's audio with in-batch noise mixed in (recipe permitting), and its span mask (B, T); padding never masked.</summary>
+    (Tensor Audio, Tensor Mask) NoiseAndMask(TrainingBatch batch, Random rng)
+    {
+        var recipe = Recipe;
         var audio = batch.Audio;
         if (recipe.NoiseProbability > 0)
             audio = NoiseMixture.Apply(audio, rng, mixtureProb: 1 - recipe.NoiseProbability,
                 minLength: (int)(recipe.NoiseMinSeconds * PretrainData.SampleRate), maxLength: (int)(recipe.NoiseMaxSeconds * PretrainData.SampleRate),
                 maxNoises: recipe.NoiseMaxSegments).Mixed;
         var mask = SpanMasking.ComputeMaskIndices(recipe.BatchSize, data.CropFrames, rng, recipe.MaskProb, recipe.MaskLength)
-                   .logical_and(batch.Valid);                                                  // (B, T); padding never masked
-        using var terms = objective.Loss(model, audio.to(device), mask.to(device), batch.Codes.to(device), batch.Cqt.to(device));
-        using (var a = ((double)accum).ToScalar()) terms.Total.div(a).backward();    // Scalar held: see FeaturePenalty.ScaleGradient
-        using (no_grad())
-            stats.Add(terms, batch.Codes[mask], accum);                                         // targets (S, n_q) of the S masked frames
+                   .logical_and(batch.Valid);
+        return (audio, mask);
     }
 
     // ---- set-up helpers ----------------------------------------------------------------------------------------------

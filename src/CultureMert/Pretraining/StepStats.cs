@@ -21,6 +21,8 @@ public sealed record StepStats
     /// straight into the run's totals, see <see cref="Pretrainer"/>).</summary>
     public Dictionary<string, double> Drawn { get; private init; } = [];
     public double GradNorm { get; set; }                    // before clipping
+    /// <summary>Where this rank's step went (not summed over ranks).</summary>
+    public StepTimes Times { get; } = new();
 
     public StepStats(int codebooks) => (Ce, Acc, Chance) = (new double[codebooks], new double[codebooks], new double[codebooks]);
 
@@ -65,4 +67,37 @@ public sealed record StepStats
         Ce = Ce.Select(f).ToArray(), Acc = Acc.Select(f).ToArray(), Chance = Chance.Select(f).ToArray(),
         Drawn = sources.ToDictionary(s => s, s => f(Drawn.GetValueOrDefault(s))),
     };
+}
+
+/// <summary>
+/// Milliseconds of one step by phase, on this rank: data (crops, teacher targets, noise, mask), forward (model and
+/// loss), backward, all-reduce (figures and gradients over the ranks), clip, optimiser (AdamW and zeroing the gradients).
+/// Host time: on a GPU, work still queued when a phase ends is counted in a later one.
+/// </summary>
+public sealed class StepTimes
+{
+    public double Data { get; private set; }
+    public double Forward { get; private set; }
+    public double Backward { get; private set; }
+    public double AllReduce { get; private set; }
+    public double Clip { get; private set; }
+    public double Optimizer { get; private set; }
+
+    public enum Phase { Data, Forward, Backward, AllReduce, Clip, Optimizer }
+
+    /// <summary>Runs <paramref name="work"/> and adds its wall time to <paramref name="phase"/>.</summary>
+    public T Time<T>(Phase phase, Func<T> work)
+    {
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var result = work();
+        var ms = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        _ = phase switch
+        {
+            Phase.Data => Data += ms, Phase.Forward => Forward += ms, Phase.Backward => Backward += ms,
+            Phase.AllReduce => AllReduce += ms, Phase.Clip => Clip += ms, _ => Optimizer += ms,
+        };
+        return result;
+    }
+
+    public void Time(Phase phase, Action work) => Time(phase, () => { work(); return 0; });
 }

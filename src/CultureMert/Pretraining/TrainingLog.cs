@@ -135,7 +135,8 @@ public sealed record TrainingLogRow(int Step, string Stage, double Lr, StepStats
         return [("step", Step), ("stage", Stage), ("loss", s.Loss), ("lr", Lr), ("ce", s.Ce.Sum()),
                 .. PerCodebook("ce", s.Ce), .. PerCodebook("acc", s.Acc), .. PerCodebook("chance", s.Chance),
                 ("features_pen", s.FeaturesPen), ("cqt_mse", s.CqtMse), ("grad_norm", s.GradNorm), ("masked_frames", (long)s.MaskedFrames),
-                ("ms_per_step", MsPerStep), ("steps_per_s", 1000 / MsPerStep), ("audio_s_per_s", AudioSecondsPerSecond), ("eta_s", EtaSeconds),
+                ("ms_per_step", MsPerStep), ("ms_data", s.Times.Data), ("ms_forward", s.Times.Forward), ("ms_backward", s.Times.Backward),
+                ("ms_allreduce", s.Times.AllReduce), ("ms_clip", s.Times.Clip), ("ms_optimizer", s.Times.Optimizer), ("steps_per_s", 1000 / MsPerStep), ("audio_s_per_s", AudioSecondsPerSecond), ("eta_s", EtaSeconds),
                 ("rss_mib", RssMib),
                 .. Seconds.Select(x => ($"seconds_{x.Source}", (object)x.Seconds))];   // cumulative seconds of audio drawn from each source
     }

@@ -76,7 +76,7 @@ public class PretrainerTests
         var (la, lb) = (Log(dir["a"]), Log(dir["b"]));
         Assert.Equal(12, lb.Count);
         foreach (var (ra, rb) in la.Zip(lb))
-            foreach (var col in ra.Keys.Where(c => c is not ("ms_per_step" or "steps_per_s" or "audio_s_per_s" or "eta_s" or "rss_mib")))
+            foreach (var col in ra.Keys.Where(c => !c.StartsWith("ms_") && c is not ("steps_per_s" or "audio_s_per_s" or "eta_s" or "rss_mib")))
                 Assert.True(ra[col] == rb[col], $"log.csv step {ra["step"]}, column {col}: {ra[col]} vs {rb[col]}");
         Assert.True(File.Exists(Path.Combine(dir["a"], "loss.png")));
     }

@@ -78,12 +78,12 @@ public class RunFolderTests
     public void TrainingLog_WritesATypedRowUnderTheHeader()
     {
         using var dir = new Fixtures.TempDir();
-        Assert.Equal("step,stage,loss,lr,ce,ce_0,ce_1,acc_0,acc_1,chance_0,chance_1,features_pen,cqt_mse,grad_norm,masked_frames,ms_per_step,steps_per_s,audio_s_per_s,eta_s,rss_mib,seconds_a,seconds_w",
+        Assert.Equal("step,stage,loss,lr,ce,ce_0,ce_1,acc_0,acc_1,chance_0,chance_1,features_pen,cqt_mse,grad_norm,masked_frames,ms_per_step,ms_data,ms_forward,ms_backward,ms_allreduce,ms_clip,ms_optimizer,steps_per_s,audio_s_per_s,eta_s,rss_mib,seconds_a,seconds_w",
                      string.Join(",", TrainingLog.ColumnsFor(2, ["a", "w"])));
         var stats = OneMicroBatchOfTwo();
         stats.GradNorm = 0.125;
         using (var log = new TrainingLog(dir["log.csv"], TrainingLog.ColumnsFor(2, ["a", "w"]), 0))
             log.Write(new TrainingLogRow(7, "s1", 1e-3, stats, 250, 32, 60.5, 100.5, [("a", 12.5), ("w", 3)]));
-        Assert.Equal("7,s1,1.5,0.001,1.5,0.5,1,0.25,0.375,0.333333,0.5,0.25,0.125,0.125,3,250,4,32,60.5,100.5,12.5,3", File.ReadAllLines(dir["log.csv"])[1]);
+        Assert.Equal("7,s1,1.5,0.001,1.5,0.5,1,0.25,0.375,0.333333,0.5,0.25,0.125,0.125,3,250,0,0,0,0,0,0,4,32,60.5,100.5,12.5,3", File.ReadAllLines(dir["log.csv"])[1]);
     }
 }
