@@ -37,11 +37,15 @@ internal sealed class PretrainSession : IDisposable
     readonly PretrainData data;
     readonly PreprocessorConfig preprocessor;
     readonly string? baseDir;
+    readonly StagePlan plan;
+    readonly int stopAt;
+    readonly BatchPrefetch prefetch;
 
     public PretrainSession(Recipe recipe, string outDir, PretrainOptions options, Action<string> log)
     {
         (Recipe, Run, world, device) = (recipe, new RunFolder(outDir), options.World, options.Device ?? CPU);
         Lead = world is null || world.Rank == 0;
+        (plan, stopAt, prefetch) = (new StagePlan(recipe), Math.Min(recipe.TotalSteps, options.MaxSteps ?? int.MaxValue), new BatchPrefetch(Prepare));
         Resumed = FindResumePoint(options, log);
         try
         {
@@ -126,7 +130,7 @@ internal sealed class PretrainSession : IDisposable
         var drawn = world is null ? seconds : stats.Drawn;
         var (first, stride) = world is null ? (0, 1) : (world.Rank, world.Size);
         for (var micro = first; micro < Recipe.GradAccumulation; micro += stride)
-            MicroBatch(stage, step, micro, stats, drawn);
+            MicroBatch(step, micro, stats, drawn);
         var times = stats.Times;
         if (world is not null)
         {
@@ -143,18 +147,17 @@ internal sealed class PretrainSession : IDisposable
     }
 
     /// <summary>
-    /// Micro-batch <paramref name="micro"/> of step <paramref name="step"/>: crops → clean targets → in-batch noise → span
-    /// mask → loss / accum → backward. The batch, its noise and its mask are drawn on the CPU from generators seeded by
-    /// (seed, step, micro) and moved to the device for the forward; the figures are read back on the CPU.
+    /// Micro-batch <paramref name="micro"/> of step <paramref name="step"/>: its crops, clean targets, in-batch noise and
+    /// span mask (prepared on the CPU by <see cref="Prepare"/>, on the prefetch worker while the previous one trained),
+    /// moved to the device → loss / accum → backward; the figures are read back on the CPU.
     /// </summary>
-    void MicroBatch(StageRecipe stage, int step, int micro, StepStats stats, Dictionary<string, double> drawn)
+    void MicroBatch(int step, int micro, StepStats stats, Dictionary<string, double> drawn)
     {
         var (recipe, accum, times) = (Recipe, Recipe.GradAccumulation, stats.Times);
-        var rng = new Random(Pretrainer.StepSeed(recipe.Seed, step, micro));
-        manual_seed(Pretrainer.StepSeed(recipe.Seed, step, micro) ^ 0x5DEECE66DL);   // dropout and LayerDrop
-        using var batch = times.Time(StepTimes.Phase.Data, () => data.Draw(stage.Mix, recipe.BatchSize, rng));
+        using var prepared = times.Time(StepTimes.Phase.Data, () => prefetch.Take(step, micro, After(step, micro)));   // the wait for it
+        var (batch, audio, mask) = prepared;
         foreach (var (s, v) in batch.Seconds) drawn[s] = drawn.GetValueOrDefault(s) + v;
-        var (audio, mask) = times.Time(StepTimes.Phase.Data, () => NoiseAndMask(batch, rng));
+        manual_seed(Pretrainer.StepSeed(recipe.Seed, step, micro) ^ 0x5DEECE66DL);   // dropout and LayerDrop
         using var terms = times.Time(StepTimes.Phase.Forward, () => objective.Loss(model, audio.to(device), mask.to(device), batch.Codes.to(device), batch.Cqt.to(device)));
         times.Time(StepTimes.Phase.Backward, () =>
         {
@@ -163,6 +166,23 @@ internal sealed class PretrainSession : IDisposable
         });
         using (no_grad())
             stats.Add(terms, batch.Codes[mask], accum);                                         // targets (S, n_q) of the S masked frames
+    }
+
+    /// <summary>Micro-batch <paramref name="micro"/> of <paramref name="step"/>, drawn from its own seeded generator (on the prefetch worker).</summary>
+    PreparedBatch Prepare(int step, int micro)
+    {
+        var rng = new Random(Pretrainer.StepSeed(Recipe.Seed, step, micro));
+        var batch = data.Draw(plan.At(step).Stage.Mix, Recipe.BatchSize, rng);
+        var (audio, mask) = NoiseAndMask(batch, rng);
+        return new PreparedBatch(batch, audio, mask);
+    }
+
+    /// <summary>The micro-batch this rank runs after (step, micro), or null after the run's last.</summary>
+    (int Step, int Micro)? After(int step, int micro)
+    {
+        var stride = world?.Size ?? 1;
+        if (micro + stride < Recipe.GradAccumulation) return (step, micro + stride);
+        return step + 1 < stopAt ? (step + 1, world?.Rank ?? 0) : null;
     }
 
     /// <summary>The batch's audio with in-batch noise mixed in (recipe permitting), and its span mask (B, T); padding never masked.</summary>
@@ -231,6 +251,7 @@ internal sealed class PretrainSession : IDisposable
 
     public void Dispose()
     {
+        prefetch.Dispose();                                                  // before the data it draws from
         data?.Dispose();
         objective?.Dispose();
         model?.Dispose();
