@@ -110,6 +110,11 @@ if [ "$only" != embed ]; then
     dotnet "$bench_dll" train "${args[@]}" >> "$train"
     [ "$has_ref" = 1 ] && /usr/bin/python3 "$here/reference_train.py" "${args[@]}" >> "$train"
   done
+  # A real pre-training run's step split (data wait, forward, backward, all-reduce, clip, optimiser) from its log.csv.
+  echo "[bench] pretrain step split: tiny recipe, 40 steps" >&2
+  rm -rf "$results/pretrain-split"
+  dotnet "$CULTUREMERT_CLI_DLL" pretrain --recipe "$CULTUREMERT_ROOT/recipes/tiny-two-stage.json" --out "$results/pretrain-split" \
+    --max-steps 40 --threads "$threads" > /dev/null
 fi
 /usr/bin/python3 - "$raw" "$has_ref" "$teachers" "$train" "$results" <<'PY' | tee "$results/latest.md"
 import json, sys, platform, os
@@ -178,4 +183,15 @@ if train:
         ratio = f"{r['audio_s_per_s'] / ref[key]['audio_s_per_s']:.2f}x" if key in ref and r["impl"] == "culturemert" else ""
         print(f"| {r['impl']} | {r['size']} | {r['params'] / 1e6:.1f} M | {r['batch']} | {r['steps']} | {r['ms_per_step']:.0f} ({r['ms_per_step_min']:.0f}) "
               f"| {r['audio_s_per_s']:.2f} | {r['peak_rss_mib']} | {ratio} |")
+split = os.path.join(results, "pretrain-split", "log.csv")
+if train and os.path.exists(split):
+    import csv
+    steps = list(csv.DictReader(open(split)))[10:]                       # after 10 warm-up steps
+    total = sum(float(r["ms_per_step"]) for r in steps) / len(steps)
+    phases = ["data", "forward", "backward", "allreduce", "clip", "optimizer"]
+    print(f"\nPre-training step split: recipes/tiny-two-stage.json, steps 10-{len(steps) + 9} of log.csv, {total:.1f} ms/step\n")
+    print("| " + " | ".join(phases) + " |")
+    print("| " + " | ".join("---" for _ in phases) + " |")
+    means = [sum(float(r["ms_" + p]) for r in steps) / len(steps) for p in phases]
+    print("| " + " | ".join(f"{m:.1f} ms ({100 * m / total:.1f} %)" for m in means) + " |")
 PY
