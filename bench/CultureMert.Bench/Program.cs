@@ -36,7 +36,7 @@ using static TorchSharp.torch;
 //                                                             CNN's widest conv1d: the bound the forward is measured against
 //   precision --model DIR [--batch B]                         bf16 vs fp32 hidden states (and vs a fixture's golden when DIR
 //                                                             has expected.safetensors): relative L2, pooled cosine, speed-up
-//   train    [--size tiny|95m] [--batch B] [--crop-seconds S] [--steps N] [--warmup W] [--threads T]
+//   train    [--size tiny|small|95m] [--batch B] [--crop-seconds S] [--steps N] [--warmup W] [--threads T] [--precision fp32|bf16]
 //                                                             one pre-training step (forward, loss, backward, clip, AdamW) on
 //                                                             random data, ms/step: the counterpart of reference_train.py
 //   csv      [--rows N] [--repeats R]                          Sep vs CsvHelper: median ms to parse an N-row manifest
@@ -169,6 +169,7 @@ try
         var config = MertConfig.Preset(size == "95m" ? "mert-95m" : size);
         var cropSeconds = double.Parse(Str("--crop-seconds") ?? "5", CultureInfo.InvariantCulture);
         var (steps, warmup) = (Arg("--steps", 5), Arg("--warmup", 1));
+        var trainPrecision = Precisions.Parse(Str("--precision") ?? "fp32");   // bf16: mixed, as pretrain's precision bf16
         manual_seed(0);                                                       // dropout and LayerDrop
         using var model = new MertModel(config).InitializeWeights(0);
         using var objective = new MertObjective(config, Enumerable.Repeat(1024, 8).ToArray());
@@ -195,7 +196,9 @@ try
             using var scope = NewDisposeScope();
             phaseClock.Restart();
             var mask = SpanMasking.ComputeMaskIndices(batch, frames, maskRng); // (B, T)
-            using var terms = objective.Loss(model, audio, mask, targets, cqt);
+            ObjectiveTerms terms;
+            using (MixedPrecision.Enter(trainPrecision)) terms = objective.Loss(model, audio, mask, targets, cqt);
+            using var owned = terms;
             var loss = terms.Total.item<float>();                             // synchronises, as Python's loss.item()
             Phase("forward_ms");
             terms.Total.backward();
@@ -220,7 +223,7 @@ try
         var sec = times.Average();
         Console.WriteLine(JsonSerializer.Serialize(new
         {
-            impl = "culturemert", workload = "train", size, batch, crop_seconds = cropSeconds, frames, steps, warmup,
+            impl = "culturemert", workload = "train", size, precision = trainPrecision.Name(), batch, crop_seconds = cropSeconds, frames, steps, warmup,
             ms_per_step = Math.Round(sec * 1000, 1), ms_per_step_min = Math.Round(times.Min() * 1000, 1),
             audio_s_per_s = batch * cropSeconds / sec, peak_rss_mib = Math.Round(Rss("VmHWM")), threads,
             @params = named.Sum(p => p.Param.numel()), loss_first = Math.Round(losses[0], 4), loss_last = Math.Round(losses[^1], 4),

@@ -15,10 +15,10 @@ static class Common
     }
 
     /// <summary>Parses --precision; says so on stderr when bf16 will run on a CPU that has no native bf16.</summary>
-    public static Embedding.Precision ParsePrecision(string name, TorchSharp.torch.Device device)
+    public static Model.Precision ParsePrecision(string name, TorchSharp.torch.Device device)
     {
-        var precision = Embedding.Precisions.Parse(name);
-        if (precision == Embedding.Precision.BFloat16 && device.type == TorchSharp.DeviceType.CPU && ComputeDevice.CpuHasNativeBf16() == false)
+        var precision = Model.Precisions.Parse(name);
+        if (precision == Model.Precision.BFloat16 && device.type == TorchSharp.DeviceType.CPU && ComputeDevice.CpuHasNativeBf16() == false)
             Console.Error.WriteLine("note: this CPU has no native bfloat16 (AVX-512 BF16 or AMX): --precision bf16 is likely slower than fp32 here.");
         return precision;
     }

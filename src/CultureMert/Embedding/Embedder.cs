@@ -7,32 +7,6 @@ namespace CultureMert.Embedding;
 
 public enum Pooling { Mean, None }
 
-/// <summary>
-/// The number format the model computes in. <see cref="Float32"/> is exact to the reference (parity ≤ 1e-4);
-/// <see cref="BFloat16"/> runs every layer in bfloat16 (8-bit mantissa): about 2× faster on CPUs with AVX-512 BF16 or
-/// AMX, with frame-level hidden states 1–2 % (relative L2) off fp32 (bench/RESULTS.md, "Precision").
-/// Outputs are float32 either way.
-/// </summary>
-public enum Precision { Float32, BFloat16 }
-
-/// <summary>
-/// How a <see cref="Precision"/> is spelled in <c>--precision</c>, output metadata and reports (fp32, bf16). Text becomes a
-/// precision once, by <see cref="Parse"/>, where it enters (the CLI).
-/// </summary>
-public static class Precisions
-{
-    public static string Name(this Precision precision) => precision == Precision.BFloat16 ? "bf16" : "fp32";
-
-    /// <summary>Parses <c>fp32</c> (or <c>float32</c>) and <c>bf16</c> (or <c>bfloat16</c>), in any case.</summary>
-    /// <exception cref="ArgumentException">any other text; the message lists the valid names</exception>
-    public static Precision Parse(string name) => name.ToLowerInvariant() switch
-    {
-        "fp32" or "float32" => Precision.Float32,
-        "bf16" or "bfloat16" => Precision.BFloat16,
-        _ => throw new ArgumentException($"--precision {name}: expected fp32 or bf16."),
-    };
-}
-
 /// <summary>What <c>culturemert embed</c> computes per file.</summary>
 public sealed record EmbedOptions
 {

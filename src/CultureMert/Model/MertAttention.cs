@@ -30,10 +30,9 @@ public sealed class MertAttention : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var (B, T, C) = (x.size(0), x.size(1), x.size(2));
-        Tensor Heads(Linear proj) => proj.call(x).view(B, T, heads, C / heads).transpose(1, 2); // (batch, heads, frames, head_dim)
-        var y = nn.functional.scaled_dot_product_attention(Heads(q_proj), Heads(k_proj), Heads(v_proj),
-            p: training ? dropout : 0.0);                                                         // (batch, heads, frames, head_dim)
-        return out_proj.call(y.transpose(1, 2).reshape(B, T, C)).MoveToOuterDisposeScope();
+        Tensor Heads(Linear proj) => MixedPrecision.Linear(proj, x).view(B, T, heads, C / heads).transpose(1, 2); // (batch, heads, frames, head_dim)
+        var y = MixedPrecision.Attention(Heads(q_proj), Heads(k_proj), Heads(v_proj), training ? dropout : 0.0); // (batch, heads, frames, head_dim)
+        return MixedPrecision.Linear(out_proj, y.transpose(1, 2).reshape(B, T, C)).MoveToOuterDisposeScope();
     }
 }
 
@@ -58,7 +57,7 @@ public sealed class MertFeedForward : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = intermediate_dropout.call(Activations.Apply(activation, intermediate_dense.call(x)));  // (batch, frames, intermediate)
-        return output_dropout.call(output_dense.call(x)).MoveToOuterDisposeScope();
+        x = intermediate_dropout.call(Activations.Apply(activation, MixedPrecision.Linear(intermediate_dense, x)));  // (batch, frames, intermediate)
+        return output_dropout.call(MixedPrecision.Linear(output_dense, x)).MoveToOuterDisposeScope();
     }
 }

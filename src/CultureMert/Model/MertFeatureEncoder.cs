@@ -40,7 +40,7 @@ public sealed class MertConvLayer : nn.Module<Tensor, Tensor>
         // Each intermediate is dropped as soon as the next exists: block 0's are the largest tensors of the model
         // (batch × 512 × samples / 5 floats, about 200 MB at batch 4 × 5 s), so only two are alive at a time, not three.
         // (Under autograd the graph keeps what backward needs; disposing the handle frees nothing it uses.)
-        var y = Convolutions.Conv1d(x, conv.weight!, conv.bias, stride);
+        var y = MixedPrecision.Conv1d(x, conv.weight!, conv.bias, stride);
         if (layer_norm is not null)
         {
             var normed = channelLayerNorm
@@ -99,6 +99,6 @@ public sealed class MertFeatureProjection : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = layer_norm is null ? features : layer_norm.call(features);
-        return dropout.call(projection.call(x)).MoveToOuterDisposeScope();
+        return dropout.call(MixedPrecision.Linear(projection, x)).MoveToOuterDisposeScope();
     }
 }

@@ -32,7 +32,7 @@ public sealed class WeightNormConv1d : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return Convolutions.Conv1d(x, Weight(), bias, padding: padding, groups: groups).MoveToOuterDisposeScope();
+        return MixedPrecision.Conv1d(x, Weight(), bias, padding: padding, groups: groups).MoveToOuterDisposeScope();
     }
 }
 

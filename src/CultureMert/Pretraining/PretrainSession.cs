@@ -66,6 +66,7 @@ internal sealed class PretrainSession : IDisposable
             LoadWeights(log);
             Named = model.named_parameters().Select(kv => (kv.name, kv.parameter)).Concat(objective.NamedHeads()).ToList();
             if (world is not null) TensorCollectives.Broadcast(world, Named.Select(p => (Tensor)p.Param).ToList(), root: 0);
+            if (recipe.Precision == Precision.BFloat16) log("precision: bf16 mixed (matrix products in bf16; norms, softmax, heads, loss, weights and AdamW in fp32)");
             Sources = recipe.Sources.Keys.Where(files.ContainsKey).OrderBy(s => s, StringComparer.Ordinal).ToList();
         }
         catch { Dispose(); throw; }
@@ -74,6 +75,8 @@ internal sealed class PretrainSession : IDisposable
     /// <summary>Checks the run folder against the options; the newest checkpoint and its state when resuming.</summary>
     (string, TrainingState)? FindResumePoint(PretrainOptions options, Action<string> log)
     {
+        if (Recipe.Precision == Precision.BFloat16 && !options.AllowSlowBf16 && MixedPrecision.SlowerThanFp32(device, ComputeDevice.CpuHasNativeBf16()) is { } why)
+            throw new ArgumentException($"{Recipe.SourceFile}: precision bf16 refused: {why} Train in fp32 (the default), or pass --allow-slow-bf16 to check bf16's numerics anyway.");
         if (world is not null && Recipe.GradAccumulation % world.Size != 0)
             throw new ArgumentException($"{Recipe.SourceFile}: grad_accumulation {Recipe.GradAccumulation} is not a multiple of the {world.Size} ranks (each rank runs every {world.Size}th micro-batch of a step); set grad_accumulation to a multiple of {world.Size} or launch a divisor of {Recipe.GradAccumulation} ranks.");
         Run.Create(Lead);
@@ -83,6 +86,8 @@ internal sealed class PretrainSession : IDisposable
         if (options.MaxSteps is < 1) throw new ArgumentException($"--max-steps must be ≥ 1, got {options.MaxSteps}.");
         if (latest is null && options.Resume) log($"no checkpoint in {Run.Checkpoints} yet: starting at step 0");
         var state = latest is null ? null : RunFolder.LoadState(latest);
+        if (state is not null && (state.Precision ?? Precision.Float32.Name()) != Recipe.Precision.Name())
+            throw new ArgumentException($"{latest}: trained in {state.Precision ?? "fp32"}, and this run asks for {Recipe.Precision.Name()}; resume in {state.Precision ?? "fp32"} (a resumed run repeats the uninterrupted one bit for bit only in its own precision), or choose another --out.");
         if (state is not null && state.RecipeHash != Recipe.Hash)
             throw new ArgumentException($"{latest}: written under another recipe (hash {state.RecipeHash}, this one {Recipe.Hash}); resume with the same recipe file or choose another --out.");
         if (Lead) Run.CopyRecipe(Recipe);
@@ -158,7 +163,11 @@ internal sealed class PretrainSession : IDisposable
         var (batch, audio, mask) = prepared;
         foreach (var (s, v) in batch.Seconds) drawn[s] = drawn.GetValueOrDefault(s) + v;
         manual_seed(Pretrainer.StepSeed(recipe.Seed, step, micro) ^ 0x5DEECE66DL);   // dropout and LayerDrop
-        using var terms = times.Time(StepTimes.Phase.Forward, () => objective.Loss(model, audio.to(device), mask.to(device), batch.Codes.to(device), batch.Cqt.to(device)));
+        using var terms = times.Time(StepTimes.Phase.Forward, () =>
+        {
+            using var precision = MixedPrecision.Enter(recipe.Precision);                       // backward replays the recorded casts
+            return objective.Loss(model, audio.to(device), mask.to(device), batch.Codes.to(device), batch.Cqt.to(device));
+        });
         times.Time(StepTimes.Phase.Backward, () =>
         {
             using var a = ((double)accum).ToScalar();                                          // held: see FeaturePenalty.ScaleGradient

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CultureMert.Checkpoints;
 using CultureMert.Distributed;
+using CultureMert.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,7 +13,9 @@ namespace CultureMert.Pretraining;
 /// <param name="World">the ranks of a data-parallel run (MPI), or null for one process</param>
 /// <param name="Device">where the model, heads, optimiser state and each step's batch live (null: the CPU); batches are
 /// drawn, noised and masked on the CPU from the step's seeded generators, so a seed means the same data on every device</param>
-public sealed record PretrainOptions(int? MaxSteps = null, bool Resume = false, ICommunicator? World = null, Device? Device = null);
+/// <param name="AllowSlowBf16">train a bf16 recipe even on a CPU without native bf16, where it is slower than fp32
+/// (<see cref="MixedPrecision.SlowerThanFp32"/>): for checking numerics, not for speed</param>
+public sealed record PretrainOptions(int? MaxSteps = null, bool Resume = false, ICommunicator? World = null, Device? Device = null, bool AllowSlowBf16 = false);
 
 /// <summary>What a running pre-training reports after each step (and once before the first).</summary>
 public sealed record PretrainProgress(int Step, int TotalSteps, int StopAt, string Stage, double Loss, double Accuracy, double Lr,
@@ -84,7 +87,7 @@ public static class Pretrainer
                 if (atStageEnd || step % recipe.CheckpointEvery == 0 || step == stopAt || stopping)
                 {
                     var adamStep = atStageEnd ? 0 : optimizer.Updates;                                 // 0: the next stage starts afresh
-                    lastCheckpoint = run.SaveCheckpoint(new TrainingState(step, atStageEnd ? index + 1 : index, adamStep, recipe.Hash, new(seconds)),
+                    lastCheckpoint = run.SaveCheckpoint(new TrainingState(step, atStageEnd ? index + 1 : index, adamStep, recipe.Hash, new(seconds), recipe.Precision.Name()),
                                                         recipe.KeepCheckpoints, dir => { session.WriteWeights(dir); optimizers.Save(dir, adamStep); });
                 }
                 if (!atStageEnd) continue;

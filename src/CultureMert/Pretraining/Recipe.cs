@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CultureMert.Corpus;
 using CultureMert.IO;
+using CultureMert.Model;
 
 namespace CultureMert.Pretraining;
 
@@ -78,6 +79,8 @@ public sealed record Recipe
     public double NoiseMinSeconds { get; init; } = 0.5;
     public double NoiseMaxSeconds { get; init; } = 1.0;
     public int NoiseMaxSegments { get; init; } = 3;
+    /// <summary>fp32, or bf16 mixed precision (<see cref="MixedPrecision"/>: fp32 master weights, products in bf16).</summary>
+    public Precision Precision { get; init; } = Precision.Float32;
     /// <summary>The recipe file's text hash: a checkpoint resumes only under the recipe that wrote it.</summary>
     public string Hash { get; init; } = "";
     public string SourceFile { get; init; } = "";
@@ -152,7 +155,7 @@ public sealed record Recipe
         {
             OnlyKeys(o, "", "base", "init_seed", "base_heads", "targets", "sources", "stages", "crop_seconds", "pad_short", "batch_size",
                      "grad_accumulation", "seed", "checkpoint_every", "keep_checkpoints", "mask_prob", "mask_length", "noise_probability",
-                     "noise_min_seconds", "noise_max_seconds", "noise_max_segments", "description");
+                     "noise_min_seconds", "noise_max_seconds", "noise_max_segments", "precision", "description");
             var d = Defaults;
             var baseSpec = Get<string>(o, "", "base", "", required: true);
             if (!baseSpec.StartsWith("init:")) baseSpec = PathOf(baseSpec);
@@ -181,6 +184,7 @@ public sealed record Recipe
                 NoiseMinSeconds = Get(o, "", "noise_min_seconds", d.NoiseMinSeconds),
                 NoiseMaxSeconds = Get(o, "", "noise_max_seconds", d.NoiseMaxSeconds),
                 NoiseMaxSegments = Get(o, "", "noise_max_segments", d.NoiseMaxSegments),
+                Precision = PrecisionOf(o),
             });
         }
 
@@ -309,6 +313,13 @@ public sealed record Recipe
             return mix;
         }
 
+        private Precision PrecisionOf(JsonObject o)
+        {
+            var name = Get(o, "", "precision", Defaults.Precision.Name());
+            try { return Precisions.Parse(name); }
+            catch (ArgumentException) { throw Error("precision", $"expected fp32 or bf16, got '{name}'"); }
+        }
+
         /// <summary>Parsed here, once: the rest of the code sees an <see cref="LrDecay"/>.</summary>
         private LrDecay Decay(JsonObject o, string w)
         {
@@ -353,6 +364,7 @@ public sealed record Recipe
             Put(o, "seed", r.Seed, d.Seed);
             Put(o, "checkpoint_every", r.CheckpointEvery, d.CheckpointEvery);
             Put(o, "keep_checkpoints", r.KeepCheckpoints, d.KeepCheckpoints);
+            Put(o, "precision", r.Precision.Name(), d.Precision.Name());
             o["stages"] = new JsonArray([.. r.Stages.Select(Stage)]);
             return o;
         }

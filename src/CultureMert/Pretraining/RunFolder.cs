@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CultureMert.IO;
+using CultureMert.Model;
 
 namespace CultureMert.Pretraining;
 
@@ -74,6 +75,7 @@ public sealed class RunFolder(string path)
             var info = new JsonObject
             {
                 ["stage"] = stage, ["step"] = step, ["base"] = recipe.Base, ["recipe"] = recipe.SourceFile, ["recipe_sha256"] = recipe.Hash,
+                ["precision"] = recipe.Precision.Name(),
                 ["seconds_per_source"] = new JsonObject(seconds.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(Math.Round(kv.Value, 3))))),
             };
             AtomicFile.WriteText(System.IO.Path.Combine(dir, "training.json"), info.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -85,7 +87,8 @@ public sealed class RunFolder(string path)
 /// <param name="Stage">the stage the next step belongs to</param>
 /// <param name="AdamStep">updates the current stage's AdamW has taken (0: the stage starts with fresh moments)</param>
 /// <param name="Seconds">seconds of audio drawn from each source so far</param>
-public sealed record TrainingState(int Step, int Stage, long AdamStep, string RecipeHash, Dictionary<string, double> Seconds)
+/// <param name="Precision">fp32 or bf16 (<see cref="Model.Precisions"/>); absent in checkpoints from before bf16 training: fp32</param>
+public sealed record TrainingState(int Step, int Stage, long AdamStep, string RecipeHash, Dictionary<string, double> Seconds, string? Precision = null)
 {
     public void Save(string path) => AtomicFile.WriteText(path, JsonSerializer.Serialize(this, Options) + "\n");
 

@@ -3,6 +3,7 @@ using CultureMert.Batch;
 using CultureMert.Checkpoints;
 using CultureMert.Cli;
 using CultureMert.Embedding;
+using CultureMert.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -20,8 +20,8 @@ public class PretrainerTests
     const string CptStage1 = "[\"feature_projection.*\", \"masked_spec_embed\", \"encoder.layer_norm.*\", \"encoder.layers.*\", \"final_proj.*\", \"label_embs_concat\", \"encoder_cqt_model.*\"]";
 
     /// <summary>Two stages of 6 steps of 2 × 4 crops: stage 1 with the CNN frozen on a 80/20 mix, stage 2 everything on one source.</summary>
-    static Recipe TwoStage(Fixtures.TempDir dir, string name = "r.json") => Write(dir, name, $$"""
-        { "base": "init:tiny", "targets": { "teacher": "kmeans-fit", "k": 8 },
+    static Recipe TwoStage(Fixtures.TempDir dir, string name = "r.json", string precision = "fp32") => Write(dir, name, $$"""
+        { "base": "init:tiny", "precision": "{{precision}}", "targets": { "teacher": "kmeans-fit", "k": 8 },
           "sources": { "a": { "synthesize": { "piece": "makam-hicaz", "clips": 3, "seconds": 3, "seed": 1 } },
                        "w": { "synthesize": { "piece": "western-major", "clips": 3, "seconds": 3, "seed": 2 } } },
           "crop_seconds": 1, "batch_size": 4, "grad_accumulation": 2, "seed": 7, "checkpoint_every": 4,
@@ -46,26 +46,30 @@ public class PretrainerTests
 
     static byte[] Bytes(string path) => File.ReadAllBytes(path);
 
-    [Fact]
-    public void Pretrain_InterruptedAndResumedTwice_EqualsOneStraightRunBitForBit()
+    /// <summary>bf16 runs here even on a CPU without native bf16 (<see cref="PretrainOptions.AllowSlowBf16"/>): the numerics are the same.</summary>
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("bf16")]
+    public void Pretrain_InterruptedAndResumedTwice_EqualsOneStraightRunBitForBit(string precision)
     {
         using var dir = new Fixtures.TempDir();
-        var recipe = TwoStage(dir);
+        var recipe = TwoStage(dir, precision: precision);
+        var options = new PretrainOptions(AllowSlowBf16: true);
         var logLines = new List<string>();
-        var straight = Pretrainer.Run(recipe, dir["a"], new PretrainOptions(), logLines.Add);
+        var straight = Pretrainer.Run(recipe, dir["a"], options, logLines.Add);
         Assert.True(straight.Finished);
         Assert.Equal(12, straight.Step);
 
         // Interrupted (Ctrl-C) after step 4 of stage 1, resumed with --max-steps 9 (into stage 2), resumed to the end.
         using var cancel = new CancellationTokenSource();
-        var first = Pretrainer.Run(recipe, dir["b"], new PretrainOptions(), _ => { },
+        var first = Pretrainer.Run(recipe, dir["b"], options, _ => { },
                                    new SyncProgress<PretrainProgress>(p => { if (p.Step == 4) cancel.Cancel(); }), cancel.Token);
         Assert.True(first.Interrupted);
         Assert.Equal(4, first.Step);
         Assert.EndsWith("step-0000004", first.LastCheckpoint);
-        var second = Pretrainer.Run(recipe, dir["b"], new PretrainOptions(MaxSteps: 9, Resume: true), _ => { });
+        var second = Pretrainer.Run(recipe, dir["b"], options with { MaxSteps = 9, Resume = true }, _ => { });
         Assert.Equal((9, false, false), (second.Step, second.Finished, second.Interrupted));
-        var third = Pretrainer.Run(recipe, dir["b"], new PretrainOptions(Resume: true), _ => { });
+        var third = Pretrainer.Run(recipe, dir["b"], options with { Resume = true }, _ => { });
         Assert.True(third.Finished);
 
         foreach (var stage in new[] { "s1", "s2" })
@@ -79,6 +83,35 @@ public class PretrainerTests
             foreach (var col in ra.Keys.Where(c => !c.StartsWith("ms_") && c is not ("steps_per_s" or "audio_s_per_s" or "eta_s" or "rss_mib")))
                 Assert.True(ra[col] == rb[col], $"log.csv step {ra["step"]}, column {col}: {ra[col]} vs {rb[col]}");
         Assert.True(File.Exists(Path.Combine(dir["a"], "loss.png")));
+        Assert.Equal(precision, RunFolder.LoadState(third.LastCheckpoint).Precision);
+        Assert.Contains($"\"precision\": \"{precision}\"", File.ReadAllText(Path.Combine(dir["a"], "stages", "s2", "training.json")));
+    }
+
+    [Fact]
+    public void Pretrain_ResumeInAnotherPrecision_IsRefused()
+    {
+        using var dir = new Fixtures.TempDir();
+        var recipe = TwoStage(dir);
+        Pretrainer.Run(recipe, dir["run"], new PretrainOptions(MaxSteps: 1), _ => { });
+        var e = Assert.Throws<ArgumentException>(() =>
+            Pretrainer.Run(recipe with { Precision = Precision.BFloat16 }, dir["run"], new PretrainOptions(Resume: true, AllowSlowBf16: true), _ => { }));
+        Assert.Contains("trained in fp32, and this run asks for bf16", e.Message);
+    }
+
+    /// <summary>Without <see cref="PretrainOptions.AllowSlowBf16"/>, bf16 trains only where <see cref="MixedPrecision.SlowerThanFp32"/> finds no reason against it.</summary>
+    [Fact]
+    public void Pretrain_Bf16_RefusedBeforeAnyWorkWhereSlowerThanFp32()
+    {
+        using var dir = new Fixtures.TempDir();
+        var recipe = TwoStage(dir, precision: "bf16");
+        if (MixedPrecision.SlowerThanFp32(CPU, ComputeDevice.CpuHasNativeBf16()) is { } why)
+        {
+            var e = Assert.Throws<ArgumentException>(() => Pretrainer.Run(recipe, dir["run"], new PretrainOptions(MaxSteps: 1), _ => { }));
+            Assert.Contains("precision bf16 refused: " + why, e.Message);
+            Assert.Contains("--allow-slow-bf16", e.Message);
+            Assert.False(Directory.Exists(dir["run"]), "a refused run must not create its folder");
+        }
+        else Assert.Equal(1, Pretrainer.Run(recipe, dir["run"], new PretrainOptions(MaxSteps: 1), _ => { }).Step);
     }
 
     [Fact]

@@ -29,6 +29,7 @@ public class RecipeTests
         Assert.Equal((0.9, 0.98, 1e-6, 0.01, 10.0), (s.Beta1, s.Beta2, s.Eps, s.WeightDecay, s.GradClip));   // MERT-v1's fairseq settings
         Assert.Equal(["*"], s.Trainable);
         Assert.Equal((5.0, 0.8, 5, 0.5), (r.CropSeconds, r.MaskProb, r.MaskLength, r.NoiseProbability));
+        Assert.Equal(CultureMert.Model.Precision.Float32, r.Precision);
         Assert.Equal(Path.Combine(dir.Path, "sub", "w.csv"), r.Sources["w"].Manifest);            // relative to the recipe
         Assert.Equal(16, r.Hash.Length);
     }
@@ -42,6 +43,7 @@ public class RecipeTests
     [InlineData("\"stages\": [ { \"steps\": \"ten\", \"peak_lr\": 1e-3, \"mix\": { \"a\": 1 } } ]", "stages[0].steps: expected a number")]
     [InlineData("\"stages\": []", "stages: at least one stage is required")]
     [InlineData("\"batch_size\": 0, \"stages\": [ { \"steps\": 10, \"peak_lr\": 1e-3, \"mix\": { \"a\": 1 } } ]", "batch_size must be ≥ 1")]
+    [InlineData("\"precision\": \"fp16\", \"stages\": [ { \"steps\": 10, \"peak_lr\": 1e-3, \"mix\": { \"a\": 1 } } ]", "precision: expected fp32 or bf16, got 'fp16'")]
     public void Load_BadSetting_NamesTheFileAndKey(string stagesAndMore, string expected)
     {
         using var dir = new Fixtures.TempDir();
@@ -127,6 +129,7 @@ public class RecipeTests
             ],
             CropSeconds = 2.5, PadShort = true, BatchSize = 3, GradAccumulation = 2, Seed = 7, CheckpointEvery = 20, KeepCheckpoints = 5,
             MaskProb = 0.65, MaskLength = 10, NoiseProbability = 0, NoiseMinSeconds = 0.25, NoiseMaxSeconds = 0.75, NoiseMaxSegments = 1,
+            Precision = CultureMert.Model.Precision.BFloat16,
         },
         _ => new Recipe
         {
