@@ -4,8 +4,11 @@ torchaudio's wav2vec2_model at MERT-v1-95M's shape (or a tiny one), random weigh
 The objective follows docs spec mert.md §4/§7 (fairseq MERT_RVQ-VAE_CQT_95M): CNN gradient x0.1, features_pen,
 span masking (p 0.8, length 5, same count per row), learned mask embedding, 8 EnCodec codebooks predicted with the
 HuBERT cosine-similarity / 0.1 classifier on masked frames, CQT reconstruction (MSE) on masked frames.
-Not modelled: in-batch noise mixing (under no_grad, cheap) and fp16. One configuration per process; prints one JSON line.
-usage: reference_train.py [--size tiny|95m] [--batch B] [--crop-seconds S] [--steps N] [--warmup W] [--threads T]"""
+Not modelled: in-batch noise mixing (under no_grad, cheap) and fp16. --precision bf16: the forward and loss under
+torch.autocast("cpu", torch.bfloat16) (fp32 weights and AdamW), the usual PyTorch mixed precision on a CPU.
+One configuration per process; prints one JSON line.
+usage: reference_train.py [--size tiny|small|95m] [--batch B] [--crop-seconds S] [--steps N] [--warmup W] [--threads T]
+                          [--precision fp32|bf16]"""
 import argparse, json, os, resource, time
 import torch
 import torch.nn as nn
@@ -13,7 +16,8 @@ import torch.nn.functional as F
 from torchaudio.models import wav2vec2_model
 
 p = argparse.ArgumentParser()
-p.add_argument("--size", choices=["tiny", "95m"], default="tiny")
+p.add_argument("--size", choices=["tiny", "small", "95m"], default="tiny")
+p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
 p.add_argument("--batch", type=int, default=2); p.add_argument("--crop-seconds", type=float, default=5.0)
 p.add_argument("--steps", type=int, default=5); p.add_argument("--warmup", type=int, default=1)
 p.add_argument("--threads", type=int, default=os.cpu_count()); p.add_argument("--seed", type=int, default=0)
@@ -25,6 +29,8 @@ CODEBOOKS, CLASSES, FINAL_DIM, CQT_BINS = 8, 1024, 64, 336
 kernels = [(10, 5)] + [(3, 2)] * 4 + [(2, 2)] * 2
 if a.size == "95m":
     conv_dim, hidden, layers, heads, ff, pos_k, pos_g = 512, 768, 12, 12, 3072, 128, 16
+elif a.size == "small":                                                     # MertConfig.Preset("small")
+    conv_dim, hidden, layers, heads, ff, pos_k, pos_g = 128, 256, 4, 4, 1024, 64, 16
 else:
     conv_dim, hidden, layers, heads, ff, pos_k, pos_g = 32, 64, 2, 4, 128, 16, 4
 convs = [(conv_dim, k, s) for k, s in kernels]
@@ -93,7 +99,8 @@ def loss_fn():
 
 
 def step():
-    loss = loss_fn()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+        loss = loss_fn()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(params, 10.0)
     opt.step()
@@ -108,7 +115,7 @@ for _ in range(a.steps):
     losses.append(step())
     times.append(time.perf_counter() - t0)
 sec = sum(times) / len(times)
-print(json.dumps({"impl": f"pytorch (torch {torch.__version__})", "workload": "train", "size": a.size,
+print(json.dumps({"impl": f"pytorch (torch {torch.__version__})", "workload": "train", "size": a.size, "precision": a.precision,
                   "batch": a.batch, "crop_seconds": a.crop_seconds, "frames": frames, "steps": a.steps,
                   "warmup": a.warmup, "ms_per_step": round(sec * 1000, 1),
                   "ms_per_step_min": round(min(times) * 1000, 1), "audio_s_per_s": a.batch * a.crop_seconds / sec,

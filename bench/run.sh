@@ -102,13 +102,19 @@ if [ "$only" != train ]; then
   dotnet "$bench_dll" cqt --clips 8 --threads "$threads" >> "$teachers"
 fi
 if [ "$only" != embed ]; then
-  # One pre-training step (forward + backward + clip + AdamW) on random data, the same settings on both sides.
-  for cfg in "tiny 8 10" "95m 2 3"; do
+  # One pre-training step (forward + backward + clip + AdamW) on random data, the same settings on both sides; bf16
+  # mixed precision (ours: precision bf16; PyTorch: autocast) only where the CPU multiplies bf16 natively.
+  precisions=fp32
+  if grep -qwE "avx512_bf16|amx_bf16" /proc/cpuinfo; then precisions="fp32 bf16"
+  else echo "[bench] this CPU has no native bf16 (avx512_bf16/amx_bf16): the training step is timed in fp32 only" >&2; fi
+  for cfg in "tiny 8 10" "small 8 5" "95m 2 3"; do
     read -r size b steps <<< "$cfg"
-    args=(--size "$size" --batch "$b" --crop-seconds 5 --steps "$steps" --threads "$threads")
-    echo "[bench] train $size batch $b" >&2
-    dotnet "$bench_dll" train "${args[@]}" >> "$train"
-    [ "$has_ref" = 1 ] && /usr/bin/python3 "$here/reference_train.py" "${args[@]}" >> "$train"
+    for p in $precisions; do
+      args=(--size "$size" --batch "$b" --crop-seconds 5 --steps "$steps" --threads "$threads" --precision "$p")
+      echo "[bench] train $size batch $b $p" >&2
+      dotnet "$bench_dll" train "${args[@]}" >> "$train"
+      [ "$has_ref" = 1 ] && /usr/bin/python3 "$here/reference_train.py" "${args[@]}" >> "$train"
+    done
   done
   # A real pre-training run's step split (data wait, forward, backward, all-reduce, clip, optimiser) from its log.csv.
   echo "[bench] pretrain step split: tiny recipe, 40 steps" >&2
@@ -174,14 +180,14 @@ if teachers:
             print(f"| CQT (336 bins, hop 320) | 5 s | {r['throughput_5s']:.1f} | {r['peak_rss_mb']} |")
             print(f"| CQT (336 bins, hop 320) | 60 s | {r['throughput_60s']:.1f} | |")
 if train:
-    ref = {(r["size"], r["batch"]): r for r in train if r["impl"] != "culturemert"}
+    ref = {(r["size"], r["batch"]): r for r in train if r["impl"] != "culturemert" and r.get("precision", "fp32") == "fp32"}
     print("\nPre-training step (forward + backward + clip + AdamW), random data, 5-s crops\n")
-    print("| impl | size | params | batch | steps | ms/step (min) | audio-s/s | peak RSS (MiB) | vs PyTorch, same workload |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| impl | precision | size | params | batch | steps | ms/step (min) | audio-s/s | peak RSS (MiB) | vs PyTorch fp32, same workload |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in train:
         key = (r["size"], r["batch"])
-        ratio = f"{r['audio_s_per_s'] / ref[key]['audio_s_per_s']:.2f}x" if key in ref and r["impl"] == "culturemert" else ""
-        print(f"| {r['impl']} | {r['size']} | {r['params'] / 1e6:.1f} M | {r['batch']} | {r['steps']} | {r['ms_per_step']:.0f} ({r['ms_per_step_min']:.0f}) "
+        ratio = f"{r['audio_s_per_s'] / ref[key]['audio_s_per_s']:.2f}x" if key in ref and r is not ref[key] else ""
+        print(f"| {r['impl']} | {r.get('precision', 'fp32')} | {r['size']} | {r['params'] / 1e6:.1f} M | {r['batch']} | {r['steps']} | {r['ms_per_step']:.0f} ({r['ms_per_step_min']:.0f}) "
               f"| {r['audio_s_per_s']:.2f} | {r['peak_rss_mib']} | {ratio} |")
 split = os.path.join(results, "pretrain-split", "log.csv")
 if train and os.path.exists(split):

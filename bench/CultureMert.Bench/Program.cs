@@ -39,6 +39,7 @@ using static TorchSharp.torch;
 //   train    [--size tiny|small|95m] [--batch B] [--crop-seconds S] [--steps N] [--warmup W] [--threads T] [--precision fp32|bf16]
 //                                                             one pre-training step (forward, loss, backward, clip, AdamW) on
 //                                                             random data, ms/step: the counterpart of reference_train.py
+//   curves   --out PNG [--title T] GROUP=LOG.csv ...           loss curves of several pre-training runs, a colour per group
 //   csv      [--rows N] [--repeats R]                          Sep vs CsvHelper: median ms to parse an N-row manifest
 //                                                             (default 100,000) into typed values, and RFC 4180 cases passed
 var mode = args.Length > 0 ? args[0] : "forward";
@@ -53,6 +54,12 @@ var work = Path.Combine(Path.GetTempPath(), $"cm-bench-{Environment.ProcessId}")
 Directory.CreateDirectory(work);
 try
 {
+    if (mode == "curves")
+    {
+        var runs = args.Skip(1).Where(a => a.Contains('=') && a.EndsWith(".csv")).Select(a => (a[..a.IndexOf('=')], a[(a.IndexOf('=') + 1)..])).ToList();
+        LossCurves.SavePng(Str("--out") ?? throw new ArgumentException("curves: --out PNG is required"), Str("--title") ?? "pre-training loss", runs);
+        return;
+    }
     if (mode == "csv")
     {
         CsvBench.Run(Arg("--rows", 100_000), Arg("--repeats", 5), work);

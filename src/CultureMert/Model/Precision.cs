@@ -84,13 +84,13 @@ public static class MixedPrecision
     /// <summary>
     /// Why bf16 training would run slower than fp32 on <paramref name="device"/>, or null where it should not. On a CPU
     /// without native bf16 products (AVX-512 BF16 or AMX, <paramref name="cpuHasNativeBf16"/>) libtorch converts every bf16
-    /// operand to float and back: on an AMD EPYC with AVX2 only (Zen 3) a bf16 step of the small preset took 11–15× as long
+    /// operand to float and back: on an AMD EPYC with AVX2 and no AVX-512 a bf16 step took 6–15× as long
     /// as fp32 (bench/RESULTS.md, "bf16 mixed-precision training").
     /// </summary>
     public static string? SlowerThanFp32(Device device, bool? cpuHasNativeBf16) =>
         device.type != DeviceType.CPU || cpuHasNativeBf16 == true ? null
         : cpuHasNativeBf16 == false
-            ? "this CPU has no native bfloat16 (no avx512_bf16 or amx_bf16 in /proc/cpuinfo), so libtorch emulates bf16 products and a bf16 step is slower than fp32 (measured 11-15x slower on an AVX2-only AMD EPYC; bench/RESULTS.md)."
+            ? "this CPU has no native bfloat16 (no avx512_bf16 or amx_bf16 in /proc/cpuinfo), so libtorch emulates bf16 products and a bf16 step is slower than fp32 (measured 6-15x slower on an AMD EPYC with AVX2 and no AVX-512; bench/RESULTS.md)."
             : "cannot tell whether this CPU multiplies bfloat16 natively (no /proc/cpuinfo); without AVX-512 BF16 or AMX a bf16 step is slower than fp32.";
 
     private static Tensor Half(Tensor t) => t.to_type(ScalarType.BFloat16);
