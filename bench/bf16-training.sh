@@ -3,33 +3,34 @@
 # synthesised Western clips: batch 8 × 2-s crops, k-means targets) for STEPS steps, in fp32 and in bf16, with the same
 # seeds (the same initial weights, data, noise and masks per seed): final loss and masked accuracy per run, the paired
 # bf16 − fp32 difference per seed against fp32's own run-to-run spread, and a loss-curve plot.
-# usage: bench/bf16-training.sh [--steps N] [--seeds "1 2 3"] [--threads T]
-# Writes bench/results/bf16-training/{summary.csv,summary.md,loss.png} and one run folder per (precision, seed); a rerun
+# usage: bench/bf16-training.sh [--preset tiny|small] [--steps N] [--seeds "1 2 3"] [--threads T]
+# Writes bench/results/bf16-training-PRESET/{summary.csv,summary.md,loss.png} and one run folder per (precision, seed); a rerun
 # resumes unfinished runs and skips finished ones. bf16 runs with --allow-slow-bf16: on a CPU without AVX-512 BF16 or
 # AMX it is many times slower than fp32 (the numerics are the same).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cli=$("$root/scripts/bootstrap.sh")
-steps=300; seeds="1 2 3"; threads=$(nproc)
+steps=300; seeds="1 2 3"; threads=$(nproc); preset=tiny
 while [ $# -gt 0 ]; do
   case "$1" in
-    --steps) steps=$2; shift 2;; --seeds) seeds=$2; shift 2;; --threads) threads=$2; shift 2;;
+    --steps) steps=$2; shift 2;; --preset) preset=$2; shift 2;; --seeds) seeds=$2; shift 2;; --threads) threads=$2; shift 2;;
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
-out="$root/bench/results/bf16-training"
+out="$root/bench/results/bf16-training-$preset"
 mkdir -p "$out"
 dotnet build "$here/CultureMert.Bench" -c Release -v q -o "$root/artifacts/bench" >&2
 runs=()
 for seed in $seeds; do
   # The tiny recipe's base stage, shortened to STEPS with its warm-up scaled, seeded by SEED (weights and draws).
   recipe="$out/recipe-seed$seed.json"
-  /usr/bin/python3 - "$root/recipes/tiny-two-stage.json" "$recipe" "$steps" "$seed" <<'PY'
+  /usr/bin/python3 - "$root/recipes/tiny-two-stage.json" "$recipe" "$steps" "$seed" "$preset" <<'PY'
 import json, os, sys
-src, dst, steps, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+src, dst, steps, seed, preset = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 r = json.load(open(src))
-r["description"] = f"bench/bf16-training.sh: the base stage of {os.path.basename(src)}, {steps} steps, seed {seed}"
+r["description"] = f"bench/bf16-training.sh: the base stage of {os.path.basename(src)} on init:{preset}, {steps} steps, seed {seed}"
+r["base"] = f"init:{preset}"
 r["init_seed"], r["seed"], r["checkpoint_every"] = seed, seed, max(50, steps // 4)
 stage = r["stages"][0]
 stage.update(steps=steps, warmup_steps=max(1, steps // 10))
@@ -48,7 +49,7 @@ PY
   done
 done
 dotnet "$root/artifacts/bench/CultureMert.Bench.dll" curves --out "$out/loss.png" \
-  --title "tiny model, base stage: fp32 vs bf16 mixed precision (seeds $seeds)" "${runs[@]}"
+  --title "$preset model, base stage: fp32 vs bf16 mixed precision (seeds $seeds)" "${runs[@]}"
 /usr/bin/python3 - "$out" "$steps" $seeds <<'PY' | tee "$out/summary.md"
 import csv, os, statistics as st, sys
 out, steps, seeds = sys.argv[1], int(sys.argv[2]), sys.argv[3:]

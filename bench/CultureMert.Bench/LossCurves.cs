@@ -27,7 +27,10 @@ static class LossCurves
             var loss = table.Rows.Select(r => r.Double(lossCol) ?? double.NaN).ToArray();
             var mean = loss.Select((_, i) => loss.Skip(Math.Max(0, i - window + 1)).Take(Math.Min(window, i + 1)).Average()).ToArray();
             var line = plot.Add.ScatterLine(steps, mean);
-            line.Color = palette.GetColor(groups.IndexOf(group));
+            var g = groups.IndexOf(group);
+            line.Color = palette.GetColor(g);
+            line.LineWidth = g == 0 ? 4 : 1.5f;                                            // later groups drawn thin and dashed
+            if (g > 0) line.LinePattern = LinePattern.Dashed;                              // over the first: both stay visible
             if (runs.First(r => r.Group == group).Log == log) line.LegendText = group;   // one legend entry per group
         }
         plot.ShowLegend(Alignment.UpperRight);
