@@ -34,6 +34,9 @@ using static TorchSharp.torch;
 //                                                             default 211, packed in 32 MiB buckets); median ms of R
 //   gemm     [--frames F] [--threads T]                      GFLOP/s of fp32 and bf16 linear (MERT-95M FFN shapes) and the
 //                                                             CNN's widest conv1d: the bound the forward is measured against
+//   conv     [--batch B] [--precision fp32|bf16] [--threads T]  each MERT-95M conv1d shape of a 5-s clip: GFLOP/s of every
+//                                                             candidate algorithm on the real shape, and the one the
+//                                                             autotuner chose (one JSON line per shape)
 //   precision --model DIR [--batch B]                         bf16 vs fp32 hidden states (and vs a fixture's golden when DIR
 //                                                             has expected.safetensors): relative L2, pooled cosine, speed-up
 //   train    [--size tiny|95m] [--batch B] [--crop-seconds S] [--steps N] [--warmup W] [--threads T]
@@ -78,6 +81,38 @@ try
         }));
         return;
     }
+    if (mode == "conv")
+    {
+        // MERT-95M's conv1d shapes for a batch of 5-s clips at 24 kHz: the CNN's 7 blocks, then the positional conv.
+        var dtype = Str("--precision") == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        var c95 = MertConfig.Preset("mert-95m");
+        var shapes = new List<ConvShape>();
+        long samples = 5 * c95.SampleRate;
+        for (var i = 0; i < c95.ConvDim.Length; i++)
+        {
+            shapes.Add(ConvShape.Of(batch, i == 0 ? 1 : c95.ConvDim[i - 1], samples, c95.ConvDim[i], c95.ConvKernel[i], c95.ConvStride[i], 0, 1, 1, dtype));
+            samples = (samples - c95.ConvKernel[i]) / c95.ConvStride[i] + 1;
+        }
+        shapes.Add(ConvShape.Of(batch, c95.HiddenSize, samples, c95.HiddenSize, c95.NumConvPosEmbeddings, 1, c95.NumConvPosEmbeddings / 2, 1,
+                                c95.NumConvPosEmbeddingGroups, dtype));
+        foreach (var (shape, i) in shapes.Select((sh, i) => (sh, i)))
+        {
+            var clock = Stopwatch.StartNew();
+            var chosen = ConvAutotuner.Default.Choose(shape);
+            var chooseMs = clock.Elapsed.TotalMilliseconds;
+            var source = ConvAutotuner.Default.Decisions.TryGetValue(shape.Key, out var d) ? d.Source : "rule";
+            var candidates = ConvAutotuner.Candidates(shape);
+            var (ms, gflop) = ConvAutotuner.Measure(shape, candidates, 1500, double.PositiveInfinity);
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                impl = "culturemert", mode, threads, batch, precision = dtype == ScalarType.BFloat16 ? "bf16" : "fp32",
+                layer = i < c95.ConvDim.Length ? $"cnn.{i}" : "pos_conv", shape = shape.Key, gflop = Math.Round(gflop, 2),
+                gflops = ms.ToDictionary(p => ConvAutotuner.Name(p.Key), p => Math.Round(gflop / p.Value * 1e3, 1)),
+                chosen = ConvAutotuner.Name(chosen), source, choose_ms = Math.Round(chooseMs, 1),
+            }));
+        }
+        return;
+    }
     if (mode == "gemm")
     {
         // The machine's matrix-multiply rate at the shapes of one MERT-95M 5-s clip (374 frames × 768 / 3072 features)
@@ -106,6 +141,9 @@ try
                 linear_768_3072 = Math.Round(Rate(() => nn.functional.linear(a, w1), 2.0 * frames * 768 * 3072), 1),
                 linear_3072_768 = Math.Round(Rate(() => nn.functional.linear(h, w2), 2.0 * frames * 768 * 3072), 1),
                 conv1d_512_k3_s2 = Math.Round(Rate(() => nn.functional.conv1d(cx, cw, stride: 2), 2.0 * 11999 * 512 * 512 * 3), 1),
+                // The same convolution as the model runs it: the algorithm the autotuner chose for this shape here.
+                conv1d_512_k3_s2_chosen = Math.Round(Rate(() => Convolutions.Conv1d(cx, cw, null, stride: 2), 2.0 * 11999 * 512 * 512 * 3), 1),
+                conv1d_512_k3_s2_algorithm = ConvAutotuner.Name(ConvAutotuner.Default.Choose(ConvShape.Of(cx, cw, 2, 0, 1, 1))),
             });
         }
         // FLOPs of one 5-s clip through MERT-95M (multiply-adds × 2): the CNN's convs, then the matrix products of the
