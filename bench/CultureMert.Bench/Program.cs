@@ -339,6 +339,7 @@ try
     const double clipSeconds = 5.0;
     var rng = new Random(1);
     double seconds;
+    int? chosenBatch = null;                                      // embed --batch 0: the size the job measured
     if (mode == "precision")
     {
         // bf16 against fp32 (and against a fixture's golden hidden states when --model is a fixture folder with
@@ -561,7 +562,7 @@ try
         // End to end, as `culturemert embed` runs: decode, resample 44.1→24 kHz, chunk, forward, pool, write .safetensors.
         var audioDir = Str("--audio") ?? throw new ArgumentException("embed needs --audio DIR (from make-audio)");
         var files = Directory.EnumerateFiles(audioDir).Where(AudioDecoder.IsAudioFile).Order().ToList();
-        var options = new EmbedOptions { BatchSize = batch, Precision = precisionOption };
+        var options = new EmbedOptions { BatchSize = batch > 0 ? batch : null, Precision = precisionOption };   // --batch 0: measured
         var warm = new EmbedJob(mert, options, Path.Combine(work, "warm"), true);
         warm.Run(BatchJob.Plan([files[0]], Path.Combine(work, "warm")));
         var outDir = Path.Combine(work, "out");
@@ -570,12 +571,14 @@ try
         var rows = job.Run(BatchJob.Plan([audioDir], outDir));
         seconds = clock.Elapsed.TotalSeconds;
         if (rows.Any(r => r.Status != "ok")) throw new InvalidOperationException(rows.First(r => r.Status != "ok").Error);
+        chosenBatch = job.BatchSize;
         clips = (int)Math.Round(rows.Sum(r => r.DurationSeconds ?? 0) / clipSeconds);
     }
     var peakMb = Rss("VmHWM");
     Console.WriteLine(JsonSerializer.Serialize(new
     {
-        impl = "culturemert", mode, precision = precisionOption == Precision.BFloat16 ? "bf16" : "fp32", batch, threads, clips, audio_s = clips * clipSeconds, seconds,
+        impl = "culturemert", mode, precision = precisionOption == Precision.BFloat16 ? "bf16" : "fp32",
+        batch = batch > 0 ? batch.ToString(CultureInfo.InvariantCulture) : $"auto ({(chosenBatch is { } cb ? cb.ToString(CultureInfo.InvariantCulture) : "measuring")})", threads, clips, audio_s = clips * clipSeconds, seconds,
         throughput = clips * clipSeconds / seconds, peak_rss_mb = Math.Round(peakMb),
     }));
 }
