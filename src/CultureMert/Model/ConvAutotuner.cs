@@ -34,8 +34,9 @@ public sealed record ConvDecision(ConvAlgorithm Algorithm, string Source, IReadO
 /// <remarks>
 /// A shape's key is its channels, kernel, stride, padding, dilation, groups, dtype, the batch and output length rounded
 /// down and up to powers of two, and <see cref="MachineKey"/> (CPU, ISA, libtorch, threads). The candidates run on
-/// random input of that shape (batch × frames capped so that one call is at most 0.5 GFLOP), a warm-up then up to 20
-/// calls each within about 200 ms in all (a candidate whose warm-up is 3× the best so far stops there); the fastest call wins, and libtorch keeps the shape unless another is 5 % faster.
+/// random input of that shape (batch × frames capped so that one call is at most 0.5 GFLOP), a warm-up call each, then
+/// rounds of one call per candidate (at least 2, at most 20) within about 200 ms in all, so that load from another
+/// process hits every candidate alike (a candidate 3× slower than the best stops racing); the fastest call wins, and libtorch keeps the shape unless another is 5 % faster.
 /// The decision is then fixed for the process and written to <c>conv.json</c> in the cache folder
 /// (<see cref="TuningCache.DefaultDirectory"/>), so a later process, a resumed training run included, computes exactly
 /// as the first. Measuring uses its own tensors and random generator, outside autograd: it changes neither the
@@ -158,7 +159,7 @@ public sealed class ConvAutotuner(ConvAlgorithm? forced, TuningCache? cache, dou
 
     /// <summary>
     /// Times each candidate on random input of the shape (its batch × frames cut to at most 0.5 GFLOP per call): one warm-up
-    /// call, then calls until the candidate's share of <paramref name="budgetMs"/> is spent (at least 2, at most 20).
+    /// call each, then rounds of one call per candidate until <paramref name="budgetMs"/> is spent (at least 2, at most 20).
     /// </summary>
     /// <returns>the fastest call of each candidate in milliseconds, and the GFLOP of one call</returns>
     /// <param name="callFlop">the cap on one call's work (the bench passes infinity to time the real shape)</param>
@@ -171,27 +172,27 @@ public sealed class ConvAutotuner(ConvAlgorithm? forced, TuningCache? cache, dou
         var generator = new Generator(0x5eed);                   // private: the caller's random stream is untouched
         var x = randn(new long[] { batch, shape.In, shape.SamplesFor(frames) }, generator: generator).to(shape.DType); // (batch, in, samples)
         var w = randn(new long[] { shape.Out, shape.In / shape.Groups, shape.Kernel }, generator: generator).to(shape.DType);
-        var ms = new Dictionary<ConvAlgorithm, double>();
-        var share = budgetMs / candidates.Count;
-        foreach (var c in candidates)
+        double Call(ConvAlgorithm c)
         {
-            double Call()
+            var clock = Stopwatch.StartNew();
+            using var y = Convolutions.Run(c, x, w, null, shape.Stride, shape.Padding, shape.Dilation, shape.Groups);
+            return clock.Elapsed.TotalMilliseconds;
+        }
+        // Warm-up calls (first-call kernel set-up, allocator), then rounds of one call per candidate, so that a burst of
+        // load from another process slows every candidate alike; each candidate's fastest call is its time.
+        var ms = candidates.ToDictionary(c => c, Call);
+        var spent = ms.Values.Sum();
+        var racing = candidates.Where(c => ms[c] <= DropAfterWarmUp * ms.Values.Min()).ToList();   // 3× slower cannot win
+        foreach (var c in racing) ms[c] = double.PositiveInfinity;
+        for (var round = 0; round < MaxCalls && (round < 2 || spent < budgetMs); round++)
+        {
+            foreach (var c in racing)
             {
-                var clock = Stopwatch.StartNew();
-                using var y = Convolutions.Run(c, x, w, null, shape.Stride, shape.Padding, shape.Dilation, shape.Groups);
-                return clock.Elapsed.TotalMilliseconds;
-            }
-            var spent = Call();                                  // warm-up: first-call kernel set-up, allocator
-            var best = double.PositiveInfinity;
-            // A candidate whose warm-up is already 3× slower than the best so far cannot win: no more calls of it.
-            if (ms.Count > 0 && spent > DropAfterWarmUp * ms.Values.Min()) { ms[c] = spent; continue; }
-            for (var calls = 0; calls < MaxCalls && (calls < 2 || spent < share); calls++)
-            {
-                var t = Call();
+                var t = Call(c);
                 spent += t;
-                best = Math.Min(best, t);
+                ms[c] = Math.Min(ms[c], t);
             }
-            ms[c] = best;
+            if (round == 0) racing = racing.Where(c => ms[c] <= DropAfterWarmUp * racing.Min(r => ms[r])).ToList();
         }
         return (ms, shape.Flop(batch, frames) / 1e9);
     }
