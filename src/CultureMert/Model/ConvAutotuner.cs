@@ -34,7 +34,7 @@ public sealed record ConvDecision(ConvAlgorithm Algorithm, string Source, IReadO
 /// <remarks>
 /// A shape's key is its channels, kernel, stride, padding, dilation, groups, dtype, the batch and output length rounded
 /// down and up to powers of two, and <see cref="MachineKey"/> (CPU, ISA, libtorch, threads). The candidates run on
-/// random input of that shape (batch × frames capped so that one call is at most 0.5 GFLOP), a warm-up call each, then
+/// random input of that shape (batch × frames cut until one call is at most 1 GFLOP, but at least 256 frames), a warm-up call each, then
 /// rounds of one call per candidate (at least 2, at most 20) within about 200 ms in all, so that load from another
 /// process hits every candidate alike (a candidate 3× slower than the best stops racing); the fastest call wins, and libtorch keeps the shape unless another is 5 % faster.
 /// The decision is then fixed for the process and written to <c>conv.json</c> in the cache folder
@@ -47,7 +47,7 @@ public sealed record ConvDecision(ConvAlgorithm Algorithm, string Source, IReadO
 /// </remarks>
 public sealed class ConvAutotuner(ConvAlgorithm? forced, TuningCache? cache, double budgetMs = 200)
 {
-    const double MinTunedFlop = 5e7, TuningCallFlop = 5e8, MinGain = 0.05, DropAfterWarmUp = 3;
+    const double MinTunedFlop = 5e7, TuningCallFlop = 1e9, MinGain = 0.05, DropAfterWarmUp = 3;
     const int MaxCalls = 20;
     static readonly object MeasureGate = new();            // one measurement at a time in the process: timings undisturbed by another's
 
@@ -158,7 +158,7 @@ public sealed class ConvAutotuner(ConvAlgorithm? forced, TuningCache? cache, dou
     }
 
     /// <summary>
-    /// Times each candidate on random input of the shape (its batch × frames cut to at most 0.5 GFLOP per call): one warm-up
+    /// Times each candidate on random input of the shape (its batch × frames cut to 1 GFLOP per call, ≥ 256 frames): one warm-up
     /// call each, then rounds of one call per candidate until <paramref name="budgetMs"/> is spent (at least 2, at most 20).
     /// </summary>
     /// <returns>the fastest call of each candidate in milliseconds, and the GFLOP of one call</returns>
@@ -226,12 +226,16 @@ public readonly record struct ConvShape(long Batch, long In, long Out, long Kern
     /// <summary>Input samples that give <paramref name="frames"/> output frames.</summary>
     public long SamplesFor(long frames) => Math.Max(1, (frames - 1) * Stride + Dilation * (Kernel - 1) + 1 - 2 * Padding);
 
-    /// <summary>The bucket's batch and frames, halved (frames first) until one call is at most <paramref name="flop"/>.</summary>
+    /// <summary>
+    /// The bucket's batch and frames, halved (frames first) until one call is at most <paramref name="flop"/>, but never
+    /// under 256 frames (fewer would time a different regime: the positional conv's 128 taps over 32 frames).
+    /// </summary>
     public (long Batch, long Frames) TuningSize(double flop)
     {
         var (b, f) = (BatchBucket, FramesBucket);
-        while (Flop(b, f) > flop && (b > 1 || f > 16))
-            if (f > 256 || b == 1) f /= 2; else b /= 2;
+        var minFrames = Math.Min(FramesBucket, 256);
+        while (Flop(b, f) > flop && (b > 1 || f > minFrames))
+            if (f > 1024 || b == 1) f /= 2; else b /= 2;
         return (b, f);
     }
 }

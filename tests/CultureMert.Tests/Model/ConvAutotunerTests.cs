@@ -182,8 +182,10 @@ public class ConvAutotunerTests
         Assert.Equal(11999, s.Frames);
         Assert.Equal("512->512 k3 s2 p0 d1 g1 Float32 b2 f16384", s.Key);
         Assert.Equal(s.Key, ConvShape.Of(2, 512, 20000, 512, 3, 2, 0, 1, 1, ScalarType.Float32).Key);
-        var (b, f) = s.TuningSize(5e8);
-        Assert.True(s.Flop(b, f) <= 5e8 && b >= 1 && f >= 16);
+        var (b, f) = s.TuningSize(1e9);
+        Assert.True(s.Flop(b, f) <= 1e9 && b >= 1 && f >= 256);
+        var pos = ConvShape.Of(1, 768, 375, 768, 128, 1, 64, 1, 16, ScalarType.Float32);   // 95M pos-conv: 4.8 GFLOP at f512
+        Assert.Equal((1L, 256L), pos.TuningSize(1e9));                                      // never under 256 frames
         Assert.Equal(f, ConvShape.Of(1, 512, s.SamplesFor(f), 512, 3, 2, 0, 1, 1, ScalarType.Float32).Frames);
     }
 }
