@@ -35,7 +35,7 @@ public sealed record ConvDecision(ConvAlgorithm Algorithm, string Source, IReadO
 /// A shape's key is its channels, kernel, stride, padding, dilation, groups, dtype, the batch and output length rounded
 /// down and up to powers of two, and <see cref="MachineKey"/> (CPU, ISA, libtorch, threads). The candidates run on
 /// random input of that shape (batch × frames cut until one call is at most 1 GFLOP, but at least 256 frames), a warm-up call each, then
-/// rounds of one call per candidate (at least 2, at most 20) within about 200 ms in all, so that load from another
+/// rounds of one call per candidate (at least 1, at most 20) within about 200 ms in all, so that load from another
 /// process hits every candidate alike (a candidate 3× slower than the best stops racing); the fastest call wins, and libtorch keeps the shape unless another is 5 % faster.
 /// The decision is then fixed for the process and written to <c>conv.json</c> in the cache folder
 /// (<see cref="TuningCache.DefaultDirectory"/>), so a later process, a resumed training run included, computes exactly
@@ -159,7 +159,7 @@ public sealed class ConvAutotuner(ConvAlgorithm? forced, TuningCache? cache, dou
 
     /// <summary>
     /// Times each candidate on random input of the shape (its batch × frames cut to 1 GFLOP per call, ≥ 256 frames): one warm-up
-    /// call each, then rounds of one call per candidate until <paramref name="budgetMs"/> is spent (at least 2, at most 20).
+    /// call each, then rounds of one call per candidate until <paramref name="budgetMs"/> is spent (at least 1, at most 20).
     /// </summary>
     /// <returns>the fastest call of each candidate in milliseconds, and the GFLOP of one call</returns>
     /// <param name="callFlop">the cap on one call's work (the bench passes infinity to time the real shape)</param>
@@ -184,7 +184,7 @@ public sealed class ConvAutotuner(ConvAlgorithm? forced, TuningCache? cache, dou
         var spent = ms.Values.Sum();
         var racing = candidates.Where(c => ms[c] <= DropAfterWarmUp * ms.Values.Min()).ToList();   // 3× slower cannot win
         foreach (var c in racing) ms[c] = double.PositiveInfinity;
-        for (var round = 0; round < MaxCalls && (round < 2 || spent < budgetMs); round++)
+        for (var round = 0; round < MaxCalls && (round < 1 || spent < budgetMs); round++)
         {
             foreach (var c in racing)
             {
