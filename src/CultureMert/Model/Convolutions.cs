@@ -30,7 +30,7 @@ public static class Convolutions
 
     private static int noticeShown;
 
-    /// <summary>True when libtorch's convolution would pad channels (see the remarks); such shapes take the im2col path.</summary>
+    /// <summary>True when libtorch's convolution would pad channels (see the remarks); such shapes run as matrix products only.</summary>
     public static bool UsesIm2Col(long inChannels, long outChannels, long groups)
     {
         var (perGroupIn, perGroupOut) = (inChannels / groups, outChannels / groups);

@@ -47,6 +47,23 @@ public class BatchSizerTests
     }
 
     [Fact]
+    public void Trial_UnfinishedByOneJob_GoesOnInTheNext()
+    {
+        using var dir = new Fixtures.TempDir();
+        var times = new Dictionary<int, double> { [1] = 1.0, [2] = 1.2, [4] = 0.5 };
+        var first = new BatchSizer(null, new TuningCache(dir["embed.json"]), "m", "k");
+        first.Record(1, 9.0);                                                          // warm-up
+        for (var i = 0; i < 4; i++) first.Record(first.Next, first.Next * times[first.Next]);   // 1, 2, 4, 1: the job ends
+        Assert.Null(first.Chosen);
+        var second = new BatchSizer(null, new TuningCache(dir["embed.json"]), "m", "k");
+        second.Record(1, 9.0);                                                         // its own warm-up
+        var sizes = new List<int>();
+        while (second.Chosen is null) { sizes.Add(second.Next); second.Record(second.Next, second.Next * times[second.Next]); }
+        Assert.Equal(new[] { 2, 4 }, sizes);                                           // the rest of the trial only
+        Assert.Equal(4, second.Chosen);
+    }
+
+    [Fact]
     public void GivenSize_IsUsedAsIs_AndNothingIsCached()
     {
         using var dir = new Fixtures.TempDir();
