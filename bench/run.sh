@@ -86,9 +86,16 @@ if [ "$only" != train ]; then
       [ "$has_ref" = 1 ] && bench pytorch "$mode" "$b"
     done
   done
+  # embed as the CLI runs it by default (no --batch-size): the batch size measured by a first run, then read from the
+  # cache; the first run (which measures on its own batches) is not recorded.
+  dotnet "$bench_dll" embed --batch 0 --clips "$clips" --audio "$audio" --threads "$threads" --precision fp32 "${model_args[@]}" > /dev/null
+  bench culturemert embed 0 fp32
   # The bound: this machine's GEMM rate at the model's shapes; then where the time of embed goes, stage by stage.
   echo "[bench] gemm, profile" >&2
   dotnet "$bench_dll" gemm --threads "$threads" > "$results/gemm.json"
+  # Each conv1d shape of the model: every candidate algorithm's rate on the real shape, and the autotuner's choice.
+  : > "$results/conv.jsonl"
+  for b in 1 4; do dotnet "$bench_dll" conv --batch "$b" --threads "$threads" --precision fp32 >> "$results/conv.jsonl"; done
   : > "$results/profile.jsonl"
   for p in fp32 bf16; do
     dotnet "$bench_dll" profile --batch 1 --audio "$audio" --threads "$threads" --precision "$p" "${model_args[@]}" >> "$results/profile.jsonl"
@@ -134,13 +141,15 @@ if gemm:
     # The forward's bound: each part of a 5-s clip's FLOPs at this machine's GEMM rate for its shape.
     f = gemm["clip_gflop"]
     print("\nMatrix-multiply rate (GFLOP/s) at MERT-95M's shapes, and the forward's bound for a 5-s clip\n")
-    print("| dtype | linear 768→3072 | linear 3072→768 | conv1d 512→512 k3 s2 | bound (audio-s/s) |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| dtype | linear 768→3072 | linear 3072→768 | conv1d 512→512 k3 s2 (libtorch) | the same as the model runs it (algorithm) | bound (audio-s/s) |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for g in gemm["gflops"]:
         lin = (g["linear_768_3072"] + g["linear_3072_768"]) / 2
-        sec = f["cnn"] / g["conv1d_512_k3_s2"] + (f["projection_pos_conv"] + f["layers"]) / lin
+        conv = max(g["conv1d_512_k3_s2"], g["conv1d_512_k3_s2_chosen"])   # the bound: the better of the two algorithms
+        sec = f["cnn"] / conv + (f["projection_pos_conv"] + f["layers"]) / lin
         bound["bf16" if g["dtype"] == "BFloat16" else "fp32"] = 5 / sec
-        print(f"| {g['dtype']} | {g['linear_768_3072']:.0f} | {g['linear_3072_768']:.0f} | {g['conv1d_512_k3_s2']:.0f} | {5 / sec:.2f} |")
+        print(f"| {g['dtype']} | {g['linear_768_3072']:.0f} | {g['linear_3072_768']:.0f} | {g['conv1d_512_k3_s2']:.0f} "
+              f"| {g['conv1d_512_k3_s2_chosen']:.0f} ({g['conv1d_512_k3_s2_algorithm']}) | {5 / sec:.2f} |")
     print(f"\nFLOPs per 5-s clip: CNN {f['cnn']:.1f} G, projection + positional conv {f['projection_pos_conv']:.1f} G, 12 layers {f['layers']:.1f} G.")
 if rows:
     ref = {(r["mode"], r["batch"]): r for r in rows if r["impl"] == "pytorch"}
@@ -149,12 +158,23 @@ if rows:
     print("| impl | precision | workload | batch | clips | audio-s/s | % of bound | peak RSS (MiB) | vs PyTorch fp32, same workload |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        key = (r["mode"], r["batch"])
+        key = (r["mode"], 1 if str(r["batch"]).startswith("auto") else r["batch"])   # auto: against PyTorch at batch 1
         prec = r.get("precision", "fp32")
         ratio = f"{r['throughput'] / ref[key]['throughput']:.2f}x" if key in ref and r["impl"] != "pytorch" else ""
         pct = f"{100 * r['throughput'] / bound[prec]:.0f} %" if prec in bound and r["impl"] != "pytorch" and r["mode"] == "forward" else ""
         name = r["impl"] + (f" (torch {r['torch']})" if "torch" in r else "")
         print(f"| {name} | {prec} | {r['mode']} | {r['batch']} | {r['clips']} | {r['throughput']:.2f} | {pct} | {r['peak_rss_mb']} | {ratio} |")
+conv_path = os.path.join(results, "conv.jsonl")
+convs = [json.loads(l) for l in open(conv_path) if l.strip()] if rows and os.path.exists(conv_path) else []
+if convs:
+    algos = list(dict.fromkeys(a for c in convs for a in c["gflops"]))
+    print("\nConvolutions of a 5-s clip, fp32: GFLOP/s of each algorithm on the real shape, and the autotuner's choice "
+          "(measured at first use, then read from the cache)\n")
+    print("| layer | batch | shape key | GFLOP | " + " | ".join(algos) + " | chosen (how) |")
+    print("| --- | --- | --- | --- |" + " --- |" * len(algos) + " --- |")
+    for c in convs:
+        cells = [f"{c['gflops'][a]:.0f}" if a in c["gflops"] else "–" for a in algos]
+        print(f"| {c['layer']} | {c['batch']} | `{c['shape']}` | {c['gflop']:.2f} | " + " | ".join(cells) + f" | {c['chosen']} ({c['source']}, {c['choose_ms']:.0f} ms) |")
 profile_path = os.path.join(results, "profile.jsonl")
 profiles = [json.loads(l) for l in open(profile_path) if l.strip()] if rows and os.path.exists(profile_path) else []
 if profiles:

@@ -34,6 +34,11 @@ using static TorchSharp.torch;
 //                                                             default 211, packed in 32 MiB buckets); median ms of R
 //   gemm     [--frames F] [--threads T]                      GFLOP/s of fp32 and bf16 linear (MERT-95M FFN shapes) and the
 //                                                             CNN's widest conv1d: the bound the forward is measured against
+//   conv     [--batch B] [--precision fp32|bf16] [--threads T]  each MERT-95M conv1d shape of a 5-s clip: GFLOP/s of every
+//                                                             candidate algorithm on the real shape, and the one the
+//                                                             autotuner chose (one JSON line per shape)
+//   startup  --model DIR [--threads T]                        start-up of embedding one 5-s clip: runtime start, libtorch
+//                                                             load, model load, first and second forward (seconds)
 //   precision --model DIR [--batch B]                         bf16 vs fp32 hidden states (and vs a fixture's golden when DIR
 //                                                             has expected.safetensors): relative L2, pooled cosine, speed-up
 //   train    [--size tiny|small|95m] [--batch B] [--crop-seconds S] [--steps N] [--warmup W] [--threads T] [--precision fp32|bf16]
@@ -48,6 +53,38 @@ string? Str(string name) { var i = Array.IndexOf(args, name); return i >= 0 ? ar
 var batch = Arg("--batch", mode == "train" ? 2 : 1);      // train: reference_train.py's default
 var clips = Arg("--clips", 8);
 var threads = Arg("--threads", Environment.ProcessorCount);
+if (mode == "startup")
+{
+    // Where the start-up of embedding one 5-s clip goes: .NET runtime start (process start → here), libtorch's native
+    // load (the first torch call), model load, the first forward (first-call kernel set-up and, with an empty cache, the
+    // convolution autotuning) against a second forward of the same clip (the steady state).
+    var sinceStart = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalSeconds;
+    var t = Stopwatch.StartNew();
+    torch.set_num_threads(threads);
+    var native = t.Elapsed.TotalSeconds;
+    t.Restart();
+    using var m = MertCheckpoint.Load(Str("--model") ?? throw new ArgumentException("startup needs --model DIR"));
+    var load = t.Elapsed.TotalSeconds;
+    using var clip = (torch.rand(1, 5 * m.Model.Config.SampleRate) * 0.2 - 0.1);   // (1, samples)
+    double Forward()
+    {
+        var c = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        using var _ = inference_mode();
+        m.Model.HiddenStates(clip).Last().sum().item<float>();
+        return c.Elapsed.TotalSeconds;
+    }
+    var first = Forward();
+    var second = Forward();
+    var tuned = ConvAutotuner.Default.Decisions.Values.Where(d => d.Source == "measured").ToList();
+    Console.WriteLine(JsonSerializer.Serialize(new
+    {
+        impl = "culturemert", mode, threads, runtime_start_s = Math.Round(sinceStart, 3), libtorch_load_s = Math.Round(native, 3),
+        model_load_s = Math.Round(load, 3), first_forward_s = Math.Round(first, 3), second_forward_s = Math.Round(second, 3),
+        conv_shapes_measured = tuned.Count, conv_cache = ConvAutotuner.Default.Decisions.Values.Count(d => d.Source == "cache"),
+    }));
+    return;
+}
 torch.set_num_threads(threads);
 
 var work = Path.Combine(Path.GetTempPath(), $"cm-bench-{Environment.ProcessId}");
@@ -85,6 +122,38 @@ try
         }));
         return;
     }
+    if (mode == "conv")
+    {
+        // MERT-95M's conv1d shapes for a batch of 5-s clips at 24 kHz: the CNN's 7 blocks, then the positional conv.
+        var dtype = Str("--precision") == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        var c95 = MertConfig.Preset("mert-95m");
+        var shapes = new List<ConvShape>();
+        long samples = 5 * c95.SampleRate;
+        for (var i = 0; i < c95.ConvDim.Length; i++)
+        {
+            shapes.Add(ConvShape.Of(batch, i == 0 ? 1 : c95.ConvDim[i - 1], samples, c95.ConvDim[i], c95.ConvKernel[i], c95.ConvStride[i], 0, 1, 1, dtype));
+            samples = (samples - c95.ConvKernel[i]) / c95.ConvStride[i] + 1;
+        }
+        shapes.Add(ConvShape.Of(batch, c95.HiddenSize, samples, c95.HiddenSize, c95.NumConvPosEmbeddings, 1, c95.NumConvPosEmbeddings / 2, 1,
+                                c95.NumConvPosEmbeddingGroups, dtype));
+        foreach (var (shape, i) in shapes.Select((sh, i) => (sh, i)))
+        {
+            var clock = Stopwatch.StartNew();
+            var chosen = ConvAutotuner.Default.Choose(shape);
+            var chooseMs = clock.Elapsed.TotalMilliseconds;
+            var source = ConvAutotuner.Default.Decisions.TryGetValue(shape.Key, out var d) ? d.Source : "rule";
+            var candidates = ConvAutotuner.Candidates(shape);
+            var (ms, gflop) = ConvAutotuner.Measure(shape, candidates, 1500, double.PositiveInfinity);
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                impl = "culturemert", mode, threads, batch, precision = dtype == ScalarType.BFloat16 ? "bf16" : "fp32",
+                layer = i < c95.ConvDim.Length ? $"cnn.{i}" : "pos_conv", shape = shape.Key, gflop = Math.Round(gflop, 2),
+                gflops = ms.ToDictionary(p => ConvAutotuner.Name(p.Key), p => Math.Round(gflop / p.Value * 1e3, 1)),
+                chosen = ConvAutotuner.Name(chosen), source, choose_ms = Math.Round(chooseMs, 1),
+            }));
+        }
+        return;
+    }
     if (mode == "gemm")
     {
         // The machine's matrix-multiply rate at the shapes of one MERT-95M 5-s clip (374 frames × 768 / 3072 features)
@@ -113,6 +182,9 @@ try
                 linear_768_3072 = Math.Round(Rate(() => nn.functional.linear(a, w1), 2.0 * frames * 768 * 3072), 1),
                 linear_3072_768 = Math.Round(Rate(() => nn.functional.linear(h, w2), 2.0 * frames * 768 * 3072), 1),
                 conv1d_512_k3_s2 = Math.Round(Rate(() => nn.functional.conv1d(cx, cw, stride: 2), 2.0 * 11999 * 512 * 512 * 3), 1),
+                // The same convolution as the model runs it: the algorithm the autotuner chose for this shape here.
+                conv1d_512_k3_s2_chosen = Math.Round(Rate(() => Convolutions.Conv1d(cx, cw, null, stride: 2), 2.0 * 11999 * 512 * 512 * 3), 1),
+                conv1d_512_k3_s2_algorithm = ConvAutotuner.Name(ConvAutotuner.Default.Choose(ConvShape.Of(cx, cw, 2, 0, 1, 1))),
             });
         }
         // FLOPs of one 5-s clip through MERT-95M (multiply-adds × 2): the CNN's convs, then the matrix products of the
@@ -311,6 +383,7 @@ try
     const double clipSeconds = 5.0;
     var rng = new Random(1);
     double seconds;
+    int? chosenBatch = null;                                      // embed --batch 0: the size the job measured
     if (mode == "precision")
     {
         // bf16 against fp32 (and against a fixture's golden hidden states when --model is a fixture folder with
@@ -533,7 +606,7 @@ try
         // End to end, as `culturemert embed` runs: decode, resample 44.1→24 kHz, chunk, forward, pool, write .safetensors.
         var audioDir = Str("--audio") ?? throw new ArgumentException("embed needs --audio DIR (from make-audio)");
         var files = Directory.EnumerateFiles(audioDir).Where(AudioDecoder.IsAudioFile).Order().ToList();
-        var options = new EmbedOptions { BatchSize = batch, Precision = precisionOption };
+        var options = new EmbedOptions { BatchSize = batch > 0 ? batch : null, Precision = precisionOption };   // --batch 0: measured
         var warm = new EmbedJob(mert, options, Path.Combine(work, "warm"), true);
         warm.Run(BatchJob.Plan([files[0]], Path.Combine(work, "warm")));
         var outDir = Path.Combine(work, "out");
@@ -542,12 +615,14 @@ try
         var rows = job.Run(BatchJob.Plan([audioDir], outDir));
         seconds = clock.Elapsed.TotalSeconds;
         if (rows.Any(r => r.Status != "ok")) throw new InvalidOperationException(rows.First(r => r.Status != "ok").Error);
+        chosenBatch = job.BatchSize;
         clips = (int)Math.Round(rows.Sum(r => r.DurationSeconds ?? 0) / clipSeconds);
     }
     var peakMb = Rss("VmHWM");
     Console.WriteLine(JsonSerializer.Serialize(new
     {
-        impl = "culturemert", mode, precision = precisionOption == Precision.BFloat16 ? "bf16" : "fp32", batch, threads, clips, audio_s = clips * clipSeconds, seconds,
+        impl = "culturemert", mode, precision = precisionOption == Precision.BFloat16 ? "bf16" : "fp32",
+        batch = batch > 0 ? batch.ToString(CultureInfo.InvariantCulture) : $"auto ({(chosenBatch is { } cb ? cb.ToString(CultureInfo.InvariantCulture) : "measuring")})", threads, clips, audio_s = clips * clipSeconds, seconds,
         throughput = clips * clipSeconds / seconds, peak_rss_mb = Math.Round(peakMb),
     }));
 }

@@ -15,7 +15,7 @@ static class EmbedCommand
         var pool = new Option<string>("--pool") { Description = "mean: time-mean per chunk and over chunks; none: all frames of the whole file in one pass.", DefaultValueFactory = _ => "mean" };
         pool.AcceptOnlyFromAmong("mean", "none");
         var chunk = new Option<double>("--chunk-seconds") { Description = "Chunk length for --pool mean.", DefaultValueFactory = _ => 5.0 };
-        var batch = new Option<int>("--batch-size") { Description = "Chunks per forward pass (results do not depend on it).", DefaultValueFactory = _ => 4 };
+        var batch = new Option<int?>("--batch-size") { Description = "Chunks per forward pass (results do not depend on it). Default: measured on this machine's first batches (1, 2 or 4) and cached." };
         var threads = SharedOptions.Threads();
         var precision = SharedOptions.Precision();
         var deviceOption = SharedOptions.Device();

@@ -14,6 +14,9 @@ public sealed class EmbedJob(LoadedMert mert, EmbedOptions options, string outDi
 {
     readonly Embedder embedder = new(mert, options);
 
+    /// <summary>The batch size in use (see <see cref="Embedder.BatchSize"/>).</summary>
+    public int? BatchSize => embedder.BatchSize;
+
     /// <param name="tasks">the plan, or a shard's part of it (<see cref="Shard.Select"/>), which writes that shard's index</param>
     public List<IndexRow> Run(IReadOnlyList<BatchTask> tasks, IProgress<JobProgress>? progress = null, CancellationToken cancel = default, Shard? shard = null)
     {

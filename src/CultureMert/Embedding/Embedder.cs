@@ -1,4 +1,5 @@
 using CultureMert.Checkpoints;
+using CultureMert.IO;
 using CultureMert.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -14,8 +15,11 @@ public sealed record EmbedOptions
     public int[]? Layers { get; init; }
     public Pooling Pool { get; init; } = Pooling.Mean;
     public double ChunkSeconds { get; init; } = 5.0;
-    /// <summary>Chunks of equal length run through the model together; never changes results (no padding).</summary>
-    public int BatchSize { get; init; } = 4;
+    /// <summary>
+    /// Chunks of equal length run through the model together; never changes results (no padding). Null: chosen by
+    /// measuring the job's first batches on this machine (<see cref="BatchSizer"/>).
+    /// </summary>
+    public int? BatchSize { get; init; }
     /// <summary>The model's weights are converted to this in place when the embedder is made (HF's <c>torch_dtype</c>).</summary>
     public Precision Precision { get; init; } = Precision.Float32;
 
@@ -27,7 +31,7 @@ public sealed record EmbedOptions
     {
         if (!double.IsFinite(ChunkSeconds) || ChunkSeconds <= 0 || ChunkSeconds > 3600)
             throw new ArgumentException($"--chunk-seconds {ChunkSeconds}: expected a number of seconds above 0 and at most 3600.");
-        if (BatchSize is < 1 or > 4096) throw new ArgumentException($"--batch-size {BatchSize}: expected 1 to 4096.");
+        if (BatchSize is { } b && b is < 1 or > 4096) throw new ArgumentException($"--batch-size {BatchSize}: expected 1 to 4096.");
         return this;
     }
 }
@@ -61,6 +65,7 @@ public sealed class Embedder
     readonly EmbedOptions options;
     readonly int rate, chunkSamples, minSamples;
     readonly ChunkPrefetch.BufferPool buffers;
+    readonly BatchSizer sizer;
     ChunkPrefetch? next;                                          // the file Prefetch started, not yet embedded
 
     public int[] Layers { get; }
@@ -84,10 +89,22 @@ public sealed class Embedder
         buffers = new ChunkPrefetch.BufferPool(chunkSamples);
         var dtype = options.Precision == Precision.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
         if (mert.Model.parameters().First().dtype != dtype) mert.Model.to(dtype);
+        var c = mert.Model.Config;
+        var weight = mert.Model.parameters().First();
+        // What the time per chunk depends on besides the machine: the model's shape, the layers run, chunk, dtype, device.
+        var sizeKey = $"hidden {c.HiddenSize} ffn {c.IntermediateSize} layers {Layers.Max()}/{c.NumHiddenLayers} conv {string.Join(",", c.ConvDim)} " +
+                      $"chunk {chunkSamples} {weight.dtype} {weight.device}";
+        sizer = new BatchSizer(options.BatchSize, options.BatchSize is null ? EmbedTuningCache.Value : null, MachineKey.Current, sizeKey);
     }
 
+    static readonly Lazy<TuningCache> EmbedTuningCache =
+        new(() => new TuningCache(Path.Combine(TuningCache.DefaultDirectory(Environment.GetEnvironmentVariable), "embed.json")));
+
+    /// <summary>The batch size in use: the user's, the cached or the measured one; null while the first batches measure it.</summary>
+    public int? BatchSize => sizer.Chosen;
+
     /// <summary>Chunks decoded ahead of the model: two batches (a few MB), enough to hide decoding behind one batch.</summary>
-    int ChunksAhead => 2 * options.BatchSize;
+    int ChunksAhead => 2 * sizer.Largest;
 
     /// <summary>Starts decoding <paramref name="path"/> in the background for the next <see cref="Embed"/> call.</summary>
     public void Prefetch(string path)
@@ -125,7 +142,9 @@ public sealed class Embedder
             void Flush()
             {
                 if (pending.Count == 0) return;
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 pooled.AddRange(PoolBatch(pending.Select(c => c.Samples).ToList()));
+                sizer.Record(pending.Count, clock.Elapsed.TotalSeconds);
                 foreach (var used in pending) buffers.Return(used.Samples);
                 pending.Clear();
             }
@@ -136,7 +155,7 @@ public sealed class Embedder
                 if (chunk.Length == chunkSamples)
                 {
                     pending.Add(chunk);
-                    if (pending.Count < options.BatchSize) continue;
+                    if (pending.Count < sizer.Next) continue;
                     Flush();
                     if (progress is not null && source.Info.DurationSeconds is > 0 and var d) progress(Math.Min(1, total / (d * rate)));
                     continue;

@@ -80,9 +80,11 @@ public class EmbedJobTests
         var opts = new EmbedOptions { ChunkSeconds = 1.0, Layers = [0, 2] };
         using var one = new Embedder(mert, opts with { BatchSize = 1 }).Embed(wav);
         using var three = new Embedder(mert, opts with { BatchSize = 3 }).Embed(wav);
+        using var measured = new Embedder(mert, opts with { BatchSize = null }).Embed(wav);   // sizes 1, 1, 2 while it measures
         // 4 full chunks + 0.375 s tail (dropped: shorter than 1 s and not the only chunk)
         Assert.Equal(new long[] { 4, 2, 64 }, one.ChunkEmbeddings!.shape);
         Assert.True(Fixtures.MaxAbsDiff(one.ChunkEmbeddings!, three.ChunkEmbeddings!) < 1e-5);
+        Assert.True(Fixtures.MaxAbsDiff(one.ChunkEmbeddings!, measured.ChunkEmbeddings!) < 1e-5);
         // Each chunk equals an independent forward of exactly that second of audio.
         using var __ = inference_mode();
         var chunk2 = tensor(audio[(2 * 24000)..(3 * 24000)]).unsqueeze(0);

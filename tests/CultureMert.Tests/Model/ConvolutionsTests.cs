@@ -17,7 +17,7 @@ public class ConvolutionsTests(ITestOutputHelper output)
     public static readonly TheoryData<long> Widths = new(AllWidths);
 
     /// <summary>y[b,o,t] = bias[o] + Σ_k Σ_i w[o,i,k] · x[b, i, t·s + k·d − p], in float64, group by group.</summary>
-    static Tensor TapSum(Tensor x, Tensor w, Tensor? bias, long stride = 1, long padding = 0, long dilation = 1, long groups = 1)
+    internal static Tensor TapSum(Tensor x, Tensor w, Tensor? bias, long stride = 1, long padding = 0, long dilation = 1, long groups = 1)
     {
         using var scope = NewDisposeScope();
         var xd = nn.functional.pad(x.to(ScalarType.Float64), [padding, padding]);
@@ -38,7 +38,7 @@ public class ConvolutionsTests(ITestOutputHelper output)
     }
 
     /// <summary>Largest |a − ref| relative to max |ref|; infinity when a has a non-finite value.</summary>
-    static double RelErr(Tensor a, Tensor reference)
+    internal static double RelErr(Tensor a, Tensor reference)
     {
         Assert.Equal(reference.shape, a.shape);
         if (!isfinite(a).all().item<bool>()) return double.PositiveInfinity;
