@@ -30,13 +30,15 @@ public sealed record TrainingBatch(Tensor Audio, Tensor Codes, Tensor Cqt, Tenso
 
 /// <summary>
 /// The training data of a recipe: each source's files, the weighted draw of crops that hits a stage's mix in
-/// expectation, and the targets of each crop (from a <c>tokenize</c> cache or a teacher applied to the whole file).
+/// expectation, and the targets of each crop (codes from a <c>tokenize</c> cache or a teacher applied to the whole file; the CQT of the crop).
 /// </summary>
 /// <remarks>
 /// A crop is drawn as: source ~ the stage's mix; file ~ proportional to its length within the source (every second of a
 /// source equally likely); start ~ U{0..L − crop} (fairseq's random crop), label offset round(start/320). Whole files are
-/// decoded once and kept in a bounded LRU cache, as are their targets; targets are those of the whole file (MERT's
-/// labels: EnCodec's LSTM and the CQT see the context around the crop), sliced at the crop.
+/// decoded once and kept in a bounded LRU cache, as are their token codes. The codes are those of the whole file, sliced
+/// at the crop (MERT's label files: EnCodec's LSTM sees the context before the crop). The CQT target is computed from the
+/// crop itself, as the model is fed it (after the preprocessor, before noise, zero-padded when short): MERT computes it
+/// inside the model's forward from the batch (spec/mert.md §5), so the first frames of a crop never see audio before it.
 /// Every draw uses the caller's <see cref="Random"/>, so a batch is a pure function of the run's seed and step.
 /// </remarks>
 public sealed class PretrainData : IDisposable
@@ -50,7 +52,7 @@ public sealed class PretrainData : IDisposable
     private readonly MertCqt cqt;
     private readonly PreprocessorConfig preprocessor;
     private readonly LruCache<string, float[]> audio;
-    private readonly LruCache<string, (Tensor Codes, Tensor Cqt)> targets;
+    private readonly LruCache<string, Tensor> codeCache;
 
     public IReadOnlyDictionary<string, List<TrainingFile>> Files => files;
     public int Codebooks { get; }
@@ -75,11 +77,10 @@ public sealed class PretrainData : IDisposable
         if (cropFrames < 1) throw new ArgumentException($"crop_seconds {cropSeconds} gives no model frame (need ≥ {grid.ReceptiveField} samples).");
         cqt = new MertCqt();
         audio = new LruCache<string, float[]>(cacheBytes / 2, a => a.LongLength * 4, _ => { });
-        // Cached targets live outside every dispose scope, owned by this cache: disposed on eviction or by Dispose, both on
+        // Cached codes live outside every dispose scope, owned by this cache: disposed on eviction or by Dispose, both on
         // the one thread that calls Draw. An eviction never frees a batch's data: Draw's slices are views holding their own
         // reference to the storage, copied by stack before Draw returns.
-        targets = new LruCache<string, (Tensor Codes, Tensor Cqt)>(cacheBytes / 2, t => (t.Codes.NumberOfElements * 8) + (t.Cqt.NumberOfElements * 4),
-                                                                    t => { t.Codes.Dispose(); t.Cqt.Dispose(); });
+        codeCache = new LruCache<string, Tensor>(cacheBytes / 2, t => t.NumberOfElements * 8, t => t.Dispose());
     }
 
     /// <summary>
@@ -155,7 +156,7 @@ public sealed class PretrainData : IDisposable
     private static Dictionary<string, string> CacheIndex(string cacheDir)
     {
         var index = Path.Combine(cacheDir, BatchJob.IndexFile);
-        if (!File.Exists(index)) throw new FileNotFoundException($"{index}: the target cache has no index (run culturemert tokenize --cqt into {cacheDir}).");
+        if (!File.Exists(index)) throw new FileNotFoundException($"{index}: the target cache has no index (run culturemert tokenize into {cacheDir}).");
         return Manifest.ReadIndex(index).Where(r => r.Status is "ok" or "skipped")
             .GroupBy(r => Path.GetFullPath(r.Path)).ToDictionary(g => g.Key, g => Path.GetFullPath(Path.Combine(cacheDir, g.Last().Output)));
     }
@@ -168,7 +169,6 @@ public sealed class PretrainData : IDisposable
         var seconds = mix.Keys.ToDictionary(k => k, _ => 0.0);
         var wave = new float[batchSize * (long)cropSamples];
         var codes = new List<Tensor>(batchSize);
-        var cqts = new List<Tensor>(batchSize);
         var valid = new bool[batchSize * cropFrames];                                // (batch, T): false on padding frames
         var crops = new List<(TrainingFile, int)>(batchSize);
         var names = mix.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray();    // fixed order: the draw does not depend on JSON order
@@ -178,8 +178,8 @@ public sealed class PretrainData : IDisposable
             var pool = files[source];
             var file = pool[Pick(pool.Count, pool.Select(f => (double)f.Samples).ToArray(), rng)];
             var samples = Audio(file);
-            var (t, q) = Targets(file, samples);                          // (n_q, T_file), (bins, T'_file)
-            var labelFrames = (int)Math.Min(t.size(1), q.size(1));
+            var t = Codes(file, samples);                                   // (n_q, T_file)
+            var labelFrames = (int)t.size(1);
             int start, realSamples;
             if (samples.Length >= cropSamples)
             {
@@ -201,15 +201,25 @@ public sealed class PretrainData : IDisposable
             var frames = Math.Min(cropFrames, labelFrames - offset);                         // < T only for padded crops
             var realFrames = Math.Min(frames, (int)grid.FrameCount(realSamples));
             codes.Add(PadFrames(t.narrow(1, offset, frames).t(), cropFrames));                 // (T, n_q)
-            cqts.Add(PadFrames(q.narrow(1, offset, frames).t(), cropFrames));                  // (T, bins)
             // Not arange(T).lt(realFrames): its implicit int → Scalar temporary can be freed by the finaliser thread while
             // libtorch reads it — the "Unknown scalar type" / "toLong" crashes (see Scalars).
             valid.AsSpan(b * cropFrames, realFrames).Fill(true);
         }
-        var audioT = preprocessor.Apply(tensor(wave, new long[] { batchSize, cropSamples }));
-        return new TrainingBatch(audioT.MoveToOuterDisposeScope(), stack(codes).MoveToOuterDisposeScope(),
-                                 stack(cqts).to_type(ScalarType.Float32).MoveToOuterDisposeScope(),
+        var audioT = preprocessor.Apply(tensor(wave, new long[] { batchSize, cropSamples }));   // (batch, samples)
+        return new TrainingBatch(audioT.MoveToOuterDisposeScope(), stack(codes).MoveToOuterDisposeScope(), CropCqt(audioT).MoveToOuterDisposeScope(),
                                  tensor(valid, new long[] { batchSize, cropFrames }).MoveToOuterDisposeScope(), seconds, crops);
+    }
+
+    /// <summary>The CQT target of each crop as fed to the model, its first T frames (MERT truncates floor(L/320) + 1 to T).</summary>
+    /// <param name="audio">(batch, samples), preprocessed</param>
+    /// <returns>(batch, T, bins) float32</returns>
+    private Tensor CropCqt(Tensor audio)
+    {
+        using var scope = NewDisposeScope();
+        var rows = new List<Tensor>((int)audio.size(0));
+        for (var b = 0L; b < audio.size(0); b++)
+            rows.Add(cqt.Transform(audio[b]).narrow(1, 0, cropFrames).t());                  // (T, bins)
+        return stack(rows).MoveToOuterDisposeScope();
     }
 
     private static Tensor PadFrames(Tensor x, int frames) =>
@@ -236,33 +246,30 @@ public sealed class PretrainData : IDisposable
         return samples;
     });
 
-    private (Tensor Codes, Tensor Cqt) Targets(TrainingFile file, float[] samples) => targets.GetOrAdd(file.Path, () =>
+    /// <summary>The teacher's codes of a whole file: its target-cache entry, or the teacher applied to the decoded audio.</summary>
+    /// <returns>(n_q, frames) int64 on the CPU, owned by the cache</returns>
+    private Tensor Codes(TrainingFile file, float[] samples) => codeCache.GetOrAdd(file.Path, () =>
     {
         if (file.Targets is { } cacheFile)
         {
             using var reader = new SafeTensorsReader(cacheFile);
-            if (!reader.Contains("codes") || !reader.Contains("cqt"))
-                throw new InvalidDataException($"{cacheFile}: the target cache entry needs 'codes' and 'cqt' (run tokenize with --cqt).");
+            if (!reader.Contains("codes")) throw new InvalidDataException($"{cacheFile}: the target cache entry has no 'codes' tensor (run culturemert tokenize).");
             var c = reader.Read("codes").to_type(ScalarType.Int64);
-            var q = reader.Read("cqt").to_type(ScalarType.Float32);
             if (c.dim() != 2 || c.size(0) != Codebooks) throw new InvalidDataException($"{cacheFile}: codes have shape [{string.Join(", ", c.shape)}], expected [{Codebooks}, frames].");
-            if (q.dim() != 2 || q.size(0) != cqt.Options.Bins) throw new InvalidDataException($"{cacheFile}: cqt has shape [{string.Join(", ", q.shape)}], expected [{cqt.Options.Bins}, frames].");
             if (c.max().item<long>() >= CodebookSize || c.min().item<long>() < 0) throw new InvalidDataException($"{cacheFile}: codes outside [0, {CodebookSize}).");
-            return (c.DetachFromDisposeScope(), q.DetachFromDisposeScope());
+            return c.DetachFromDisposeScope();
         }
         using var scope = NewDisposeScope();
         using var inference = inference_mode();
-        var wave = tensor(samples);
-        var codes = teacher!.Encode(wave);                                  // (n_q, teacher frames), on the teacher's device
-        var spec = cqt.Transform(wave);                                     // (bins, floor(L/320) + 1), on the CPU
+        var codes = teacher!.Encode(tensor(samples));                       // (n_q, teacher frames), on the teacher's device
         // Cached on the CPU, where batches are cut (the cache's budget is host memory); the trainer moves each batch.
-        return (codes.to(ScalarType.Int64, CPU, copy: true).DetachFromDisposeScope(), spec.clone().DetachFromDisposeScope());
+        return codes.to(ScalarType.Int64, CPU, copy: true).DetachFromDisposeScope();
     });
 
     public void Dispose()
     {
         audio.Dispose();
-        targets.Dispose();
+        codeCache.Dispose();
         cqt.Dispose();
     }
 }

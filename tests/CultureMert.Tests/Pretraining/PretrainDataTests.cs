@@ -30,7 +30,7 @@ public class PretrainDataTests
     }
 
     [Fact]
-    public void Draw_FromATokenizeCache_SlicesTheFilesTargetsAtRoundStartOver320()
+    public void Draw_FromATokenizeCache_SlicesTheFilesCodesAtRoundStartOver320_AndTakesTheCqtOfTheCrop()
     {
         using var dir = new Fixtures.TempDir();
         var recipe = Setup(dir, "{ \"cache\": \"tok\" }");
@@ -44,7 +44,9 @@ public class PretrainDataTests
         var config = MertConfig.Preset("tiny");
         using var data = new PretrainData(config, new PreprocessorConfig(false, 24000), files, recipe.CropSeconds, false, null, 1, 6);
         using var batch = data.Draw(recipe.Stages[0].Mix, 16, new Random(5));
+        using var cqtOf = new MertCqt();
         var T = (int)config.FrameCount(24000);
+        var checkedContext = 0;
         Assert.Equal(new long[] { 16, 24000 }, batch.Audio.shape);
         Assert.Equal(new long[] { 16, T, 1 }, batch.Codes.shape);
         Assert.Equal(new long[] { 16, T, 336 }, batch.Cqt.shape);
@@ -57,10 +59,21 @@ public class PretrainDataTests
             var offset = (int)Math.Round(start / 320.0, MidpointRounding.ToEven);
             var cache = dir[$"tok/{Path.GetFileNameWithoutExtension(file.Path)}.safetensors"];
             var codes = SafeTensors.LoadTensor(cache, "codes");                       // (1, frames)
-            var cqt = SafeTensors.LoadTensor(cache, "cqt");                           // (336, frames')
             Assert.Equal(codes[.., offset..(offset + T)].t().data<long>().ToArray(), batch.Codes[b].data<long>().ToArray());
-            Assert.Equal(0.0, Fixtures.MaxAbsDiff(batch.Cqt[b], cqt[.., offset..(offset + T)].t()));
+            // MERT's CQT target is that of the crop as fed (spec/mert.md §5): zeros before the crop, not the file's audio.
+            var crop = cqtOf.Transform(tensor(source.AsSpan(start, 24000).ToArray()));   // (336, 76)
+            Assert.Equal(0.0, Fixtures.MaxAbsDiff(batch.Cqt[b], crop[.., ..T].t()));
+            if (start >= 24000)
+            {
+                // The same frames computed with 1 s of the file before the crop (frame 75 of that is crop frame 0): the
+                // low bins' long kernels reach into that second at the crop's first frame, the high bins' short ones not.
+                var withContext = cqtOf.Transform(tensor(source.AsSpan(start - 24000, 48000).ToArray()));   // (336, 151)
+                Assert.True(Fixtures.MaxAbsDiff(batch.Cqt[b][0, ..48], withContext[..48, 75]) > 1e-3);
+                Assert.True(Fixtures.MaxAbsDiff(batch.Cqt[b][T / 2, 300..], withContext[300.., 75 + T / 2]) < 1e-4);
+                checkedContext++;
+            }
         }
+        Assert.True(checkedContext > 0);
     }
 
     [Fact]
@@ -84,7 +97,7 @@ public class PretrainDataTests
     }
 
     [Fact]
-    public void Draw_EncodecTeacherOnTheFly_GivesTheWholeFilesCodesAtTheCrop()
+    public void Draw_EncodecTeacherOnTheFly_GivesTheWholeFilesCodesAtTheCrop_AndTheCropsCqt()
     {
         using var dir = new Fixtures.TempDir();
         var encodec = Fixtures.Dir("encodec-tiny");
@@ -104,7 +117,7 @@ public class PretrainDataTests
             var offset = (int)Math.Round(start / 320.0, MidpointRounding.ToEven);
             var codes = teacher.Encode(wave);                                              // (n_q, frames) of the whole file
             Assert.Equal(codes[.., offset..(offset + T)].t().data<long>().ToArray(), batch.Codes[b].data<long>().ToArray());
-            Assert.True(Fixtures.MaxAbsDiff(batch.Cqt[b], cqt.Transform(wave)[.., offset..(offset + T)].t()) < 1e-6);
+            Assert.Equal(0.0, Fixtures.MaxAbsDiff(batch.Cqt[b], cqt.Transform(wave[start..(start + 24000)])[.., ..T].t()));
         }
     }
 
