@@ -15,16 +15,26 @@ static class DemoCommand
         var output = new Option<string>("--out") { Description = "Working folder: corpus/, runs/, merges/, evaluation/, REPORT.md.", DefaultValueFactory = _ => "demo-out" };
         var quick = new Option<bool>("--quick") { Description = "A reduced run (a minute or two) that exercises every step." };
         var full = new Option<bool>("--full") { Description = "More data, steps and teacher codes: a run of a few hours with tighter intervals." };
+        var seeds = new Option<int?>("--pretrain-seeds") { Description = "Pre-training runs per model (the unit of replication; default 3, 2 with --quick)." };
+        var margin = new Option<double?>("--equivalence-margin") { Description = "Margin (points ×100) within which \"on par\" and \"no forgetting\" may be claimed; fixed in plan.json at the first run (default 1)." };
+        var teacherData = new Option<string>("--teacher-data") { Description = "Audio the k-means teacher is fitted on: western (default; MERT's teachers never heard the new cultures) or all.", DefaultValueFactory = _ => "western" };
+        teacherData.AcceptOnlyFromAmong("western", "all");
         var threads = SharedOptions.Threads();
         var deviceOption = SharedOptions.Device();
         var command = new Command("demo", "CultureMERT's findings in miniature: builds a corpus, pre-trains, adapts, merges and probes, and writes REPORT.md.")
-            { output, quick, full, threads, deviceOption };
+            { output, quick, full, seeds, margin, teacherData, threads, deviceOption };
         command.SetAction(r => Common.Guard(() =>
         {
             var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             if (r.GetValue(quick) && r.GetValue(full)) throw new ArgumentException("--quick and --full exclude each other.");
             Common.SetThreads(r.GetValue(threads));
-            var options = (r.GetValue(quick) ? StudyOptions.Quick : r.GetValue(full) ? StudyOptions.Full : StudyOptions.Default) with { Device = device };
+            var options = (r.GetValue(quick) ? StudyOptions.Quick : r.GetValue(full) ? StudyOptions.Full : StudyOptions.Default) with
+            {
+                Device = device,
+                TeacherData = r.GetValue(teacherData) == "all" ? TeacherData.All : TeacherData.Western,
+            };
+            if (r.GetValue(seeds) is { } n) options = n >= 2 ? options with { PretrainSeeds = n } : throw new ArgumentException($"--pretrain-seeds {n}: intervals over pre-training runs need at least 2.");
+            if (r.GetValue(margin) is { } m) options = m > 0 && double.IsFinite(m) ? options with { EquivalenceMargin = m } : throw new ArgumentException($"--equivalence-margin {m}: must be a positive number of points.");
             var dir = Path.GetFullPath(r.GetValue(output)!);
             var pieces = CorpusSources.Gather(new CorpusSourceOptions(PiecesPerCulture: options.PiecesPerCulture, TopClasses: options.TopClasses,
                                                                       ProceduralSeconds: options.SecondsPerClip * options.ClipsPerPiece + 1, Seed: options.Seed),

@@ -9,8 +9,10 @@ using CultureMert.IO;
 namespace CultureMert.Evaluation;
 
 /// <summary>The numbers of one finished cell, read back from its probe results.json (selected configuration, test split).</summary>
+/// <param name="Valid">the selected configuration's validation score (macro ROC-AUC; accuracy for single-label), mean over seeds</param>
 public sealed record CellScores(double RocAuc, double RocAucCi, double Ap, double ApCi, double[] SeedRocAuc, double[] SeedAp,
-                                string Layer, double LearningRate, string[] Layers, double[] LayerRocAuc, double[] LayerRocAucCi)
+                                string Layer, double LearningRate, string[] Layers, double[] LayerRocAuc, double[] LayerRocAucCi,
+                                double Valid, double[] SeedValid)
 {
     static double D(JsonNode? n) => n is null ? double.NaN : n.GetValue<double>();
 
@@ -26,7 +28,8 @@ public sealed record CellScores(double RocAuc, double RocAucCi, double Ap, doubl
             [.. best["runs"]!.AsArray().Select(r => D(r!["test_roc_auc_macro"]))], [.. best["runs"]!.AsArray().Select(r => D(r!["test_ap_macro"]))],
             best["layer"]!.GetValue<string>(), lr,
             [.. layers.Select(c => c!["layer"]!.GetValue<string>())],
-            [.. layers.Select(c => D(c!["test_roc_auc_macro"]!["mean"]))], [.. layers.Select(c => D(c!["test_roc_auc_macro"]!["ci95"]))]);
+            [.. layers.Select(c => D(c!["test_roc_auc_macro"]!["mean"]))], [.. layers.Select(c => D(c!["test_roc_auc_macro"]!["ci95"]))],
+            D(best["valid"]!["mean"]), [.. best["runs"]!.AsArray().Select(r => D(r!["valid"]))]);
     }
 }
 

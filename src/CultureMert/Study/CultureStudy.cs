@@ -4,7 +4,9 @@ using CultureMert.Batch;
 using CultureMert.Corpus;
 using CultureMert.Embedding;
 using CultureMert.Evaluation;
+using CultureMert.Checkpoints;
 using CultureMert.Merging;
+using CultureMert.Model;
 using CultureMert.Pretraining;
 using CultureMert.Teachers;
 using CultureMert.IO;
@@ -26,7 +28,16 @@ public sealed record StudyOptions
     public int Stage1Steps { get; init; } = 200;
     public int Stage2Steps { get; init; } = 400;
     public double[] Lambdas { get; init; } = [0.1, 0.2, 0.3, 0.5];
+    /// <summary>Probe seeds per model and task, nested inside each pre-training seed.</summary>
     public int Seeds { get; init; } = 5;
+    /// <summary>Pre-training runs per model (the unit of replication): every interval of the report is over these.</summary>
+    public int PretrainSeeds { get; init; } = 3;
+    /// <summary>Equivalence margin (points ×100 of the mean ROC-AUC and AP): "on par" and "no forgetting" are claimed only
+    /// when the 90 % interval of the difference lies inside ±this (TOST, α = 0.05). Fixed in plan.json at the first run.</summary>
+    public double EquivalenceMargin { get; init; } = 1.0;
+    /// <summary>Which cultures' training audio the k-means teacher is fitted on (default: the Western ones, as MERT's
+    /// teachers never heard the new cultures).</summary>
+    public TeacherData TeacherData { get; init; } = TeacherData.Western;
     public int MaxEpochs { get; init; } = 100;
     public int Seed { get; init; } = 0;
     /// <summary>Where every step computes: teacher, pre-training, merging, embedding and probing (null: the CPU).</summary>
@@ -37,13 +48,22 @@ public sealed record StudyOptions
     public static StudyOptions Quick => new()
     {
         PiecesPerCulture = 10, TopClasses = 2, SecondsPerClip = 3, ClipsPerPiece = 1, KMeansK = 16, CropSeconds = 1, BatchSize = 4,
-        BaseSteps = 12, Stage1Steps = 4, Stage2Steps = 6, Lambdas = [0.2], Seeds = 2, MaxEpochs = 10,
+        BaseSteps = 12, Stage1Steps = 4, Stage2Steps = 6, Lambdas = [0.2, 0.5], Seeds = 2, PretrainSeeds = 2, MaxEpochs = 10,
     };
 
     public static StudyOptions Full => new()
     {
         Preset = "small", PiecesPerCulture = 150, TopClasses = 10, ClipsPerPiece = 6, KMeansK = 256, CropSeconds = 5, BatchSize = 8, BaseSteps = 20000, Stage1Steps = 3000, Stage2Steps = 6000,
     };
+}
+
+/// <summary>The audio a study's k-means teacher is fitted on.</summary>
+public enum TeacherData
+{
+    /// <summary>The Western cultures' training clips only: the base's targets know nothing of the other cultures.</summary>
+    Western,
+    /// <summary>Every culture's training clips (a tokenizer that favours no tradition; the base's targets then encode all of them).</summary>
+    All,
 }
 
 /// <summary>What a study wrote and found.</summary>
@@ -71,25 +91,25 @@ public static class CultureStudy
         var corpusOptions = new CorpusOptions(o.SecondsPerClip, o.ClipsPerPiece, o.Seed);
         var corpus = phases.Run("corpus", () => CorpusBuilder.Build(pieces, paths.Corpus, corpusOptions, render, log, cancel));
         var cultures = StudyCultures.Of(corpus, corpusOptions);
-        phases.Run("teacher and targets", () => TeacherAndTargets(corpus, paths, o, log, cancel));
+        StudyPlanFile.FixOrCheck(paths.Plan, o);
+        phases.Run("teacher and targets", () => TeacherAndTargets(corpus, cultures, paths, o, log, cancel));
         phases.Run("pre-training", () =>
         {
             foreach (var (run, recipe) in new StudyRecipes(paths, cultures, o).All()) Pretrain(run, recipe, paths, o, log, cancel);
         });
-        var mergeDirs = phases.Run("merging", () => Merge(paths, cultures, o, log));
-        var models = Models(paths, cultures, o, mergeDirs);
+        var models = phases.Run("merging", () => RandomInits(paths, o).Concat(Merge(paths, cultures, o, log)).Concat(Trained(paths, cultures, o)).ToList());
         var tasks = corpus.TaskManifests.Select(EvalTask.FromManifest).OrderBy(t => t.Western).ThenBy(t => t.Name, StringComparer.Ordinal).ToList();
-        var cells = phases.Run("probing", () => Probe(models, tasks, paths, o, log, cancel));
+        var cells = phases.Run("probing", () => Probe([.. models.Select(m => new EvalModel(m.Name, m.Dir))], tasks, paths, o, log, cancel));
         var findings = StudyReport.Write(paths, corpus, cultures, models, tasks, cells, o, phases.Times, phases.Elapsed);
         log($"wrote {paths.Report} ({phases.Elapsed:mm\\:ss})");
         return new StudyResult(paths.Report, phases.Elapsed, findings);
     }
 
-    /// <summary>A k-means teacher fitted on every culture's training audio (a tokenizer that favours no tradition), the
-    /// target cache of every clip, and the token statistics by culture.</summary>
-    private static void TeacherAndTargets(CorpusSummary corpus, StudyPaths paths, StudyOptions o, Action<string> log, CancellationToken cancel)
+    /// <summary>The k-means teacher, fitted on the Western training audio (or every culture's, <see cref="TeacherData.All"/>),
+    /// the target cache of every clip, and the token statistics by culture.</summary>
+    private static void TeacherAndTargets(CorpusSummary corpus, StudyCultures cultures, StudyPaths paths, StudyOptions o, Action<string> log, CancellationToken cancel)
     {
-        var train = corpus.Clips.Where(c => c.Split == "train").Select(c => c.Path).ToList();
+        var train = corpus.Clips.Where(c => c.Split == "train" && (o.TeacherData == TeacherData.All || cultures.Western.Contains(c.Culture))).Select(c => c.Path).ToList();
         if (!File.Exists(paths.Teacher))
             using (var fitted = KMeansTeacher.Fit(train, new KMeansFitOptions { K = o.KMeansK, Seed = o.Seed }.Validate(), null, o.Device)) fitted.Save(paths.Teacher);
         using var teacher = KMeansTeacher.Load(paths.Teacher, o.Device);
@@ -122,22 +142,42 @@ public static class CultureStudy
         cancel.ThrowIfCancellationRequested();
     }
 
-    /// <summary>Task arithmetic over the single-culture CPTs' task vectors, one merge per λ.</summary>
-    private static IReadOnlyList<string> Merge(StudyPaths paths, StudyCultures cultures, StudyOptions o, Action<string> log)
+    /// <summary>Per pre-training seed, the base's initial weights saved as a model folder: the ladder's lowest rung.</summary>
+    private static IEnumerable<StudyModel> RandomInits(StudyPaths paths, StudyOptions o)
     {
-        var others = cultures.Others;
-        var result = MergeJob.Run(paths.Export("base", "western-base"), others.Select(c => paths.Export($"cpt-{c}", "adapt")).ToList(),
-                                  new MergeOptions { Method = MergeMethod.TaskArithmetic, Lambdas = o.Lambdas }.Validate(others.Count), paths.Merges, log, o.Device);
-        return result.OutputDirs;
+        for (var k = 0; k < o.PretrainSeeds; k++)
+        {
+            var dir = paths.RandomInit(k);
+            if (!File.Exists(Path.Combine(dir, "model.safetensors")))
+                using (var model = new MertModel(MertConfig.Preset(o.Preset)).InitializeWeights(o.Seed + k))      // = the base recipe's init
+                    MertCheckpoint.Save(model, dir);
+            yield return new StudyModel("random", k, dir);
+        }
     }
 
-    /// <summary>Every model the report compares, in its row order: base, multi-culture CPT, the merges by λ, the single-culture CPTs.</summary>
-    private static List<EvalModel> Models(StudyPaths paths, StudyCultures cultures, StudyOptions o, IReadOnlyList<string> mergeDirs)
+    /// <summary>Task arithmetic over each seed's single-culture CPTs' task vectors, one merge per λ.</summary>
+    private static IEnumerable<StudyModel> Merge(StudyPaths paths, StudyCultures cultures, StudyOptions o, Action<string> log)
     {
-        var models = new List<EvalModel> { new("base", paths.Export("base", "western-base")), new("cpt-multi", paths.Export("cpt-multi", "adapt")) };
-        models.AddRange(o.Lambdas.Select((l, i) => new EvalModel(Inv($"ta-{l}"), mergeDirs[i])));
-        models.AddRange(cultures.Others.Select(c => new EvalModel($"cpt-{c}", paths.Export($"cpt-{c}", "adapt"))));
-        return models;
+        var others = cultures.Others;
+        var options = new MergeOptions { Method = MergeMethod.TaskArithmetic, Lambdas = o.Lambdas }.Validate(others.Count);
+        for (var k = 0; k < o.PretrainSeeds; k++)
+        {
+            var result = MergeJob.Run(paths.Export(StudyModel.RunName("base", k), "western-base"),
+                                      others.Select(c => paths.Export(StudyModel.RunName($"cpt-{c}", k), "adapt")).ToList(),
+                                      options, Path.Combine(paths.Merges, $"s{k}"), log, o.Device);
+            for (var i = 0; i < o.Lambdas.Length; i++) yield return new StudyModel(Inv($"ta-{o.Lambdas[i]}"), k, result.OutputDirs[i]);
+        }
+    }
+
+    /// <summary>The pre-trained models of every seed: base, control, multi-culture CPT, the single-culture CPTs.</summary>
+    private static IEnumerable<StudyModel> Trained(StudyPaths paths, StudyCultures cultures, StudyOptions o)
+    {
+        for (var k = 0; k < o.PretrainSeeds; k++)
+        {
+            yield return new StudyModel("base", k, paths.Export(StudyModel.RunName("base", k), "western-base"));
+            foreach (var role in new[] { "control", "cpt-multi" }.Concat(cultures.Others.Select(c => $"cpt-{c}")))
+                yield return new StudyModel(role, k, paths.Export(StudyModel.RunName(role, k), "adapt"));
+        }
     }
 
     /// <summary>Probes every model on every culture's task over the seeds, and writes the evaluation's own report.</summary>

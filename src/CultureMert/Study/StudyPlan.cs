@@ -15,12 +15,30 @@ internal sealed record StudyPaths(string Root)
     public string Merges => Path.Combine(Root, "merges");
     public string Evaluation => Path.Combine(Root, "evaluation");
     public string Report => Path.Combine(Root, "REPORT.md");
+    /// <summary>What the study fixed before its first run (seeds, equivalence margin, teacher data); later runs must agree.</summary>
+    public string Plan => Path.Combine(Root, "plan.json");
+    /// <summary>Every probe run's numbers, one row per model × task × probe seed: what every interval is recomputed from.</summary>
+    public string ScoresCsv => Path.Combine(Root, "scores.csv");
+    /// <summary>Every paired comparison's per-pre-training-seed differences: the rows behind each Δ and its interval.</summary>
+    public string ComparisonsCsv => Path.Combine(Root, "comparisons.csv");
+    /// <summary>A randomly initialised model of the base's shape, with the base's initial weights of seed <paramref name="seed"/>.</summary>
+    public string RandomInit(int seed) => Path.Combine(Root, "random-init", $"s{seed}");
 
     /// <summary>A pre-training run's recipe, as <c>culturemert pretrain --recipe</c> reads it.</summary>
     public string Recipe(string run) => Path.Combine(Root, "recipes", run + ".json");
     public string Run(string run) => Path.Combine(Runs, run);
     /// <summary>The HF folder a run exported at the end of a stage.</summary>
     public string Export(string run, string stage) => Path.Combine(Runs, run, "stages", stage);
+}
+
+/// <summary>What a model of the study is: its role in the comparison and the pre-training seed it descends from.</summary>
+/// <remarks>Roles: <c>random</c> (the base's initial weights), <c>base</c>, <c>control</c> (the base continued on Western
+/// data for as many steps as CPT), <c>cpt-multi</c>, <c>ta-λ</c> (task-arithmetic merges), <c>cpt-CULTURE</c>.</remarks>
+internal sealed record StudyModel(string Role, int Seed, string Dir)
+{
+    /// <summary>The model's name in the evaluation (its folder under <c>evaluation/probes/</c>).</summary>
+    public string Name => $"{Role}-s{Seed}";
+    public static string RunName(string role, int seed) => $"{role}-s{seed}";
 }
 
 /// <summary>The corpus's cultures as the study uses them: the Western ones (the base model's data, replayed in
@@ -58,4 +76,30 @@ internal sealed class StudyPhases(Action<string> log, CancellationToken cancel)
     }
 
     public void Run(string name, Action body) => Run(name, () => { body(); return 0; });
+}
+
+/// <summary>
+/// <c>plan.json</c>: what the study commits to before any model is trained — the equivalence margin, the seeds, the
+/// teacher's data and the λ grid. Written at the first run; a later run into the same folder must agree, so a margin
+/// cannot be widened after the numbers are in.
+/// </summary>
+internal static class StudyPlanFile
+{
+    public static void FixOrCheck(string path, StudyOptions o)
+    {
+        var plan = new System.Text.Json.Nodes.JsonObject
+        {
+            ["equivalence_margin"] = o.EquivalenceMargin,
+            ["pretrain_seeds"] = o.PretrainSeeds,
+            ["probe_seeds"] = o.Seeds,
+            ["teacher_data"] = o.TeacherData.ToString().ToLowerInvariant(),
+            ["lambdas"] = new System.Text.Json.Nodes.JsonArray([.. o.Lambdas.Select(l => (System.Text.Json.Nodes.JsonNode?)l)]),
+            ["selection"] = "lambda, probe layer and learning rate on the validation split; the test split is read once",
+        };
+        var text = plan.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n";
+        if (!File.Exists(path)) { IO.AtomicFile.WriteText(path, text); return; }
+        if (File.ReadAllText(path) != text)
+            throw new InvalidDataException($"{path}: this study was begun with another plan (equivalence margin, seeds, teacher data or λ grid); " +
+                                           "a plan is fixed before the results are seen. Use a new --out folder to change it.");
+    }
 }

@@ -10,14 +10,15 @@ using CultureMert.IO;
 namespace CultureMert.Study;
 
 /// <summary>
-/// <c>REPORT.md</c> (+ <c>report.json</c>) of a <see cref="CultureStudy"/>: corpus, the paper-style table, deltas with
-/// confidence intervals over probe seeds, the λ sweep, the culture × culture transfer heat map, token similarity, loss
-/// curves, and a reading of what appeared next to the paper's headline results.
+/// <c>REPORT.md</c> (+ <c>report.json</c>, <c>scores.csv</c>, <c>comparisons.csv</c>) of a <see cref="CultureStudy"/>:
+/// corpus, the sanity ladder, paired comparisons over pre-training seeds with equivalence tests, per-task deltas, the λ
+/// sweep (λ chosen on validation), the culture × culture transfer map, token similarity, loss curves, and a reading
+/// that follows from those numbers only.
 /// </summary>
 /// <remarks>
-/// A delta's interval pairs the probe seeds (seed i of one model with seed i of the other: same probe initialisation
-/// and batch order) and is the 95 % t interval of the per-seed differences of the group average. It covers probe
-/// randomness only: each model was pre-trained once, so pre-training randomness is not in it.
+/// The unit of replication is the pre-training run: each model is pre-trained once per pre-training seed, and its number
+/// for that seed is the mean over the probe seeds nested inside. Intervals are 95 % t intervals over pre-training seeds
+/// of the paired per-seed differences; equivalence is TOST against the margin fixed in <c>plan.json</c> before the run.
 /// </remarks>
 internal static class StudyReport
 {
@@ -26,25 +27,38 @@ internal static class StudyReport
     // CultureMERT-95M vs MERT-v1-95M (HF model cards, paper.md §5): mean of ROC-AUC and AP ×100.
     const double PaperNonWesternGain = 4.9, PaperWesternChange = -0.05, PaperTaGain = 4.4, PaperTaVsCpt = -0.5;
 
-    public static IReadOnlyList<string> Write(StudyPaths paths, CorpusSummary corpus, StudyCultures cultures, IReadOnlyList<EvalModel> models,
+    /// <summary>The ladder's rungs in order, with their labels.</summary>
+    static readonly (string Role, string Label)[] Ladder =
+    [
+        ("random", "(a) random-init model of the same shape"),
+        ("base", "(c) base: pre-trained on Western music only"),
+        ("control", "(d) matched-compute control: base + as many Western steps as CPT"),
+        ("cpt-multi", "(e) multi-culture CPT (two stages, 20 % replay)"),
+    ];
+
+    public static IReadOnlyList<string> Write(StudyPaths paths, CorpusSummary corpus, StudyCultures cultures, IReadOnlyList<StudyModel> models,
                                               IReadOnlyList<EvalTask> tasks, IReadOnlyList<EvalCell> results, StudyOptions o,
                                               IReadOnlyList<(string Phase, TimeSpan Time)> phases, TimeSpan wall)
     {
-        var scores = new StudyScores(paths.Evaluation, models, tasks, results);
+        var scores = new StudyScores(paths.Evaluation, models, tasks, results, o.PretrainSeeds, o.EquivalenceMargin);
         var sb = new StringBuilder("# CultureMERT in miniature\n\n");
         Preamble(sb, o, wall);
         CorpusTable(sb, corpus, cultures.Western, o);
-        PaperTable(sb, scores);
-        var deltas = DeltaTable(sb, scores);
+        var ladder = LadderTable(sb, scores, paths.Root);
+        var comparisons = ComparisonTable(sb, scores, paths.ComparisonsCsv);
+        TaskDeltas(sb, scores);
         LambdaSweep(sb, scores, paths.Root);
         TransferMap(sb, scores, cultures.Others, paths.Root);
         TokenSimilarity(sb, paths.Root);
         LossCurves(sb, paths.Runs);
-        var findings = Reading(sb, scores);
+        var (learned, findings) = Reading(sb, scores);
         TimeTable(sb, phases, wall);
-        sb.Append("\nFull probing report: [evaluation/report.md](evaluation/report.md). Recipes: `recipes/`. Corpus: `corpus/corpus.json`.\n");
+        sb.Append("\nEvery interval above is recomputable from [`scores.csv`](scores.csv) (one row per model × task × probe seed) and ")
+          .Append("[`comparisons.csv`](comparisons.csv) (one row per comparison × pre-training seed). Full probing report: ")
+          .Append("[evaluation/report.md](evaluation/report.md). Recipes: `recipes/`. Plan fixed before the run: [`plan.json`](plan.json). Corpus: `corpus/corpus.json`.\n");
+        WriteScoresCsv(paths.ScoresCsv, scores);
         AtomicFile.WriteText(paths.Report, sb.ToString());
-        WriteJson(Path.Combine(paths.Root, "report.json"), scores, phases, wall, deltas, findings);
+        WriteJson(Path.Combine(paths.Root, "report.json"), scores, phases, wall, ladder, comparisons, learned, findings);
         return findings;
     }
 
@@ -53,10 +67,13 @@ internal static class StudyReport
     {
         var minutes = wall.ToString(@"mm\:ss", Inv);
         var gpu = o.Device is { type: not TorchSharp.DeviceType.CPU } d ? $" and {d}" : "";
-        sb.Append($"Wall time **{minutes}** (min:s) on {Environment.ProcessorCount} CPU cores{gpu}; model preset `{o.Preset}`, {o.Seeds} probe seeds, ")
-          .Append("λ ∈ {" + LambdaList(o) + "}. Everything below was computed by this run; ")
-          .Append("the corpus is rendered MIDI (real scores and procedural music), the teacher a k-means codebook, the model tiny: ")
-          .Append("the study's *mechanics* are CultureMERT's, its *scale* is not (see the reading at the end).\n\n");
+        sb.Append($"Wall time **{minutes}** (min:s) on {Environment.ProcessorCount} CPU cores{gpu}; model preset `{o.Preset}`; ")
+          .Append($"**{o.PretrainSeeds} pre-training seeds** per model (the unit of replication), {o.Seeds} probe seeds nested in each; ")
+          .Append("λ ∈ {" + LambdaList(o) + "}, chosen on the validation split; k-means teacher fitted on ")
+          .Append(o.TeacherData == TeacherData.Western ? "the Western training audio only" : "every culture's training audio")
+          .Append(FormattableString.Invariant($"; equivalence margin ±{o.EquivalenceMargin:0.###} points (fixed in `plan.json` before the run). "))
+          .Append("Everything below was computed by this run; the corpus is rendered MIDI (real scores and procedural music), the teacher a ")
+          .Append("k-means codebook, the model tiny: the study's *mechanics* are CultureMERT's, its *scale* is not.\n\n");
     }
 
     /// <summary>One row per culture, from the corpus's own <c>corpus.json</c>.</summary>
@@ -74,66 +91,118 @@ internal static class StudyReport
         sb.Append(FormattableString.Invariant($"\nClips of {o.SecondsPerClip} s at 24 kHz; splits by piece (no piece in two splits); pre-training reads the train split only.\n\n"));
     }
 
-    /// <summary>Every model × task as "ROC-AUC / AP", the paper's three rows (base, multi-culture CPT, best merge) first.</summary>
-    static void PaperTable(StringBuilder sb, StudyScores s)
+    /// <summary>The sanity ladder: each rung's group averages over pre-training seeds, and <c>ladder.png</c>.</summary>
+    /// <returns>report.json's <c>ladder</c>: role → {western, non_western}</returns>
+    static JsonObject LadderTable(StringBuilder sb, StudyScores s, string outDir)
     {
-        var (models, tasks) = (s.Models, s.Tasks);
-        var main = new[] { s.Base, s.Multi, s.BestTa }.Where(i => i >= 0).ToList();
-        sb.Append("## Probing: the paper's table\n\nTest ROC-AUC / AP (macro, ×100, mean over probe seeds). Averages: mean of all ROC-AUC and AP numbers of the group (the paper's convention).\n\n");
-        sb.Append("| model | ").Append(string.Join(" | ", tasks.Select(t => $"{t.Name}{(t.Western ? " (W)" : "")}"))).Append(" | non-Western avg | Western avg |\n");
-        sb.Append("| --- |").Append(string.Concat(Enumerable.Repeat(" --- |", tasks.Count + 2))).Append('\n');
-        foreach (var m in main.Concat(Enumerable.Range(0, models.Count).Except(main)))
-            sb.Append($"| {Label(models[m].Name, m == s.BestTa)} | ")
-              .Append(string.Join(" | ", Enumerable.Range(0, tasks.Count).Select(t => s.Cells[m, t] is { } c ? $"{F(100 * c.RocAuc)} / {F(100 * c.Ap)}" : "–")))
-              .Append($" | {F(s.Avg(m, false))} | {F(s.Avg(m, true))} |\n");
-    }
-
-    /// <returns>report.json's <c>deltas_to_base</c>: model → {non_western, western}</returns>
-    static JsonObject DeltaTable(StringBuilder sb, StudyScores s)
-    {
-        sb.Append("\n## Deltas to the base model\n\nΔ of the group average (points ×100) with a 95 % interval over probe seeds (paired by seed; probe randomness only).\n\n");
-        sb.Append("| model | Δ non-Western avg | Δ Western avg |\n| --- | --- | --- |\n");
-        var deltas = new JsonObject();
-        for (var m = 0; m < s.Models.Count; m++)
+        var rungs = Ladder.Where(r => s.Has(r.Role)).ToList();
+        if (s.BestTa is { } ta) rungs.Add((ta, $"(f) task arithmetic, λ = {StudyScores.LambdaOf(ta)} (chosen on validation)"));
+        sb.Append("## Sanity ladder\n\nTest mean of ROC-AUC and AP (×100) per group, mean ± 95 % t interval over pre-training seeds. ")
+          .Append("(b), a hand-crafted baseline (e.g. MFCC + chroma statistics), is not in this study yet: \"learned\" below means only ")
+          .Append("\"beats a random-init model of the same shape\".\n\n| rung | Western avg | non-Western avg | pre-training seeds |\n| --- | --- | --- | --- |\n");
+        var json = new JsonObject();
+        foreach (var (role, label) in rungs)
         {
-            if (m == s.Base) continue;
-            var (dn, dw) = (s.DeltaOf(m, s.Base, false), s.DeltaOf(m, s.Base, true));
-            sb.Append($"| {Label(s.Models[m].Name, m == s.BestTa)} | {Pm(dn)} | {Pm(dw)} |\n");
-            deltas[s.Models[m].Name] = new JsonObject { ["non_western"] = J(dn), ["western"] = J(dw) };
+            var (w, nw) = (Summary.Of(s.Group(role, true)), Summary.Of(s.Group(role, false)));
+            sb.Append($"| {label} | {Ci(w)} | {Ci(nw)} | {Math.Max(w.N, nw.N)} |\n");
+            json[role] = new JsonObject { ["western"] = J(w), ["non_western"] = J(nw) };
         }
-        return deltas;
+        if (rungs.Any(r => double.IsFinite(Summary.Of(s.Group(r.Role, true)).Mean)))
+        {
+            BarPlot.SavePng(Path.Combine(outDir, "ladder.png"), "sanity ladder: group averages over pre-training seeds", "mean ROC-AUC & AP (×100)",
+                [.. rungs.Select(r => r.Label[..3])],
+                [.. new[] { true, false }.Select(w => (w ? "Western" : "non-Western",
+                    rungs.Select(r => Summary.Of(s.Group(r.Role, w)).Mean).ToArray(), rungs.Select(r => Summary.Of(s.Group(r.Role, w)).HalfWidth).ToArray()))]);
+            sb.Append("\n![sanity ladder](ladder.png)\n");
+        }
+        return json;
     }
 
-    /// <summary>The merges' group averages by λ, and <c>lambda-sweep.png</c> (bars with the seed intervals, the base first).</summary>
+    /// <summary>The comparisons the reading rests on, each paired by pre-training seed.</summary>
+    static IEnumerable<(string A, string B, bool Western)> Comparisons(StudyScores s)
+    {
+        var pairs = new List<(string, string, bool)> { ("base", "random", true), ("base", "random", false), ("cpt-multi", "control", false), ("cpt-multi", "control", true),
+                                                       ("cpt-multi", "base", false), ("cpt-multi", "base", true), ("control", "base", false), ("control", "base", true) };
+        if (s.BestTa is { } ta) pairs.AddRange([(ta, "base", false), (ta, "base", true), (ta, "cpt-multi", false)]);
+        return pairs.Where(p => s.Has(p.Item1) && s.Has(p.Item2));
+    }
+
+    /// <summary>Every comparison with its interval, equivalence test and verdict; its per-seed rows in <c>comparisons.csv</c>.</summary>
+    /// <returns>report.json's <c>comparisons</c></returns>
+    static JsonArray ComparisonTable(StringBuilder sb, StudyScores s, string csvPath)
+    {
+        sb.Append("\n## Paired comparisons\n\nΔ of a group average (points ×100), paired by pre-training seed: mean ± 95 % t interval; ")
+          .Append(FormattableString.Invariant($"the 90 % interval and the TOST p value test equivalence within ±{s.Margin:0.###}. "))
+          .Append("Verdict: *higher*/*lower* when the 95 % interval excludes 0, *equivalent* when the 90 % interval lies inside the margin, ")
+          .Append("otherwise *inconclusive* (an interval that merely contains 0 shows nothing).\n\n")
+          .Append("| comparison | group | Δ (95 % CI) | 90 % CI | TOST p | verdict |\n| --- | --- | --- | --- | --- | --- |\n");
+        var json = new JsonArray();
+        var rows = new List<string[]>();
+        foreach (var (a, b, western) in Comparisons(s))
+        {
+            var e = s.Compare(a, b, western);
+            var group = western ? "Western" : "non-Western";
+            sb.Append($"| {a} − {b} | {group} | {Pm(e.Diff)} | {Interval(e)} | {P(e.TostP)} | {Verdict(e.Verdict)} |\n");
+            json.Add(new JsonObject { ["a"] = a, ["b"] = b, ["group"] = group, ["diff"] = J(e.Diff), ["ci90"] = new JsonArray(N(e.Low90), N(e.High90)),
+                                      ["tost_p"] = N(e.TostP), ["verdict"] = e.Verdict.ToString().ToLowerInvariant() });
+            var (x, y) = (s.Group(a, western), s.Group(b, western));
+            rows.AddRange(Enumerable.Range(0, x.Length).Select(k => new[] { $"{a} - {b}", group, k.ToString(Inv), R(x[k]), R(y[k]), R(x[k] - y[k]) }));
+        }
+        Csv.Write(csvPath, ["comparison", "group", "pretrain_seed", "a", "b", "difference"], rows);
+        return json;
+    }
+
+    /// <summary>Every task's ΔROC-AUC for the comparisons that carry the paper's claims; regressions named.</summary>
+    static void TaskDeltas(StringBuilder sb, StudyScores s)
+    {
+        var pairs = new[] { ("cpt-multi", "control"), ("cpt-multi", "base") }.Where(p => s.Has(p.Item1) && s.Has(p.Item2)).ToList();
+        if (pairs.Count == 0) return;
+        sb.Append("\n## Per-task deltas\n\nTest ROC-AUC Δ (×100) per task, mean ± 95 % t interval over pre-training seeds.\n\n| task | ")
+          .Append(string.Join(" | ", pairs.Select(p => $"{p.Item1} − {p.Item2}"))).Append(" |\n| --- |").Append(string.Concat(pairs.Select(_ => " --- |"))).Append('\n');
+        var regressions = new List<string>();
+        for (var t = 0; t < s.Tasks.Count; t++)
+        {
+            var cells = pairs.Select(p => s.CompareTask(p.Item1, p.Item2, t)).ToList();
+            sb.Append($"| {s.Tasks[t].Name}{(s.Tasks[t].Western ? " (W)" : "")} | ").Append(string.Join(" | ", cells.Select(e => $"{Pm(e.Diff)} {Verdict(e.Verdict)}"))).Append(" |\n");
+            regressions.AddRange(pairs.Zip(cells).Where(x => x.Second.Verdict == Comparison.Lower).Select(x => $"{s.Tasks[t].Name} ({x.First.Item1} − {x.First.Item2}: {Pm(x.Second.Diff)})"));
+        }
+        sb.Append(regressions.Count == 0 ? "\nNo task's interval lies below 0.\n" : $"\nRegressions (interval below 0): {string.Join("; ", regressions)}.\n");
+    }
+
+    /// <summary>The merges by λ: validation score (what chooses λ) and test group averages, and <c>lambda-sweep.png</c>.</summary>
     static void LambdaSweep(StringBuilder sb, StudyScores s, string outDir)
     {
-        var lambdaModels = s.LambdaModels;
-        if (lambdaModels.Count == 0) return;
-        sb.Append("\n## Task arithmetic: λ sweep\n\nθ = θ_base + λ Σ_c τ_c over the single-culture CPT models' task vectors τ_c.\n\n| λ | non-Western avg | Western avg |\n| --- | --- | --- |\n");
-        foreach (var (name, i) in lambdaModels) sb.Append($"| {name[3..]} | {F(s.Avg(i, false))} | {F(s.Avg(i, true))} |\n");
-        var groups = lambdaModels.Select(x => $"λ {x.Name[3..]}").Prepend("base").ToArray();
-        var idx = lambdaModels.Select(x => x.i).Prepend(s.Base).ToArray();
-        if (idx.Any(i => double.IsFinite(s.Avg(i, false)) || double.IsFinite(s.Avg(i, true))))
-            BarPlot.SavePng(Path.Combine(outDir, "lambda-sweep.png"), "task arithmetic: group averages by λ", "mean ROC-AUC & AP (×100)", groups,
-            [("non-Western", [.. idx.Select(i => s.Avg(i, false))], [.. idx.Select(i => Summary.Of(s.SeedAvg(i, false)).HalfWidth)]),
-             ("Western", [.. idx.Select(i => s.Avg(i, true))], [.. idx.Select(i => Summary.Of(s.SeedAvg(i, true)).HalfWidth)])]);
-        if (File.Exists(Path.Combine(outDir, "lambda-sweep.png"))) sb.Append("\n![λ sweep](lambda-sweep.png)\n");
+        var roles = s.LambdaRoles;
+        if (roles.Count == 0) return;
+        sb.Append("\n## Task arithmetic: λ sweep\n\nθ = θ_base + λ Σ_c τ_c over the single-culture CPT models' task vectors τ_c, one merge per pre-training seed. ")
+          .Append("λ is chosen by the non-Western average of the probes' **validation** ROC-AUC (mean over pre-training seeds); the test columns are read only for the chosen λ.\n\n")
+          .Append("| λ | validation non-Western ROC-AUC | test non-Western avg | test Western avg |\n| --- | --- | --- | --- |\n");
+        foreach (var role in roles)
+            sb.Append($"| {StudyScores.LambdaOf(role)}{(role == s.BestTa ? " (chosen)" : "")} | {Ci(Summary.Of(s.ValidNonWestern(role)))} | {Ci(Summary.Of(s.Group(role, false)))} | {Ci(Summary.Of(s.Group(role, true)))} |\n");
+        var groups = roles.Select(r => $"λ {StudyScores.LambdaOf(r)}").Prepend("base").ToArray();
+        var all = roles.Prepend("base").ToArray();
+        if (all.Any(r => double.IsFinite(Summary.Of(s.Group(r, false)).Mean)))
+        {
+            BarPlot.SavePng(Path.Combine(outDir, "lambda-sweep.png"), "task arithmetic: group averages by λ (over pre-training seeds)", "mean ROC-AUC & AP (×100)", groups,
+                [.. new[] { false, true }.Select(w => (w ? "Western" : "non-Western", all.Select(r => Summary.Of(s.Group(r, w)).Mean).ToArray(), all.Select(r => Summary.Of(s.Group(r, w)).HalfWidth).ToArray()))]);
+            sb.Append("\n![λ sweep](lambda-sweep.png)\n");
+        }
     }
 
-    /// <summary><c>transfer.png</c>: single-culture CPT (rows) × task (columns), ΔROC-AUC vs the base.</summary>
+    /// <summary><c>transfer.png</c>: single-culture CPT (rows) × task (columns), ΔROC-AUC vs the base, mean over pre-training seeds.</summary>
     static void TransferMap(StringBuilder sb, StudyScores s, IReadOnlyList<string> others, string outDir)
     {
-        var singles = others.Select(c => s.Index($"cpt-{c}")).Where(i => i >= 0).ToList();
-        if (singles.Count == 0 || s.Base < 0) return;
+        var singles = others.Select(c => $"cpt-{c}").Where(s.Has).ToList();
+        if (singles.Count == 0 || !s.Has("base")) return;
         var grid = new double[singles.Count, s.Tasks.Count];
         for (var r = 0; r < singles.Count; r++)
             for (var t = 0; t < s.Tasks.Count; t++)
-                grid[r, t] = s.Cells[singles[r], t] is { } c && s.Cells[s.Base, t] is { } b ? 100 * (c.RocAuc - b.RocAuc) : double.NaN;
+                grid[r, t] = s.CompareTask(singles[r], "base", t).Diff.Mean;
         if (grid.Cast<double>().Any(double.IsFinite))
-            Heatmap.SavePng(Path.Combine(outDir, "transfer.png"), "ΔROC-AUC vs base (×100): CPT on one culture (rows) → task (columns)",
-                        [.. singles.Select(i => s.Models[i].Name)], [.. s.Tasks.Select(t => t.Name)], grid, "+0.0;-0.0;0.0");
-        sb.Append("\n## Culture × culture transfer\n\nEach row: the base model continually pre-trained on one culture; each column: a task. Cell: ΔROC-AUC vs the base (×100). ")
-          .Append("The diagonal is a culture's gain on its own task; off-diagonal cells are transfer (or interference).\n\n")
+            Heatmap.SavePng(Path.Combine(outDir, "transfer.png"), "ΔROC-AUC vs base (×100), mean over pre-training seeds: CPT on one culture (rows) → task (columns)",
+                            [.. singles], [.. s.Tasks.Select(t => t.Name)], grid, "+0.0;-0.0;0.0");
+        sb.Append("\n## Culture × culture transfer\n\nEach row: the base continually pre-trained on one culture; each column: a task. Cell: ΔROC-AUC vs the ")
+          .Append("base (×100), mean over pre-training seeds (per-seed values: `scores.csv`). The diagonal is a culture's gain on its own task.\n\n")
           .Append(File.Exists(Path.Combine(outDir, "transfer.png")) ? "![transfer](transfer.png)\n" : "(no cell could be scored)\n");
     }
 
@@ -145,42 +214,54 @@ internal static class StudyReport
           .Append("(`tokens/divergence.csv`): how differently the cultures use the pre-training vocabulary.\n\n![token JSD](tokens/jsd-heatmap.png)\n");
     }
 
-    /// <summary>Each run's <c>loss.png</c>, in run-name order.</summary>
+    /// <summary>The loss curves of pre-training seed 0's runs (the other seeds' are beside them in <c>runs/</c>).</summary>
     static void LossCurves(StringBuilder sb, string runs)
     {
-        sb.Append("\n## Pre-training\n\n");
-        foreach (var run in Directory.GetDirectories(runs).Order(StringComparer.Ordinal))
+        sb.Append("\n## Pre-training\n\nLoss curves of pre-training seed 0; every seed's run folder (log.csv, loss.png) is under `runs/`.\n\n");
+        foreach (var run in Directory.GetDirectories(runs, "*-s0").Order(StringComparer.Ordinal))
             if (File.Exists(Path.Combine(run, "loss.png")))
                 sb.Append($"![{Path.GetFileName(run)}](runs/{Path.GetFileName(run)}/loss.png)\n");
     }
 
-    /// <summary>The paper's headline results next to ours, and what this miniature cannot show.</summary>
-    /// <returns>the findings, one line each</returns>
-    static List<string> Reading(StringBuilder sb, StudyScores s)
+    /// <summary>What follows from the comparisons, next to the paper's headline results. Nothing is read when the base
+    /// does not beat the random-init model on the Western tasks: then pre-training did not learn at this scale.</summary>
+    /// <returns>whether pre-training learned, and the findings, one line each</returns>
+    static (bool Learned, List<string> Findings) Reading(StringBuilder sb, StudyScores s)
     {
-        var (baseM, multi, bestTa) = (s.Base, s.Multi, s.BestTa);
-        var findings = new List<string>();
         sb.Append("\n## Reading\n\n");
-        if (multi >= 0 && baseM >= 0)
+        var learnedTest = s.Compare("base", "random", western: true);
+        var learned = learnedTest.Verdict == Comparison.Higher;
+        var findings = new List<string> { $"Pre-training learned at this scale (base − random-init, Western average): {Ours(learnedTest)} → " +
+                                          (learned ? "**yes**" : "**not shown**: the paper's effects are not testable at this scale") + "." };
+        var claims = new List<(string Claim, string Paper, string A, string B, bool Western, Comparison Wanted)>
         {
-            var (dn, dw) = (s.DeltaOf(multi, baseM, false), s.DeltaOf(multi, baseM, true));
-            findings.Add(Finding("Multi-culture CPT improves the non-Western tasks", $"paper: +{PaperNonWesternGain:0.0}", dn, expectPositive: true));
-            findings.Add(Finding("Western tasks are not forgotten (20 % replay in stage 1)", $"paper: {PaperWesternChange:+0.0;-0.0}", dw, expectPositive: null));
+            ("Multi-culture CPT improves the non-Western tasks beyond matched compute (cpt-multi − control)", $"paper: +{PaperNonWesternGain:0.0} vs MERT-v1", "cpt-multi", "control", false, Comparison.Higher),
+            ("Western tasks are not forgotten (cpt-multi − base, 20 % replay in stage 1)", $"paper: {PaperWesternChange:+0.00;-0.00}", "cpt-multi", "base", true, Comparison.Equivalent),
+        };
+        if (s.BestTa is { } ta)
+        {
+            claims.Add(($"Task arithmetic (λ = {StudyScores.LambdaOf(ta)}, chosen on validation) improves the non-Western tasks ({ta} − base)", $"paper: +{PaperTaGain:0.0} at λ = 0.2", ta, "base", false, Comparison.Higher));
+            claims.Add(($"Task arithmetic is on par with multi-culture CPT ({ta} − cpt-multi)", $"paper: {PaperTaVsCpt:+0.0;-0.0}", ta, "cpt-multi", false, Comparison.Equivalent));
         }
-        if (bestTa >= 0 && baseM >= 0)
-            findings.Add(Finding($"Task arithmetic ({s.Models[bestTa].Name}) improves the non-Western tasks", $"paper: +{PaperTaGain:0.0} at λ = 0.2", s.DeltaOf(bestTa, baseM, false), expectPositive: true));
-        if (bestTa >= 0 && multi >= 0)
-            findings.Add(Finding($"Task arithmetic ({s.Models[bestTa].Name}) is on par with multi-culture CPT", $"paper: {PaperTaVsCpt:+0.0;-0.0} on the non-Western average", s.DeltaOf(bestTa, multi, false), expectPositive: null));
+        foreach (var c in claims.Where(c => s.Has(c.A) && s.Has(c.B)))
+        {
+            var e = s.Compare(c.A, c.B, c.Western);
+            var verdict = !learned ? "**not testable** (pre-training did not learn at this scale)"
+                : e.Verdict == c.Wanted ? "**appeared**"
+                : e.Verdict == Comparison.Inconclusive ? "**inconclusive**"
+                : e.Verdict == Comparison.NotMeasured ? "**not measured**"
+                : $"**did not appear** ({Verdict(e.Verdict)})";
+            findings.Add($"{c.Claim} — {c.Paper}; ours: {Ours(e)} → {verdict}.");
+        }
         foreach (var f in findings) sb.Append("- ").Append(f).Append('\n');
-        if (multi >= 0 && baseM >= 0 && s.DeltaOf(multi, baseM, true) is { } w && double.IsFinite(w.HalfWidth) && w.Mean - w.HalfWidth > 0)
-            sb.Append("\nThe Western gain after CPT says more about the base than about replay: a base pre-trained for minutes is far from ")
-              .Append("converged, so further pre-training on any music still improves its features for every task.\n");
-        sb.Append("\nWhat this does **not** show: the paper's numbers. The corpus is rendered MIDI of a few minutes per culture, the model ")
-          .Append("has ~0.1 M parameters and minutes of pre-training, the teacher is k-means rather than EnCodec, and each model was ")
-          .Append("pre-trained once (the intervals above cover probe seeds, not pre-training seeds). A Western-only base already hears ")
-          .Append("other cultures' timbres here (same General MIDI instruments), so the room for adaptation is smaller than in real audio. ")
-          .Append("`--full` scales data, model steps and teacher up.\n");
-        return findings;
+        sb.Append(FormattableString.Invariant($"\nA claim of no difference (\"not forgotten\", \"on par\") needs the 90 % interval inside ±{s.Margin:0.###}; "))
+          .Append("a gain needs the 95 % interval above 0; intervals are over pre-training seeds. ")
+          .Append(learned ? "" : "Because the base does not beat random features of the same shape on the Western tasks, differences between the models ")
+          .Append(learned ? "" : "above measure noise in features that carry no learned information, and are not read. ")
+          .Append("What this does **not** show: the paper's numbers. The corpus is rendered MIDI of a few minutes per culture, the model is tiny ")
+          .Append("and pre-trained for minutes, the teacher is k-means rather than EnCodec; rendered cultures share the same General MIDI ")
+          .Append("instruments, so a Western-only base already hears their timbres.\n");
+        return (learned, findings);
     }
 
     static void TimeTable(StringBuilder sb, IReadOnlyList<(string Phase, TimeSpan Time)> phases, TimeSpan wall)
@@ -190,51 +271,58 @@ internal static class StudyReport
         sb.Append(FormattableString.Invariant($"| **total** | **{wall:mm\\:ss}** |\n"));
     }
 
-    /// <summary><c>report.json</c>: the times, every model's group averages, the deltas to the base and the findings.</summary>
-    static void WriteJson(string path, StudyScores s, IReadOnlyList<(string Phase, TimeSpan Time)> phases, TimeSpan wall, JsonObject deltas, List<string> findings)
+    /// <summary><c>scores.csv</c>: one row per model × task × probe seed, the numbers every interval is computed from.</summary>
+    static void WriteScoresCsv(string path, StudyScores s)
+    {
+        var rows = new List<string[]>();
+        for (var m = 0; m < s.Models.Count; m++)
+            for (var t = 0; t < s.Tasks.Count; t++)
+                if (s.Cells[m, t] is { } c)
+                    for (var p = 0; p < c.SeedRocAuc.Length; p++)
+                        rows.Add([s.Models[m].Name, s.Models[m].Role, s.Models[m].Seed.ToString(Inv), s.Tasks[t].Name, s.Tasks[t].Western ? "western" : "non-western",
+                                  p.ToString(Inv), c.Layer, R(c.LearningRate), R(p < c.SeedValid.Length ? c.SeedValid[p] : double.NaN), R(c.SeedRocAuc[p]), R(c.SeedAp[p])]);
+        Csv.Write(path, ["model", "role", "pretrain_seed", "task", "group", "probe_seed", "layer", "lr", "valid_roc_auc", "test_roc_auc", "test_ap"], rows);
+    }
+
+    /// <summary><c>report.json</c>: the plan, the times, the ladder, every comparison and the findings.</summary>
+    static void WriteJson(string path, StudyScores s, IReadOnlyList<(string Phase, TimeSpan Time)> phases, TimeSpan wall, JsonObject ladder,
+                          JsonArray comparisons, bool learned, List<string> findings)
     {
         var json = new JsonObject
         {
             ["wall_seconds"] = Math.Round(wall.TotalSeconds, 1),
             ["phases"] = new JsonObject(phases.Select(p => KeyValuePair.Create(p.Phase, (JsonNode?)JsonValue.Create(Math.Round(p.Time.TotalSeconds, 1))))),
-            ["group_averages"] = new JsonObject(s.Models.Select((x, i) => KeyValuePair.Create(x.Name, (JsonNode?)new JsonObject { ["non_western"] = N(s.Avg(i, false)), ["western"] = N(s.Avg(i, true)) }))),
-            ["deltas_to_base"] = deltas,
+            ["pretrain_seeds"] = s.PretrainSeeds,
+            ["equivalence_margin"] = s.Margin,
+            ["chosen_lambda"] = s.BestTa is { } ta ? StudyScores.LambdaOf(ta) : null,
+            ["learned"] = learned,
+            ["ladder"] = ladder,
+            ["comparisons"] = comparisons,
             ["findings"] = new JsonArray([.. findings.Select(f => (JsonNode?)JsonValue.Create(f))]),
         };
         AtomicFile.WriteText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
-    /// <summary>One line of the reading: the effect, the paper's figure, ours with its interval, and whether it appeared.</summary>
-    static string Finding(string claim, string paper, Summary d, bool? expectPositive)
-    {
-        if (!double.IsFinite(d.Mean)) return $"{claim} ({paper}): not measured (a probe cell is missing).";
-        var ours = $"ours: {Pm(d)}";
-        var lo = d.Mean - (double.IsFinite(d.HalfWidth) ? d.HalfWidth : 0);
-        var hi = d.Mean + (double.IsFinite(d.HalfWidth) ? d.HalfWidth : 0);
-        var verdict = expectPositive switch
-        {
-            true when lo > 0 => "**appeared** (interval above 0)",
-            true when d.Mean > 0 => "**not established**: positive but the interval includes 0",
-            true => "**did not appear**",
-            _ when lo <= 0 && hi >= 0 => "**appeared** (no difference distinguishable from 0)",
-            _ => d.Mean < 0 ? "**did not appear**: a measurable loss" : "**differs**: a measurable gain",
-        };
-        return $"{claim} — {paper}; {ours} → {verdict}.";
-    }
+    static string Ours(Equivalence e) =>
+        $"{Pm(e.Diff)} (90 % CI {Interval(e)}, TOST p {P(e.TostP)}, {e.Diff.N} pre-training seeds)";
 
-    static string Label(string name, bool bestTa) => name switch
+    static string Verdict(Comparison c) => c switch
     {
-        "base" => "base (Western-only pre-training)",
-        "cpt-multi" => "CPT multi-culture (two-stage, 20 % replay)",
-        _ when bestTa => $"{name} (best λ)",
-        _ => name,
+        Comparison.NotMeasured => "not measured",
+        Comparison.Equivalent => "equivalent",
+        Comparison.Higher => "higher",
+        Comparison.Lower => "lower",
+        _ => "inconclusive",
     };
 
     static string LambdaList(StudyOptions o) => string.Join(", ", o.Lambdas.Select(l => l.ToString(Inv)));
 
-    static string F(double v) => double.IsFinite(v) ? v.ToString("0.0", Inv) : "–";
+    static string Ci(Summary s) => !double.IsFinite(s.Mean) ? "–" : s.Mean.ToString("0.0", Inv) + (double.IsFinite(s.HalfWidth) ? " ± " + s.HalfWidth.ToString("0.0", Inv) : "");
     static string Pm(Summary s) => !double.IsFinite(s.Mean) ? "–" :
         (s.Mean >= 0 ? "+" : "") + s.Mean.ToString("0.0", Inv) + (double.IsFinite(s.HalfWidth) ? " ± " + s.HalfWidth.ToString("0.0", Inv) : "");
+    static string Interval(Equivalence e) => double.IsFinite(e.Low90) ? $"[{e.Low90.ToString("0.0", Inv)}, {e.High90.ToString("0.0", Inv)}]" : "–";
+    static string P(double p) => !double.IsFinite(p) ? "–" : p < 0.001 ? "< 0.001" : p.ToString("0.000", Inv);
+    static string R(double v) => double.IsFinite(v) ? v.ToString("R", Inv) : "";
     static JsonNode? N(double v) => double.IsFinite(v) ? JsonValue.Create(Math.Round(v, 3)) : null;
     static JsonObject J(Summary s) => new() { ["mean"] = N(s.Mean), ["ci95"] = N(s.HalfWidth), ["n"] = s.N };
 }

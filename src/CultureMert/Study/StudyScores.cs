@@ -1,29 +1,31 @@
+using System.Globalization;
 using CultureMert.Evaluation;
 
 namespace CultureMert.Study;
 
 /// <summary>
-/// The probing numbers a <see cref="StudyReport"/> compares: every model × task cell read back from its results.json,
-/// the group averages (the paper's convention: the mean of all ROC-AUC and AP numbers of the group's tasks, ×100) and
-/// paired per-seed deltas between models. A model index of −1 means "not in this study".
+/// The probing numbers a <see cref="StudyReport"/> compares, with the pre-training run as the unit of replication: for
+/// every role (base, control, cpt-multi, …) one number per pre-training seed, each the mean over the probe seeds nested
+/// inside it. Group averages follow the paper: the mean of all ROC-AUC and AP numbers of the group's tasks, ×100.
+/// Comparisons pair the pre-training seeds (a CPT of seed k with the base of seed k, from which it continued).
 /// </summary>
 internal sealed class StudyScores
 {
-    public IReadOnlyList<EvalModel> Models { get; }
+    public IReadOnlyList<StudyModel> Models { get; }
     public IReadOnlyList<EvalTask> Tasks { get; }
     /// <summary>(model, task) → the cell's scores, null when it was not scored.</summary>
     public CellScores?[,] Cells { get; }
-    /// <summary>The task-arithmetic merges ("ta-λ") with their model index, in the models' order.</summary>
-    public IReadOnlyList<(string Name, int i)> LambdaModels { get; }
-    public int Base { get; }
-    public int Multi { get; }
-    /// <summary>The merge with the best non-Western average (the first of equals), −1 when there is none.</summary>
-    public int BestTa { get; }
-    private readonly List<EvaluateReport.Column> columns;
+    public int PretrainSeeds { get; }
+    public double Margin { get; }
+    /// <summary>The task-arithmetic roles ("ta-λ") in the λ grid's order.</summary>
+    public IReadOnlyList<string> LambdaRoles { get; }
+    /// <summary>The merge chosen on the VALIDATION split (best non-Western validation ROC-AUC averaged over pre-training
+    /// seeds, the first of equals); null when there is none. Test numbers play no part in the choice.</summary>
+    public string? BestTa { get; }
 
-    public StudyScores(string evalDir, IReadOnlyList<EvalModel> models, IReadOnlyList<EvalTask> tasks, IReadOnlyList<EvalCell> results)
+    public StudyScores(string evalDir, IReadOnlyList<StudyModel> models, IReadOnlyList<EvalTask> tasks, IReadOnlyList<EvalCell> results, int pretrainSeeds, double margin)
     {
-        (Models, Tasks) = (models, tasks);
+        (Models, Tasks, PretrainSeeds, Margin) = (models, tasks, pretrainSeeds, margin);
         Cells = new CellScores?[models.Count, tasks.Count];
         for (var m = 0; m < models.Count; m++)
             for (var t = 0; t < tasks.Count; t++)
@@ -32,31 +34,45 @@ internal sealed class StudyScores
                 if (results.Any(c => c.Model == models[m].Name && c.Task == tasks[t].Name && c.Status is "ok" or "skipped") && File.Exists(file))
                     Cells[m, t] = CellScores.Read(file);
             }
-        columns = EvaluateReport.Columns(models, tasks, Cells);
-        LambdaModels = models.Select((x, i) => (x.Name, i)).Where(x => x.Name.StartsWith("ta-")).ToList();
-        BestTa = LambdaModels.Count == 0 ? -1 : LambdaModels.OrderByDescending(x => double.IsFinite(Avg(x.i, false)) ? Avg(x.i, false) : double.MinValue).First().i;
-        (Base, Multi) = (Index("base"), Index("cpt-multi"));
+        LambdaRoles = [.. models.Select(x => x.Role).Where(r => r.StartsWith("ta-")).Distinct()];
+        BestTa = LambdaRoles.Select(r => (Role: r, Valid: Summary.Of(ValidNonWestern(r)).Mean))
+                            .Where(x => double.IsFinite(x.Valid)).OrderByDescending(x => x.Valid).Select(x => x.Role).FirstOrDefault();
     }
 
-    public int Index(string model) => Models.ToList().FindIndex(x => x.Name == model);
+    public bool Has(string role) => Models.Any(m => m.Role == role);
 
-    /// <summary>Model <paramref name="m"/>'s Western or non-Western group average (×100; NaN when a cell is missing).</summary>
-    public double Avg(int m, bool western) =>
-        columns.FirstOrDefault(c => c.Metric == (western ? "western_avg" : "non_western_avg"))?.Values[m] ?? double.NaN;
+    /// <summary>Model index of <paramref name="role"/> at pre-training seed <paramref name="seed"/>, −1 when absent.</summary>
+    public int Index(string role, int seed) => Models.ToList().FindIndex(x => x.Role == role && x.Seed == seed);
 
-    /// <summary>The group average per probe seed (×100); empty when a cell of the group is missing.</summary>
-    public double[] SeedAvg(int m, bool western)
+    /// <summary>The role's group average on the test split, one value per pre-training seed (NaN where a cell is missing).</summary>
+    public double[] Group(string role, bool western) => PerSeed(role, m => GroupOf(m, western, c => [c.RocAuc, c.Ap]));
+
+    /// <summary>The role's non-Western average of the VALIDATION score (the probe's selection metric, ×100), per pre-training seed.</summary>
+    public double[] ValidNonWestern(string role) => PerSeed(role, m => GroupOf(m, false, c => [c.Valid]));
+
+    /// <summary>Test ROC-AUC ×100 of one task, per pre-training seed.</summary>
+    public double[] TaskRocAuc(string role, int task) => PerSeed(role, m => Cells[m, task] is { } c ? 100 * c.RocAuc : double.NaN);
+
+    /// <summary><paramref name="a"/> − <paramref name="b"/> on a group average, paired by pre-training seed, tested against 0 and the margin.</summary>
+    public Equivalence Compare(string a, string b, bool western) => Equivalence.Test(Differences(Group(a, western), Group(b, western)), Margin);
+
+    /// <summary>The same for one task's ROC-AUC.</summary>
+    public Equivalence CompareTask(string a, string b, int task) => Equivalence.Test(Differences(TaskRocAuc(a, task), TaskRocAuc(b, task)), Margin);
+
+    public static double[] Differences(double[] a, double[] b) => [.. a.Zip(b, (x, y) => x - y)];
+
+    double[] PerSeed(string role, Func<int, double> value) =>
+        [.. Enumerable.Range(0, PretrainSeeds).Select(k => Index(role, k) is var m and >= 0 ? value(m) : double.NaN)];
+
+    double GroupOf(int m, bool western, Func<CellScores, double[]> numbers)
     {
         var idx = Enumerable.Range(0, Tasks.Count).Where(t => Tasks[t].Western == western).ToList();
-        if (idx.Any(t => Cells[m, t] is null)) return [];
-        var n = idx.Min(t => Cells[m, t]!.SeedRocAuc.Length);
-        return [.. Enumerable.Range(0, n).Select(s => 100 * idx.SelectMany(t => new[] { Cells[m, t]!.SeedRocAuc[s], Cells[m, t]!.SeedAp[s] }).Average())];
+        if (idx.Count == 0 || idx.Any(t => Cells[m, t] is null)) return double.NaN;
+        return 100 * idx.SelectMany(t => numbers(Cells[m, t]!)).Average();
     }
 
-    /// <summary>Model <paramref name="m"/> − model <paramref name="b"/> on a group average, paired by probe seed, with its t interval.</summary>
-    public Summary DeltaOf(int m, int b, bool western)
-    {
-        var (x, y) = (SeedAvg(m, western), SeedAvg(b, western));
-        return Summary.Of(x.Zip(y, (p, q) => p - q));
-    }
+    /// <summary>The λ of a "ta-λ" role, for labels.</summary>
+    public static string LambdaOf(string role) => role["ta-".Length..];
+
+    public static string Inv(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -52,25 +52,44 @@ public class DemoAndCorpusCommandTests
         var (code, err) = MergeFixtures.Run("demo", "--quick", "--out", dir["demo"]);
         Assert.True(code == 0, err);
         var report = File.ReadAllText(dir["demo/REPORT.md"]);
-        foreach (var section in new[] { "## Corpus", "## Probing: the paper's table", "## Deltas to the base model", "## Task arithmetic: λ sweep",
+        foreach (var section in new[] { "## Corpus", "## Sanity ladder", "## Paired comparisons", "## Per-task deltas", "## Task arithmetic: λ sweep",
                                         "## Culture × culture transfer", "## Token similarity across cultures", "## Pre-training", "## Reading", "## Time" })
             Assert.Contains(section, report);
-        foreach (var model in new[] { "base (Western-only pre-training)", "CPT multi-culture", "ta-0.2", "cpt-hindustani", "cpt-turkish-makam" })
-            Assert.Contains(model, report);
+        foreach (var row in new[] { "(a) random-init", "(c) base", "(d) matched-compute control", "(e) multi-culture CPT", "cpt-multi − control", "(chosen)" })
+            Assert.Contains(row, report);
         var json = JsonNode.Parse(File.ReadAllText(dir["demo/report.json"]))!;
         Assert.True(json["wall_seconds"]!.GetValue<double>() > 0);
-        Assert.Equal(4, json["findings"]!.AsArray().Count);
-        // Every model the report compares exists as an HF folder that embed loads; every run logged its steps.
-        foreach (var run in new[] { "base", "cpt-multi", "cpt-greek" })
-            Assert.True(File.Exists(dir[$"demo/runs/{run}/log.csv"]));
-        Assert.True(File.Exists(dir["demo/runs/cpt-multi/stages/adapt/model.safetensors"]));
+        Assert.Equal(5, json["findings"]!.AsArray().Count);
+        Assert.Equal(2, json["pretrain_seeds"]!.GetValue<int>());
+        // Every model the report compares exists as an HF folder, per pre-training seed; every run logged its steps.
+        foreach (var run in new[] { "base-s0", "base-s1", "control-s1", "cpt-multi-s0", "cpt-greek-s1" })
+            Assert.True(File.Exists(dir[$"demo/runs/{run}/log.csv"]), run);
+        Assert.True(File.Exists(dir["demo/random-init/s1/model.safetensors"]));
         Assert.True(File.Exists(dir["demo/evaluation/report.md"]));
         Assert.True(File.Exists(dir["demo/tokens/jsd-heatmap.png"]));
+        // The teacher heard the Western cultures only; the control trained on them only.
+        var plan = JsonNode.Parse(File.ReadAllText(dir["demo/plan.json"]))!;
+        Assert.Equal("western", plan["teacher_data"]!.GetValue<string>());
+        var control = JsonNode.Parse(File.ReadAllText(dir["demo/recipes/control-s0.json"]))!;
+        Assert.All(control["stages"]!.AsArray(), st => Assert.All(st!["mix"]!.AsObject(), kv => Assert.StartsWith("western", kv.Key)));
+        // Each interval can be recomputed from the per-seed CSV beside the report.
+        var table = CultureMert.IO.Csv.Read(dir["demo/comparisons.csv"]);
+        var (cmp, grp, diff) = (table.Column("comparison"), table.Column("group"), table.Column("difference"));
+        var diffs = table.Rows.Where(r => r[cmp] == "cpt-multi - control" && r[grp] == "non-Western")
+                         .Select(r => double.Parse(r[diff], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(2, diffs.Length);
+        var expected = json["comparisons"]!.AsArray().Single(c => c!["a"]!.GetValue<string>() == "cpt-multi" && c["b"]!.GetValue<string>() == "control" && c["group"]!.GetValue<string>() == "non-Western")!;
+        Assert.Equal(Math.Round(diffs.Average(), 3), expected["diff"]!["mean"]!.GetValue<double>(), 6);
+
+        // The plan is fixed at the first run: a wider margin afterwards is refused, naming plan.json.
+        var (refused, why) = MergeFixtures.Run("demo", "--quick", "--equivalence-margin", "5", "--out", dir["demo"]);
+        Assert.NotEqual(0, refused);
+        Assert.Contains("plan.json", why);
 
         // A second run resumes: nothing is recomputed, the report is written again.
-        var before = File.GetLastWriteTimeUtc(dir["demo/runs/base/stages/western-base/model.safetensors"]);
+        var before = File.GetLastWriteTimeUtc(dir["demo/runs/base-s0/stages/western-base/model.safetensors"]);
         (code, err) = MergeFixtures.Run("demo", "--quick", "--out", dir["demo"]);
         Assert.True(code == 0, err);
-        Assert.Equal(before, File.GetLastWriteTimeUtc(dir["demo/runs/base/stages/western-base/model.safetensors"]));
+        Assert.Equal(before, File.GetLastWriteTimeUtc(dir["demo/runs/base-s0/stages/western-base/model.safetensors"]));
     }
 }
