@@ -26,7 +26,7 @@ public class ArchitectureTests
         ["Merging"] = ["IO", "Model", "Checkpoints", "Batch", "Reports"],
         ["Evaluation"] = ["IO", "Checkpoints", "Embedding", "Batch", "Corpus", "Reports"],
         ["Pretraining"] = ["IO", "Audio", "Model", "Checkpoints", "Teachers", "Corpus", "Batch", "Distributed", "Reports"],
-        ["Study"] = ["IO", "Teachers", "Corpus", "Embedding", "Batch", "Pretraining", "Merging", "Evaluation", "Reports"],
+        ["Study"] = ["IO", "Audio", "Model", "Checkpoints", "Teachers", "Corpus", "Embedding", "Batch", "Pretraining", "Merging", "Evaluation", "Reports"],
         [""] = ["IO"],
     };
 

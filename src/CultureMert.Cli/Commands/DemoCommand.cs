@@ -19,10 +19,11 @@ static class DemoCommand
         var margin = new Option<double?>("--equivalence-margin") { Description = "Margin (points ×100) within which \"on par\" and \"no forgetting\" may be claimed; fixed in plan.json at the first run (default 1)." };
         var teacherData = new Option<string>("--teacher-data") { Description = "Audio the k-means teacher is fitted on: western (default; MERT's teachers never heard the new cultures) or all.", DefaultValueFactory = _ => "western" };
         teacherData.AcceptOnlyFromAmong("western", "all");
+        var scale = new Option<string?>("--scale") { Description = "A scale sweep instead of one study: factors of the pre-training steps, e.g. 1,3,10,30 (each point a full study under --out; SCALE.md plots the CPT gain over the matched control against training compute)." };
         var threads = SharedOptions.Threads();
         var deviceOption = SharedOptions.Device();
         var command = new Command("demo", "CultureMERT's findings in miniature: builds a corpus, pre-trains, adapts, merges and probes, and writes REPORT.md.")
-            { output, quick, full, seeds, margin, teacherData, threads, deviceOption };
+            { output, quick, full, seeds, margin, teacherData, scale, threads, deviceOption };
         command.SetAction(r => Common.Guard(() =>
         {
             var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
@@ -39,10 +40,19 @@ static class DemoCommand
             var pieces = CorpusSources.Gather(new CorpusSourceOptions(PiecesPerCulture: options.PiecesPerCulture, TopClasses: options.TopClasses,
                                                                       ProceduralSeconds: options.SecondsPerClip * options.ClipsPerPiece + 1, Seed: options.Seed),
                                               w => Console.Error.WriteLine($"warning: {w}"));
+            var factors = r.GetValue(scale) is { } list ? list.Split(',').Select(f => double.TryParse(f, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x) ? x
+                                                                                   : throw new ArgumentException($"--scale {list}: '{f}' is not a number.")).ToList() : null;
+            if (factors is not null) ScaleSweep.Points(options, factors);                  // refuse bad factors before any work
+            Func<MusicPiece, double, float[]> render = (piece, max) => FluidSynth.Render(piece, new FluidSynthOptions { MaxSeconds = max });
             return Cancellation.RunCommand(cancel =>
             {
-                var result = CultureStudy.Run(pieces, dir, options, (piece, max) => FluidSynth.Render(piece, new FluidSynthOptions { MaxSeconds = max }),
-                                              Console.WriteLine, cancel);
+                if (factors is not null)
+                {
+                    var sweep = ScaleSweep.Run(pieces, dir, options, factors, render, Console.WriteLine, cancel);
+                    Console.WriteLine($"\nscale sweep: {sweep.Report}");
+                    return 0;
+                }
+                var result = CultureStudy.Run(pieces, dir, options, render, Console.WriteLine, cancel);
                 Console.WriteLine();
                 foreach (var f in result.Findings) Console.WriteLine($"- {f}");
                 Console.WriteLine($"\nreport: {result.Report} (wall time {result.WallTime:mm\\:ss})");
@@ -51,7 +61,7 @@ static class DemoCommand
         }));
         return Examples.Add(command,
             ("Every step, reduced to a minute or two", "culturemert demo --quick --out demo-quick"),
-            ("The default study (about 10 minutes on 2 cores)", "culturemert demo --out demo-out"),
-            ("A run of a few hours with tighter intervals, on 16 threads", "culturemert demo --full --threads 16 --out demo-full"));
+            ("The default study: 3 pre-training seeds of every model (under 15 minutes on 2 cores)", "culturemert demo --out demo-out"),
+            ("A scale sweep: the study at 1, 3, 10 and 30 times the steps", "culturemert demo --scale 1,3,10,30 --out demo-scale"));
     }
 }

@@ -11,14 +11,14 @@ public static class LayerPlot
     /// draw no bar) to <paramref name="path"/> atomically.
     /// </summary>
     public static void SavePng(string path, string title, string yLabel, string[] layers,
-                               IReadOnlyList<(string Name, double[] Values, double[] Errors)> series)
+                               IReadOnlyList<(string Name, double[] Values, double[] Errors)> series, string xLabel = "layer")
     {
         if (layers.Length == 0 || series.Count == 0) throw new ArgumentException($"{path}: nothing to plot.");
         using var plot = new Plot();
         if (Heatmap.Font is { } font) plot.Font.Set(font);
         plot.Title(title);
         plot.YLabel(yLabel);
-        plot.XLabel("layer");
+        plot.XLabel(xLabel);
         var xs = Enumerable.Range(0, layers.Length).Select(i => (double)i).ToArray();
         var palette = new ScottPlot.Palettes.Category10();
         for (var s = 0; s < series.Count; s++)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using CultureMert.Batch;
 using CultureMert.Corpus;
+using CultureMert.Corpus.Datasets;
 using CultureMert.Embedding;
 using CultureMert.Evaluation;
 using CultureMert.Checkpoints;
@@ -22,14 +23,16 @@ public sealed record StudyOptions
     public double SecondsPerClip { get; init; } = 10;
     public int ClipsPerPiece { get; init; } = 2;
     public int KMeansK { get; init; } = 64;
-    public double CropSeconds { get; init; } = 2;
-    public int BatchSize { get; init; } = 8;
-    public int BaseSteps { get; init; } = 1200;
-    public int Stage1Steps { get; init; } = 200;
-    public int Stage2Steps { get; init; } = 400;
-    public double[] Lambdas { get; init; } = [0.1, 0.2, 0.3, 0.5];
+    // The default fits 15 minutes on 2 cores with 3 pre-training seeds of every model: 1-s crops in batches of 4 keep a
+    // step near 0.1 s (the per-crop CQT target dominates it), and the steps are few; the report says what that size can test.
+    public double CropSeconds { get; init; } = 1;
+    public int BatchSize { get; init; } = 4;
+    public int BaseSteps { get; init; } = 300;
+    public int Stage1Steps { get; init; } = 35;
+    public int Stage2Steps { get; init; } = 70;
+    public double[] Lambdas { get; init; } = [0.2, 0.5];
     /// <summary>Probe seeds per model and task, nested inside each pre-training seed.</summary>
-    public int Seeds { get; init; } = 5;
+    public int Seeds { get; init; } = 2;
     /// <summary>Pre-training runs per model (the unit of replication): every interval of the report is over these.</summary>
     public int PretrainSeeds { get; init; } = 3;
     /// <summary>Equivalence margin (points ×100 of the mean ROC-AUC and AP): "on par" and "no forgetting" are claimed only
@@ -40,6 +43,8 @@ public sealed record StudyOptions
     public TeacherData TeacherData { get; init; } = TeacherData.Western;
     public int MaxEpochs { get; init; } = 100;
     public int Seed { get; init; } = 0;
+    /// <summary>A folder for corpus, teacher and targets shared by several studies (a scale sweep); null: the study's own.</summary>
+    public string? SharedRoot { get; init; }
     /// <summary>Where every step computes: teacher, pre-training, merging, embedding and probing (null: the CPU).</summary>
     public TorchSharp.torch.Device? Device { get; init; }
 
@@ -54,6 +59,7 @@ public sealed record StudyOptions
     public static StudyOptions Full => new()
     {
         Preset = "small", PiecesPerCulture = 150, TopClasses = 10, ClipsPerPiece = 6, KMeansK = 256, CropSeconds = 5, BatchSize = 8, BaseSteps = 20000, Stage1Steps = 3000, Stage2Steps = 6000,
+        Lambdas = [0.1, 0.2, 0.3, 0.5], Seeds = 3,
     };
 }
 
@@ -86,7 +92,7 @@ public static class CultureStudy
                                   Action<string> log, CancellationToken cancel = default)
     {
         var phases = new StudyPhases(log, cancel);
-        var paths = new StudyPaths(outDir);
+        var paths = new StudyPaths(outDir, o.SharedRoot);
         Directory.CreateDirectory(outDir);
         var corpusOptions = new CorpusOptions(o.SecondsPerClip, o.ClipsPerPiece, o.Seed);
         var corpus = phases.Run("corpus", () => CorpusBuilder.Build(pieces, paths.Corpus, corpusOptions, render, log, cancel));
@@ -100,7 +106,7 @@ public static class CultureStudy
         var models = phases.Run("merging", () => RandomInits(paths, o).Concat(Merge(paths, cultures, o, log)).Concat(Trained(paths, cultures, o)).ToList());
         var tasks = corpus.TaskManifests.Select(EvalTask.FromManifest).OrderBy(t => t.Western).ThenBy(t => t.Name, StringComparer.Ordinal).ToList();
         var cells = phases.Run("probing", () => Probe([.. models.Select(m => new EvalModel(m.Name, m.Dir))], tasks, paths, o, log, cancel));
-        var findings = StudyReport.Write(paths, corpus, cultures, models, tasks, cells, o, phases.Times, phases.Elapsed);
+        var findings = StudyReport.Write(paths, corpus, cultures, [.. models, new StudyModel(HandcraftedRole, -1, "")], tasks, cells, o, phases.Times, phases.Elapsed);
         log($"wrote {paths.Report} ({phases.Elapsed:mm\\:ss})");
         return new StudyResult(paths.Report, phases.Elapsed, findings);
     }
@@ -191,8 +197,31 @@ public static class CultureStudy
         };
         var cells = new EvaluateJob(models, tasks, paths.Evaluation, options).Run(new SyncProgress<string>(line => log("  " + line)), cancel);
         EvaluateReport.Write(paths.Evaluation, models, tasks, cells);
+        cells.AddRange(ProbeHandcrafted(tasks, paths, options, log, cancel));
         return cells;
     }
+
+    /// <summary>The ladder's hand-crafted rung: MFCC + chroma statistics per chunk instead of a model's embeddings, the same
+    /// probe and selection; a finished task (results.json present) is skipped.</summary>
+    private static IEnumerable<EvalCell> ProbeHandcrafted(List<EvalTask> tasks, StudyPaths paths, EvaluateOptions options, Action<string> log, CancellationToken cancel)
+    {
+        foreach (var t in tasks)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var probeDir = Path.Combine(paths.Evaluation, "probes", HandcraftedRole, t.Name);
+            if (File.Exists(Path.Combine(probeDir, "results.json"))) { yield return new EvalCell(HandcraftedRole, t.Name, "skipped", null, probeDir); continue; }
+            var embDir = Path.Combine(paths.Evaluation, "embeddings", HandcraftedRole, t.Name);
+            var manifest = TaskManifest.Read(t.Manifest);
+            HandcraftedFeatures.Embed(manifest.Rows.Select(manifest.FullPath), embDir, options.Embed.ChunkSeconds, options.Device);
+            var results = ProbeRunner.Run(ProbeDataset.Load(t.Manifest, embDir, options.Task), options.Probe, null, options.Device);
+            ProbeReport.Write(probeDir, results);
+            log(FormattableString.Invariant($"  {HandcraftedRole} × {t.Name}: done (test ROC-AUC {results.Best.RocAuc.Mean:0.0000})"));
+            yield return new EvalCell(HandcraftedRole, t.Name, "ok", null, probeDir);
+        }
+    }
+
+    /// <summary>The hand-crafted rung's name: it has no pre-training seed (<see cref="StudyModel.Seed"/> −1).</summary>
+    internal const string HandcraftedRole = "handcrafted";
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

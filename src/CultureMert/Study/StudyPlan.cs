@@ -4,13 +4,16 @@ using CultureMert.Corpus;
 namespace CultureMert.Study;
 
 /// <summary>Where a study keeps each step's outputs under its folder; every step resumes from what is there.</summary>
-internal sealed record StudyPaths(string Root)
+/// <param name="Shared">where corpus, teacher, targets and token statistics live when several studies share them (a scale
+/// sweep); null: under <paramref name="Root"/></param>
+internal sealed record StudyPaths(string Root, string? Shared = null)
 {
-    public string Corpus => Path.Combine(Root, "corpus");
-    public string Teacher => Path.Combine(Root, "teacher", "kmeans.safetensors");
-    public string Targets => Path.Combine(Root, "targets");
+    string Data => Shared ?? Root;
+    public string Corpus => Path.Combine(Data, "corpus");
+    public string Teacher => Path.Combine(Data, "teacher", "kmeans.safetensors");
+    public string Targets => Path.Combine(Data, "targets");
     /// <summary>The token statistics (<c>culturemert tokens stats</c>): divergences and the JSD heat map.</summary>
-    public string Tokens => Path.Combine(Root, "tokens");
+    public string Tokens => Path.Combine(Data, "tokens");
     public string Runs => Path.Combine(Root, "runs");
     public string Merges => Path.Combine(Root, "merges");
     public string Evaluation => Path.Combine(Root, "evaluation");
@@ -37,7 +40,8 @@ internal sealed record StudyPaths(string Root)
 internal sealed record StudyModel(string Role, int Seed, string Dir)
 {
     /// <summary>The model's name in the evaluation (its folder under <c>evaluation/probes/</c>).</summary>
-    public string Name => $"{Role}-s{Seed}";
+    /// <summary>Seed −1: a rung with nothing pre-trained (the hand-crafted features), the same at every pre-training seed.</summary>
+    public string Name => Seed < 0 ? Role : $"{Role}-s{Seed}";
     public static string RunName(string role, int seed) => $"{role}-s{seed}";
 }
 

@@ -42,7 +42,11 @@ internal sealed class StudyScores
     public bool Has(string role) => Models.Any(m => m.Role == role);
 
     /// <summary>Model index of <paramref name="role"/> at pre-training seed <paramref name="seed"/>, −1 when absent.</summary>
-    public int Index(string role, int seed) => Models.ToList().FindIndex(x => x.Role == role && x.Seed == seed);
+    /// <remarks>A seed-independent model (seed −1, the hand-crafted rung) stands at every seed, so comparisons with it pair each seed with it.</remarks>
+    public int Index(string role, int seed) => Models.ToList().FindIndex(x => x.Role == role && (x.Seed == seed || x.Seed < 0));
+
+    /// <summary>Whether the role is the same at every pre-training seed (its spread over seeds is 0 by construction).</summary>
+    public bool SeedIndependent(string role) => Models.Any(m => m.Role == role && m.Seed < 0);
 
     /// <summary>The role's group average on the test split, one value per pre-training seed (NaN where a cell is missing).</summary>
     public double[] Group(string role, bool western) => PerSeed(role, m => GroupOf(m, western, c => [c.RocAuc, c.Ap]));

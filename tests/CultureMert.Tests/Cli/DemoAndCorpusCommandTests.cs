@@ -55,7 +55,7 @@ public class DemoAndCorpusCommandTests
         foreach (var section in new[] { "## Corpus", "## Sanity ladder", "## Paired comparisons", "## Per-task deltas", "## Task arithmetic: λ sweep",
                                         "## Culture × culture transfer", "## Token similarity across cultures", "## Pre-training", "## Reading", "## Time" })
             Assert.Contains(section, report);
-        foreach (var row in new[] { "(a) random-init", "(c) base", "(d) matched-compute control", "(e) multi-culture CPT", "cpt-multi − control", "(chosen)" })
+        foreach (var row in new[] { "(a) random-init", "(b) hand-crafted", "base − handcrafted", "(c) base", "(d) matched-compute control", "(e) multi-culture CPT", "cpt-multi − control", "(chosen)" })
             Assert.Contains(row, report);
         var json = JsonNode.Parse(File.ReadAllText(dir["demo/report.json"]))!;
         Assert.True(json["wall_seconds"]!.GetValue<double>() > 0);
@@ -91,5 +91,31 @@ public class DemoAndCorpusCommandTests
         (code, err) = MergeFixtures.Run("demo", "--quick", "--out", dir["demo"]);
         Assert.True(code == 0, err);
         Assert.Equal(before, File.GetLastWriteTimeUtc(dir["demo/runs/base-s0/stages/western-base/model.safetensors"]));
+    }
+
+    [Fact]
+    public void Demo_ScaleSweep_RunsEachPointOnOneCorpusAndPlotsTheGain()
+    {
+        using var dir = new Fixtures.TempDir();
+        var (code, err) = MergeFixtures.Run("demo", "--quick", "--scale", "1,0", "--out", dir["s"]);
+        Assert.Equal(2, code);                                                           // a zero factor is refused before any work
+        Assert.Contains("--scale", err);
+        Assert.False(Directory.Exists(dir["s/shared"]));
+
+        (code, err) = MergeFixtures.Run("demo", "--quick", "--scale", "1,2", "--out", dir["s"]);
+        Assert.True(code == 0, err);
+        var scale = File.ReadAllText(dir["s/SCALE.md"]);
+        Assert.Contains("[x1](x1/REPORT.md)", scale);
+        Assert.Contains("[x2](x2/REPORT.md)", scale);
+        Assert.True(File.Exists(dir["s/x2/REPORT.md"]));
+        Assert.True(Directory.Exists(dir["s/shared/corpus"]));
+        Assert.False(Directory.Exists(dir["s/x1/corpus"]));                               // one corpus and teacher for every point
+        // Point x2 trained twice the steps of x1: its base recipe says so.
+        var steps = (string p) => JsonNode.Parse(File.ReadAllText(dir[$"s/{p}/recipes/base-s0.json"]))!["stages"]![0]!["steps"]!.GetValue<int>();
+        Assert.Equal(2 * steps("x1"), steps("x2"));
+        var table = CultureMert.IO.Csv.Read(dir["s/scale.csv"]);
+        Assert.Equal(2, table.Rows.Count);
+        var hours = table.Column("training_audio_hours");
+        Assert.True(double.Parse(table.Rows[1][hours], System.Globalization.CultureInfo.InvariantCulture) > double.Parse(table.Rows[0][hours], System.Globalization.CultureInfo.InvariantCulture));
     }
 }
