@@ -53,14 +53,16 @@ public static class ScaleSweep
         {
             log($"=== scale point {p.Name}: {p.Options.BaseSteps} base steps, {p.Options.Stage1Steps} + {p.Options.Stage2Steps} CPT steps");
             results.Add((p, CultureStudy.Run(pieces, Path.Combine(outDir, p.Name), p.Options with { SharedRoot = shared }, render, log, cancel)));
+            // Rewritten after every point, so a sweep stopped part-way (hours at the large factors) still reports what it has.
+            var partial = Write(outDir, [.. results.Select(r => r.Item1)], baseline.EquivalenceMargin, points.Count);
+            log($"wrote {partial} ({results.Count} of {points.Count} points)");
         }
-        var report = Write(outDir, points, baseline.EquivalenceMargin);
-        log($"wrote {report}");
+        var report = Path.Combine(outDir, "SCALE.md");
         return new ScaleSweepResult(report, results);
     }
 
     /// <summary><c>SCALE.md</c>, <c>scale.csv</c> and <c>scale.png</c> from each point's report.json.</summary>
-    static string Write(string outDir, IReadOnlyList<ScalePoint> points, double margin)
+    static string Write(string outDir, IReadOnlyList<ScalePoint> points, double margin, int planned)
     {
         var inv = CultureInfo.InvariantCulture;
         var rows = new List<string[]>();
@@ -93,6 +95,8 @@ public static class ScaleSweep
         }
         sb.Append("\nA gain is read only at points where pre-training learned (the base beats random-init and hand-crafted features on the Western ")
           .Append("tasks). Per-point numbers: `scale.csv`; each point's full report, per-seed CSVs and plots are in its folder.\n");
+        if (points.Count < planned)
+            sb.Append(FormattableString.Invariant($"\n**{points.Count} of {planned} points finished**; run the same command again to resume the others.\n"));
         var path = Path.Combine(outDir, "SCALE.md");
         AtomicFile.WriteText(path, sb.ToString());
         return path;

@@ -96,6 +96,7 @@ internal static class StudyPlanFile
             ["equivalence_margin"] = o.EquivalenceMargin,
             ["pretrain_seeds"] = o.PretrainSeeds,
             ["probe_seeds"] = o.Seeds,
+            ["transfer_map_seeds"] = o.TransferSeeds ?? o.PretrainSeeds,
             ["teacher_data"] = o.TeacherData.ToString().ToLowerInvariant(),
             ["lambdas"] = new System.Text.Json.Nodes.JsonArray([.. o.Lambdas.Select(l => (System.Text.Json.Nodes.JsonNode?)l)]),
             ["selection"] = "lambda, probe layer and learning rate on the validation split; the test split is read once",

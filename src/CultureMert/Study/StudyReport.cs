@@ -200,15 +200,18 @@ internal static class StudyReport
     {
         var singles = others.Select(c => $"cpt-{c}").Where(s.Has).ToList();
         if (singles.Count == 0 || !s.Has("base")) return;
+        var seeds = s.Models.Count(m => m.Role == singles[0]);
         var grid = new double[singles.Count, s.Tasks.Count];
         for (var r = 0; r < singles.Count; r++)
             for (var t = 0; t < s.Tasks.Count; t++)
                 grid[r, t] = s.CompareTask(singles[r], "base", t).Diff.Mean;
         if (grid.Cast<double>().Any(double.IsFinite))
-            Heatmap.SavePng(Path.Combine(outDir, "transfer.png"), "ΔROC-AUC vs base (×100), mean over pre-training seeds: CPT on one culture (rows) → task (columns)",
+            Heatmap.SavePng(Path.Combine(outDir, "transfer.png"), seeds == 1 ? "ΔROC-AUC vs base (×100), pre-training seed 0: CPT on one culture (rows) → task (columns)" : "ΔROC-AUC vs base (×100), mean over pre-training seeds: CPT on one culture (rows) → task (columns)",
                             [.. singles], [.. s.Tasks.Select(t => t.Name)], grid, "+0.0;-0.0;0.0");
         sb.Append("\n## Culture × culture transfer\n\nEach row: the base continually pre-trained on one culture; each column: a task. Cell: ΔROC-AUC vs the ")
-          .Append("base (×100), mean over pre-training seeds (per-seed values: `scores.csv`). The diagonal is a culture's gain on its own task.\n\n")
+          .Append(seeds == 1 ? "base (×100) of pre-training seed 0 only: descriptive, one run per cell, no interval and no verdict (`--full` probes every seed). "
+                             : FormattableString.Invariant($"base (×100), mean over {seeds} pre-training seeds (per-seed values: `scores.csv`). "))
+          .Append("The diagonal is a culture's gain on its own task.\n\n")
           .Append(File.Exists(Path.Combine(outDir, "transfer.png")) ? "![transfer](transfer.png)\n" : "(no cell could be scored)\n");
     }
 
