@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using CultureMert.Batch;
 using CultureMert.Corpus;
-using CultureMert.Corpus.Datasets;
 using CultureMert.Embedding;
 using CultureMert.Evaluation;
 using CultureMert.Checkpoints;
@@ -217,8 +216,7 @@ public static class CultureStudy
             var probeDir = Path.Combine(paths.Evaluation, "probes", HandcraftedRole, t.Name);
             if (File.Exists(Path.Combine(probeDir, "results.json"))) { yield return new EvalCell(HandcraftedRole, t.Name, "skipped", null, probeDir); continue; }
             var embDir = Path.Combine(paths.Evaluation, "embeddings", HandcraftedRole, t.Name);
-            var manifest = TaskManifest.Read(t.Manifest);
-            HandcraftedFeatures.Embed(manifest.Rows.Select(manifest.FullPath), embDir, options.Embed.ChunkSeconds, options.Device);
+            HandcraftedFeatures.Embed([t.Manifest], embDir, options.Embed.ChunkSeconds, options.Device);
             var results = ProbeRunner.Run(ProbeDataset.Load(t.Manifest, embDir, options.Task), options.Probe, null, options.Device);
             ProbeReport.Write(probeDir, results);
             log(FormattableString.Invariant($"  {HandcraftedRole} × {t.Name}: done (test ROC-AUC {results.Best.RocAuc.Mean:0.0000})"));
