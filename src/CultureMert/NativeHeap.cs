@@ -31,8 +31,11 @@ public static partial class NativeHeap
     /// 256 MiB free (M_TRIM_THRESHOLD = −1). glibc's default threshold moves with every free, and its trim then hands
     /// pages back that the next forward pass faults in again, zero-filled: embedding with a small model spent 40 % of its
     /// time in the kernel (13.0 s sys of 27.1 s wall for six probing cells, 4.1 M page faults; 1.5 s sys, 19.0 s wall with
-    /// this). Buffers above 32 MiB (a 95M model's activations) are still mmaps that go back when freed. Process-wide; the
-    /// commands call it at start, a merge job then lowers the threshold for itself (<see cref="ReturnLargeBuffersToTheSystem"/>).
+    /// this). Buffers above 32 MiB (a 95M model's activations) are still mmaps that go back when freed. Process-wide and
+    /// idempotent: the library's compute jobs call it at their start (batch jobs such as embed and tokenize, the
+    /// <c>Embedder</c>, evaluation, pre-training, k-means fitting), so a program calling the library gets it as the CLI
+    /// does; a merge job lowers the threshold for itself (<see cref="ReturnLargeBuffersToTheSystem"/>) and the next
+    /// compute job raises it again.
     /// </summary>
     public static void ReuseTensorBuffers()
     {

@@ -12,7 +12,6 @@ static class Common
         var n = threads ?? Environment.ProcessorCount;
         if (n < 1) throw new ArgumentException("--threads must be at least 1.");
         torch.set_num_threads(n);
-        NativeHeap.ReuseTensorBuffers();
     }
 
     /// <summary>Parses --precision; says so on stderr when bf16 will run on a CPU that has no native bf16.</summary>

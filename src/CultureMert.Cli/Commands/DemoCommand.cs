@@ -14,12 +14,12 @@ static class DemoCommand
     {
         var output = new Option<string>("--out") { Description = "Working folder: corpus/, runs/, merges/, evaluation/, REPORT.md.", DefaultValueFactory = _ => "demo-out" };
         var quick = new Option<bool>("--quick") { Description = "A reduced run (a minute or two) that exercises every step." };
-        var full = new Option<bool>("--full") { Description = "More data, steps and teacher codes: a run of a few hours with tighter intervals." };
+        var full = new Option<bool>("--full") { Description = "Ten times the default's pre-training steps: about an hour on 2 cores (the largest step count of the committed scale sweep)." };
         var seeds = new Option<int?>("--pretrain-seeds") { Description = "Pre-training runs per model (the unit of replication; default 3, 2 with --quick)." };
         var margin = new Option<double?>("--equivalence-margin") { Description = "Margin (points ×100) within which \"on par\" and \"no forgetting\" may be claimed; fixed in plan.json at the first run (default 1)." };
         var teacherData = new Option<string>("--teacher-data") { Description = "Audio the k-means teacher is fitted on: western (default; MERT's teachers never heard the new cultures) or all.", DefaultValueFactory = _ => "western" };
         teacherData.AcceptOnlyFromAmong("western", "all");
-        var scale = new Option<string?>("--scale") { Description = "A scale sweep instead of one study: factors of the pre-training steps, e.g. 1,3,10,30 (each point a full study under --out; SCALE.md plots the CPT gain over the matched control against training compute)." };
+        var scale = new Option<string?>("--scale") { Description = "A scale sweep instead of one study: points [PRESET:]FACTOR, a model preset (default: the run's) at a factor of the pre-training steps, e.g. 1,3,10,small:3 (each point a full study under --out; SCALE.md plots what pre-training learned and the CPT gain over the matched control against training time)." };
         var threads = SharedOptions.Threads();
         var deviceOption = SharedOptions.Device();
         var command = new Command("demo", "CultureMERT's findings in miniature: builds a corpus, pre-trains, adapts, merges and probes, and writes REPORT.md.")
@@ -40,28 +40,27 @@ static class DemoCommand
             var pieces = CorpusSources.Gather(new CorpusSourceOptions(PiecesPerCulture: options.PiecesPerCulture, TopClasses: options.TopClasses,
                                                                       ProceduralSeconds: options.SecondsPerClip * options.ClipsPerPiece + 1, Seed: options.Seed),
                                               w => Console.Error.WriteLine($"warning: {w}"));
-            var factors = r.GetValue(scale) is { } list ? list.Split(',').Select(f => double.TryParse(f, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x) ? x
-                                                                                   : throw new ArgumentException($"--scale {list}: '{f}' is not a number.")).ToList() : null;
-            if (factors is not null) ScaleSweep.Points(options, factors);                  // refuse bad factors before any work
+            var sweep = r.GetValue(scale);
+            if (sweep is not null) ScaleSweep.Points(options, sweep);                       // refuse a bad sweep before any work
             Func<MusicPiece, double, float[]> render = (piece, max) => FluidSynth.Render(piece, new FluidSynthOptions { MaxSeconds = max });
             return Cancellation.RunCommand(cancel =>
             {
-                if (factors is not null)
+                if (sweep is not null)
                 {
-                    var sweep = ScaleSweep.Run(pieces, dir, options, factors, render, Console.WriteLine, cancel);
-                    Console.WriteLine($"\nscale sweep: {sweep.Report}");
+                    var result = ScaleSweep.Run(pieces, dir, options, sweep, render, Console.WriteLine, cancel);
+                    Console.WriteLine($"\nscale sweep: {result.Report}");
                     return 0;
                 }
-                var result = CultureStudy.Run(pieces, dir, options, render, Console.WriteLine, cancel);
+                var study = CultureStudy.Run(pieces, dir, options, render, Console.WriteLine, cancel);
                 Console.WriteLine();
-                foreach (var f in result.Findings) Console.WriteLine($"- {f}");
-                Console.WriteLine($"\nreport: {result.Report} (wall time {result.WallTime:mm\\:ss})");
+                foreach (var f in study.Findings) Console.WriteLine($"- {f}");
+                Console.WriteLine($"\nreport: {study.Report} (wall time {study.WallTime:mm\\:ss})");
                 return 0;
             }, onCtrlC: "interrupted: finishing the current step; run the demo again to resume.");
         }));
         return Examples.Add(command,
             ("Every step, reduced to a minute or two", "culturemert demo --quick --out demo-quick"),
             ("The default study: 3 pre-training seeds of every model (under 15 minutes on 2 cores)", "culturemert demo --out demo-out"),
-            ("A scale sweep: the study at 1, 3, 10 and 30 times the steps", "culturemert demo --scale 1,3,10,30 --out demo-scale"));
+            ("A scale sweep: the study at 1, 3 and 10 times the steps, and the small preset at 3 times", "culturemert demo --scale 1,3,10,small:3 --out demo-scale"));
     }
 }

@@ -124,6 +124,7 @@ public static class BatchJob
     {
         var s = shard ?? Shard.Whole;
         Debug.Assert(tasks.All(s.Owns), "tasks of another shard");
+        NativeHeap.ReuseTensorBuffers();
         Directory.CreateDirectory(outDir);
         var indexPath = Path.Combine(outDir, s.IndexFile);
         var earlier = Manifest.ReadIndex(indexPath);                          // refuses a foreign index before any work

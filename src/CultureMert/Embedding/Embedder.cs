@@ -72,6 +72,7 @@ public sealed class Embedder
 
     public Embedder(LoadedMert mert, EmbedOptions options)
     {
+        NativeHeap.ReuseTensorBuffers();
         this.mert = mert;
         this.options = options;
         rate = mert.Model.Config.SampleRate;

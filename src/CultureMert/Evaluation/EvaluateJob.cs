@@ -66,6 +66,7 @@ public sealed class EvaluateJob(IReadOnlyList<EvalModel> models, IReadOnlyList<E
     /// <summary>Runs the grid; <paramref name="log"/> gets one line per step ("[k/N] model × task: …").</summary>
     public List<EvalCell> Run(IProgress<string>? log = null, CancellationToken cancel = default)
     {
+        NativeHeap.ReuseTensorBuffers();                   // also after a merge in the same process lowered the threshold
         var dupModel = models.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
         if (dupModel is not null) throw new ArgumentException($"--models: the name '{dupModel.Key}' is given twice.");
         var dupTask = tasks.GroupBy(t => t.Name).FirstOrDefault(g => g.Count() > 1);

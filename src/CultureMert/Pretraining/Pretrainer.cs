@@ -53,6 +53,7 @@ public static class Pretrainer
                                      IProgress<PretrainProgress>? progress = null, CancellationToken cancel = default)
     {
         if (options.World is { Rank: > 0 }) (log, progress) = (_ => { }, null);   // rank 0 alone logs
+        NativeHeap.ReuseTensorBuffers();
         using var session = new PretrainSession(recipe, outDir, options, log);
         var (run, lead, plan) = (session.Run, session.Lead, new StagePlan(recipe));
         var step = session.Resumed?.State.Step ?? 0;

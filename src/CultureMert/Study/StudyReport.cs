@@ -51,7 +51,8 @@ internal static class StudyReport
         LambdaSweep(sb, scores, paths.Root);
         TransferMap(sb, scores, cultures.Others, paths.Root);
         TokenSimilarity(sb, paths.Root);
-        LossCurves(sb, paths.Runs);
+        var objective = ObjectiveVsPrior.Measure(paths, cultures, o.PretrainSeeds);
+        LossCurves(sb, paths.Runs, objective);
         var (learned, findings) = Reading(sb, scores);
         TimeTable(sb, phases, wall);
         sb.Append("\nEvery interval above is recomputable from [`scores.csv`](scores.csv) (one row per model × task × probe seed) and ")
@@ -59,7 +60,7 @@ internal static class StudyReport
           .Append("[evaluation/report.md](evaluation/report.md). Recipes: `recipes/`. Plan fixed before the run: [`plan.json`](plan.json). Corpus: `corpus/corpus.json`.\n");
         WriteScoresCsv(paths.ScoresCsv, scores);
         AtomicFile.WriteText(paths.Report, sb.ToString());
-        WriteJson(Path.Combine(paths.Root, "report.json"), scores, phases, wall, ladder, comparisons, learned, findings);
+        WriteJson(Path.Combine(paths.Root, "report.json"), scores, phases, wall, ladder, comparisons, objective, learned, findings);
         return findings;
     }
 
@@ -223,10 +224,23 @@ internal static class StudyReport
           .Append("(`tokens/divergence.csv`): how differently the cultures use the pre-training vocabulary.\n\n![token JSD](tokens/jsd-heatmap.png)\n");
     }
 
-    /// <summary>The loss curves of pre-training seed 0's runs (the other seeds' are beside them in <c>runs/</c>).</summary>
-    static void LossCurves(StringBuilder sb, string runs)
+    /// <summary>The bases' objective against the token prior, and the loss curves of pre-training seed 0's runs (the
+    /// other seeds' are beside them in <c>runs/</c>).</summary>
+    static void LossCurves(StringBuilder sb, string runs, ObjectiveVsPrior? objective)
     {
-        sb.Append("\n## Pre-training\n\nLoss curves of pre-training seed 0; every seed's run folder (log.csv, loss.png) is under `runs/`.\n\n");
+        sb.Append("\n## Pre-training\n\n");
+        if (objective is { } o)
+        {
+            sb.Append("Did the objective learn more than token frequencies? The base's masked-prediction cross-entropy over the last tenth of its steps ")
+              .Append(FormattableString.Invariant($"against the entropy of the Western clips' token distribution, **{o.PriorNats:0.000} nats**: the loss of a predictor that ignores the audio. "))
+              .Append(FormattableString.Invariant($"Always predicting the most frequent token is right {o.MostFrequentShare:P1} of the time.\n\n"))
+              .Append("| base | cross-entropy (nats) | − prior | masked accuracy |\n| --- | --- | --- | --- |\n");
+            foreach (var b in o.Bases)
+                sb.Append(FormattableString.Invariant($"| base-s{b.Seed} | {b.CrossEntropy:0.000} | {b.CrossEntropy - o.PriorNats:+0.000;-0.000} | {b.Accuracy:P1} |\n"));
+            sb.Append(FormattableString.Invariant($"\n{o.BelowPrior} of {o.Bases.Count} bases ended below the prior's entropy (mean gap {o.MeanGapNats:+0.000;-0.000} nats). "))
+              .Append("A base at or above it predicts masked frames no better than token counts do, so its features hold little the probes could use.\n\n");
+        }
+        sb.Append("Loss curves of pre-training seed 0; every seed's run folder (log.csv, loss.png) is under `runs/`.\n\n");
         foreach (var run in Directory.GetDirectories(runs, "*-s0").Order(StringComparer.Ordinal))
             if (File.Exists(Path.Combine(run, "loss.png")))
                 sb.Append($"![{Path.GetFileName(run)}](runs/{Path.GetFileName(run)}/loss.png)\n");
@@ -296,7 +310,7 @@ internal static class StudyReport
 
     /// <summary><c>report.json</c>: the plan, the times, the ladder, every comparison and the findings.</summary>
     static void WriteJson(string path, StudyScores s, IReadOnlyList<(string Phase, TimeSpan Time)> phases, TimeSpan wall, JsonObject ladder,
-                          JsonArray comparisons, bool learned, List<string> findings)
+                          JsonArray comparisons, ObjectiveVsPrior? objective, bool learned, List<string> findings)
     {
         var json = new JsonObject
         {
@@ -306,6 +320,12 @@ internal static class StudyReport
             ["equivalence_margin"] = s.Margin,
             ["chosen_lambda"] = s.BestTa is { } ta ? StudyScores.LambdaOf(ta) : null,
             ["learned"] = learned,
+            ["objective"] = objective is not { } o ? null : new JsonObject
+            {
+                ["prior_entropy_nats"] = N(o.PriorNats),
+                ["most_frequent_share"] = N(o.MostFrequentShare),
+                ["bases"] = new JsonArray([.. o.Bases.Select(b => (JsonNode?)new JsonObject { ["seed"] = b.Seed, ["cross_entropy"] = N(b.CrossEntropy), ["accuracy"] = N(b.Accuracy) })]),
+            },
             ["ladder"] = ladder,
             ["comparisons"] = comparisons,
             ["findings"] = new JsonArray([.. findings.Select(f => (JsonNode?)JsonValue.Create(f))]),

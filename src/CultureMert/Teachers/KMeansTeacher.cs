@@ -86,6 +86,7 @@ public sealed class KMeansTeacher : ITokenTeacher
     {
         options.Validate();
         if (audioFiles.Count == 0) throw new ArgumentException("k-means teacher: no audio files given.", nameof(audioFiles));
+        NativeHeap.ReuseTensorBuffers();
         var fo = options.Features;
         var F = fo.Dimension;
         var rng = new Random(options.Seed);
