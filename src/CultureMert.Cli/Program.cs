@@ -9,7 +9,19 @@ public static class CliApp
     public static int Main(string[] args) => Run(args);
 
     /// <summary>Parses and runs one command line; returns the process exit code.</summary>
-    public static int Run(string[] args) => CreateRoot().Parse(args).Invoke();
+    public static int Run(string[] args)
+    {
+        var parse = CreateRoot().Parse(args);
+        if (parse.Action is { ClearsParseErrors: true }) return parse.Invoke();         // --help (and --version) win over what else is wrong
+        var problems = UsageCheck.Problems(parse);
+        if (problems.Count == 0) return parse.Invoke();
+        foreach (var p in problems) Console.Error.WriteLine($"error: {p}");
+        Console.Error.WriteLine($"Run '{string.Join(' ', ["culturemert", .. CommandNames(parse.CommandResult)])} --help' for the options.");
+        return ExitCodes.Usage;
+    }
+
+    static IEnumerable<string> CommandNames(System.CommandLine.Parsing.CommandResult c) =>
+        c.Parent is System.CommandLine.Parsing.CommandResult parent ? [.. CommandNames(parent), c.Command.Name] : [];
 
     /// <summary>The command tree, with every command's options and its help examples.</summary>
     public static RootCommand CreateRoot()

@@ -23,20 +23,22 @@ static class Common
         return precision;
     }
 
-    /// <summary>Runs a command body; expected failures print one clear line and exit 1, never a stack trace.</summary>
+    /// <summary>Runs a command body; expected failures print one clear line, never a stack trace, and exit 2 (invalid
+    /// usage: an <see cref="ArgumentException"/>) or 3 (fatal: anything else that stopped the work; per-input failures
+    /// of a batch are caught inside it and end in 1).</summary>
     public static int Guard(Func<int> body)
     {
         try { return body(); }
         catch (CultureMert.Setup.MissingSystemPackagesException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");
-            return ExitCodes.MissingSystemPackages;
+            return ExitCodes.Fatal;
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or NotSupportedException or FileNotFoundException
                                       or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
-            return e is ArgumentException ? ExitCodes.Usage : ExitCodes.Failed;
+            return e is ArgumentException ? ExitCodes.Usage : ExitCodes.Fatal;
         }
         catch (Exception e)
         {
@@ -77,6 +79,6 @@ static class Common
         foreach (var f in failed) Console.Error.WriteLine($"error: {f.Error}");
         Console.WriteLine($"{rows.Count(x => x.Status == "ok")} {verb}, {rows.Count(x => x.Status == "skipped")} already done, {failed.Count} failed" +
                           $"{(cancel.IsCancellationRequested ? $", {tasks.Count - rows.Count} not started (interrupted)" : "")}; index: {Path.Combine(outDir, shard.IndexFile)}");
-        return cancel.IsCancellationRequested ? ExitCodes.Interrupted : failed.Count > 0 ? ExitCodes.Failed : ExitCodes.Ok;
+        return cancel.IsCancellationRequested ? ExitCodes.Interrupted : failed.Count > 0 ? ExitCodes.InputsFailed : ExitCodes.Ok;
     }, "interrupted: finishing the index; no partial outputs are left.");
 }

@@ -41,7 +41,7 @@ static class CorpusCommand
                 foreach (var g in corpus.Clips.GroupBy(x => x.Culture))
                     Console.WriteLine($"{g.Key,-14} {g.Select(x => x.PieceId).Distinct().Count(),4} pieces {g.Count(),5} clips {g.Sum(x => x.Seconds) / 60,7:F1} min");
                 Console.WriteLine($"{corpus.SkippedPieces.Count} pieces skipped; wrote {Path.Combine(corpus.Dir, "corpus.json")}, tasks/, pretrain/");
-                return 0;
+                return ExitCodes.Ok;
             }, onStopped: "interrupted: clips written so far are kept; run again to continue.");
         }));
         return Examples.Add(command, BuildExamples);

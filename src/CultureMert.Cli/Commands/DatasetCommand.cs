@@ -25,7 +25,7 @@ static class DatasetCommand
             m.Write(path);
             Console.WriteLine($"{k}: {m.Count("train")} train, {m.Count("valid")} valid, {m.Count("test")} test; " +
                               $"{m.Vocabulary.Count} tags; {m.Rows.Count(x => x.Labels.Length == 0)} rows with no tag in the vocabulary; manifest: {path}");
-            return 0;
+            return ExitCodes.Ok;
         }));
         (string, string)[] examples =
         [

@@ -49,13 +49,13 @@ static class DemoCommand
                 {
                     var result = ScaleSweep.Run(pieces, dir, options, sweep, render, Console.WriteLine, cancel);
                     Console.WriteLine($"\nscale sweep: {result.Report}");
-                    return 0;
+                    return ExitCodes.Ok;
                 }
                 var study = CultureStudy.Run(pieces, dir, options, render, Console.WriteLine, cancel);
                 Console.WriteLine();
                 foreach (var f in study.Findings) Console.WriteLine($"- {f}");
                 Console.WriteLine($"\nreport: {study.Report} (wall time {study.WallTime:mm\\:ss})");
-                return 0;
+                return ExitCodes.Ok;
             }, onCtrlC: "interrupted: finishing the current step; run the demo again to resume.");
         }));
         return Examples.Add(command,

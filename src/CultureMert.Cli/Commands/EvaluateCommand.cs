@@ -77,12 +77,12 @@ static class EvaluateCommand
                 Console.WriteLine($"shard {options.Shard}: {cells.Count(c => c.Status == "embedded")} cells embedded, {cells.Count(c => c.Status == "skipped")} already probed, " +
                                   $"{failed.Count} failed. When all {options.Shard.Count} shards are done, run this evaluate once more with --shard 0/1 " +
                                   "(outside the array or MPI job) to probe; it reuses the cached embeddings.");
-                return failed.Count > 0 ? 1 : 0;
+                return failed.Count > 0 ? ExitCodes.InputsFailed : ExitCodes.Ok;
             }
             EvaluateReport.Write(dir, modelList, taskList, cells);
             Console.WriteLine($"{cells.Count(c => c.Status == "ok")} cells probed, {cells.Count(c => c.Status == "skipped")} already done, {failed.Count} failed; " +
                               $"report: {Path.Combine(dir, "report.md")}, {clock.Elapsed.TotalSeconds:0.0} s");
-            return failed.Count > 0 ? 1 : 0;
+            return failed.Count > 0 ? ExitCodes.InputsFailed : ExitCodes.Ok;
         }));
         return Examples.Add(command,
             ("MERT against CultureMERT on two tasks (the first model is the baseline)", "culturemert evaluate --models mert=MERT-v1-95M culture=CultureMERT-95M --tasks tasks/makam.csv tasks/mtat.csv --out eval"),

@@ -16,7 +16,7 @@ static class IndexCommand
             var rows = ShardIndex.Merge(dir);
             Console.WriteLine($"{rows.Count} files ({rows.Count(x => x.Status == "ok")} ok, {rows.Count(x => x.Status == "skipped")} already done, " +
                               $"{rows.Count(x => x.Status == "error")} failed); index: {Path.Combine(dir, BatchJob.IndexFile)}");
-            return 0;                                                   // failed files were reported by their shards; the merge itself succeeded
+            return ExitCodes.Ok;                                                   // failed files were reported by their shards; the merge itself succeeded
         }));
         (string, string)[] examples =
         [

@@ -25,7 +25,7 @@ static class InitCommand
             MertCheckpoint.Save(model, dir);
             var count = model.parameters().Sum(p => p.numel());
             Console.WriteLine($"wrote {dir}: {r.GetValue(preset)}, {model.NumLayers} layers × {model.Config.HiddenSize}, {count:N0} parameters, seed {r.GetValue(seed)}");
-            return 0;
+            return ExitCodes.Ok;
         }));
         return Examples.Add(command,
             ("A 2-layer model to try the other commands with", "culturemert init --preset tiny --out tiny-model"),

@@ -42,7 +42,7 @@ static class MergeCommand
                               $"{result.MergedTensors} tensors merged, {result.CopiedTensors} copied, {result.Parameters:N0} parameters, {clock.Elapsed.TotalSeconds:0.0} s");
             foreach (var (dir, l) in result.OutputDirs.Zip(options.Lambdas))
                 Console.WriteLine($"wrote {dir} (λ = {MergeOptions.Format(l)})");
-            return 0;
+            return ExitCodes.Ok;
         }));
         return Examples.Add(command,
             ("CultureMERT-TA: task arithmetic of four single-culture models, λ = 0.2", "culturemert merge --base mert-v1-95m --models lyra makam hindustani carnatic --method task-arithmetic --lambda 0.2 --out merged"),
@@ -90,7 +90,7 @@ static class MergeCommand
                 for (var i = 0; i < a.Models.Length; i++) Console.WriteLine(Row(a.Models[i], a.Models.Select((_, j) => F(value(i, j)))));
             }
             Console.WriteLine($"\nwrote {outDir}: norms.csv, cosine.csv, sign_conflicts.csv, summary.json, cosine-heatmap.png, layer-norms.png");
-            return 0;
+            return ExitCodes.Ok;
         }));
         return Examples.Add(command,
             ("Norms, cosine similarity and sign conflicts of four task vectors", "culturemert merge analyze --base mert-v1-95m --models lyra makam hindustani carnatic --out analysis"),

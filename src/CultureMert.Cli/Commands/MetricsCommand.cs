@@ -20,7 +20,7 @@ static class MetricsCommand
             var clock = Stopwatch.StartNew();
             var table = TagTable.Read(r.GetValue(truth)!, r.GetValue(scores)!);
             var m = MultiLabel.Compute(table.Truth, table.Scores, r.GetValue(threshold), table.Tags);
-            if (r.GetValue(json)) { Console.WriteLine(m.ToJson()); return 0; }
+            if (r.GetValue(json)) { Console.WriteLine(m.ToJson()); return ExitCodes.Ok; }
             var width = Math.Max(5, table.Tags.Max(t => t.Length));
             Console.WriteLine($"{"tag".PadRight(width)}  {"ROC-AUC",8}  {"AP",8}  {"F1",8}  {"pos",9}");
             foreach (var t in m.PerTag)
@@ -30,7 +30,7 @@ static class MetricsCommand
             if (m.SkippedTags.Length > 0)
                 Console.WriteLine($"skipped in the ROC-AUC/AP macro averages (one class only in the truth): {string.Join(", ", m.SkippedTags)}");
             Console.WriteLine($"{m.Samples} samples × {m.PerTag.Length} tags, F1 at score >= {m.Threshold}, {clock.Elapsed.TotalSeconds:0.00} s");
-            return 0;
+            return ExitCodes.Ok;
         }));
         return Examples.Add(command,
             ("Per-tag and macro/micro ROC-AUC, AP and F1 as a table", "culturemert metrics --truth truth.csv --scores scores.csv"),

@@ -67,7 +67,7 @@ static class PretrainCommand
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or NotSupportedException or IOException)
         {
             Console.Error.WriteLine($"error: launched by an MPI launcher (OMPI_COMM_WORLD_SIZE/PMI_SIZE/SLURM_STEP_NUM_TASKS is set) but {e.Message}");
-            return 1;
+            return ExitCodes.Fatal;
         }
         using (world)
         {
@@ -95,7 +95,7 @@ static class PretrainCommand
             {
                 var what = e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException ? e.Message : $"{e.GetType().Name}: {e.Message}\n{e.StackTrace}";
                 world.Abort($"error: rank {world.Rank} of {world.Size}: {what}\n(rank {world.Rank} calls MPI_Abort: every rank of the job stops now; the last checkpoint is intact.)");
-                return 1;
+                return ExitCodes.Fatal;
             }
         }
     }

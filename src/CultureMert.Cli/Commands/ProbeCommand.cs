@@ -57,7 +57,7 @@ static class ProbeCommand
             Console.WriteLine($"selected layer {best.Layer}, lr {best.LearningRate.ToString(CultureInfo.InvariantCulture)} (validation {best.Valid.Mean:0.0000}); " +
                               $"test {(results.Task == ProbeTask.MultiLabel ? "macro ROC-AUC" : "accuracy")} {main.Mean:0.0000} ± {main.HalfWidth:0.0000} (95 % CI, {main.N} seeds); " +
                               $"report: {Path.Combine(r.GetValue(outDir)!, "report.md")}, {clock.Elapsed.TotalSeconds:0.0} s");
-            return 0;
+            return ExitCodes.Ok;
         }));
         return Examples.Add(command,
             ("MLP probes on every layer, 5 seeds", "culturemert probe --embeddings embeddings --manifest tasks/makam.csv --out probe-makam"),

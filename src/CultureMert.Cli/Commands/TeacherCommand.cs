@@ -39,7 +39,7 @@ static class TeacherCommand
             using var teacher = KMeansTeacher.Fit(files, options, Progress.Lines(Console.Error), device);
             teacher.Save(r.GetValue(output)!);
             Console.WriteLine($"wrote {r.GetValue(output)}: {teacher.Name}, {files.Count} files");
-            return 0;
+            return ExitCodes.Ok;
         }));
         (string, string)[] examples =
         [

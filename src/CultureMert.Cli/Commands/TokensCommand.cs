@@ -46,7 +46,7 @@ static class TokensCommand
                     .Select(j => "  " + (double.IsNaN(jsd[i, j]) ? "n/a" : jsd[i, j].ToString("0.0000", CultureInfo.InvariantCulture)).PadLeft(width))));
             Console.WriteLine();
             Console.WriteLine($"wrote {outDir}: histograms.csv, divergence.csv, summary.json, jsd-heatmap.png, cosine-heatmap.png");
-            return 0;
+            return ExitCodes.Ok;
         }));
         return Examples.Add(command, StatsExamples);
     }

@@ -37,7 +37,7 @@ public class PretrainCommandTests
         using var dir = new Fixtures.TempDir();
         File.WriteAllText(dir["bad.json"], File.ReadAllText(TinyRecipe).Replace("\"batch_size\"", "\"batchsize\""));
         var (code, err) = MergeFixtures.Run("pretrain", "--recipe", dir["bad.json"], "--out", dir["run"]);
-        Assert.Equal(1, code);
+        Assert.Equal(3, code);
         Assert.Contains($"{dir["bad.json"]}: batchsize: unknown setting", err);
 
         File.WriteAllText(dir["m.json"], """
@@ -45,7 +45,7 @@ public class PretrainCommandTests
               "stages": [ { "steps": 1, "peak_lr": 1e-3, "mix": { "a": 1 } } ] }
             """);
         (code, err) = MergeFixtures.Run("pretrain", "--recipe", dir["m.json"], "--out", dir["run2"]);
-        Assert.Equal(1, code);
+        Assert.Equal(3, code);
         Assert.Contains($"{dir["missing.csv"]}: manifest of source 'a' not found", err);
     }
 }

@@ -77,7 +77,7 @@ public class DatasetCommandTests
     public void DatasetPrepare_BadInput_ExitCodes()
     {
         using var dir = new TempDir();
-        Assert.Equal(1, CliApp.Run(["dataset", "prepare", "mtat", "--root", dir.Path, "--out", dir["m.csv"]]));   // no annotations_final.csv
+        Assert.Equal(3, CliApp.Run(["dataset", "prepare", "mtat", "--root", dir.Path, "--out", dir["m.csv"]]));   // no annotations_final.csv
         Assert.Equal(2, CliApp.Run(["dataset", "prepare", "folder", "--root", dir.Path, "--out", dir["m.csv"], "--top", "0"]));
         Assert.False(File.Exists(dir["m.csv"]));
     }

@@ -278,7 +278,7 @@ public class EmbedJobTests
         using var dir = new Fixtures.TempDir();
         Directory.CreateDirectory(dir["o"]);
         File.WriteAllText(dir["o/index.csv"], "path,output,status\nx,y,ok\n");
-        Assert.Equal(1, CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", dir["o"], FixtureWav("mert-tiny")]));
+        Assert.Equal(3, CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", dir["o"], FixtureWav("mert-tiny")]));
         Assert.False(File.Exists(dir["o/input.safetensors"]));
         Assert.Equal("path,output,status\nx,y,ok\n", File.ReadAllText(dir["o/index.csv"]));
     }
@@ -315,7 +315,7 @@ public class EmbedJobTests
     public void Cli_Embed_BadArguments_ClearErrors()
     {
         using var dir = new Fixtures.TempDir();
-        Assert.Equal(1, CliApp.Run(["embed", "--model", dir["nope"], "--out", dir["o"], FixtureWav("mert-tiny")]));
+        Assert.Equal(3, CliApp.Run(["embed", "--model", dir["nope"], "--out", dir["o"], FixtureWav("mert-tiny")]));
         Assert.Equal(2, CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", dir["o"], "--layers", "0,7", FixtureWav("mert-tiny")]));
         Assert.NotEqual(0, CliApp.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", dir["o"], dir["missing.wav"]]));
     }

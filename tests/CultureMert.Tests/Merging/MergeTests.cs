@@ -269,7 +269,7 @@ public class MergeTests
         var bad2 = Edit(c.Tmp, "bad2", c.Models[1], new Dictionary<string, Tensor> { ["encoder.layer_norm.weight"] = ones(64, ScalarType.Float64) },
                         drop: n => n == "masked_spec_embed");
         var (code, err) = Run("merge", "--base", c.Base, "--models", bad1, bad2, "--method", "ties", "--out", c.Tmp["out"]);
-        Assert.Equal(1, code);
+        Assert.Equal(3, code);
         Assert.Contains("bad1/model.safetensors: encoder.layer_norm.bias has shape [63], the base has [64]", err);
         Assert.Contains("bad2/model.safetensors: missing tensor masked_spec_embed [64]", err);
         Assert.Contains("bad2/model.safetensors: encoder.layer_norm.weight has dtype F64, the base has F32", err);
@@ -307,7 +307,7 @@ public class MergeTests
     {
         using var c = HandMade(models: 1);
         var (code, err) = Run("merge", "--base", c.Base, "--models", c.Tmp["nope"], "--method", "ties", "--out", c.Tmp["out"]);
-        Assert.Equal(1, code);
+        Assert.Equal(3, code);
         Assert.Contains("nope: model folder not found", err);
     }
 

@@ -316,7 +316,7 @@ public class TokenStatisticsTests
     {
         using var dir = new Fixtures.TempDir();
         File.WriteAllText(dir["labels.csv"], "path,culture\na.wav,lyra\n");
-        Assert.Equal(1, CliApp.Run(["tokens", "stats", "--codes", dir["nope"], "--labels", dir["labels.csv"], "--out", dir["out"]]));
+        Assert.Equal(3, CliApp.Run(["tokens", "stats", "--codes", dir["nope"], "--labels", dir["labels.csv"], "--out", dir["out"]]));
     }
 
     /// <summary>PNG signature, and an IHDR size that a culture × culture heatmap with labels needs.</summary>
