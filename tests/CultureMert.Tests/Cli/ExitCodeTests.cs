@@ -62,6 +62,21 @@ public class ExitCodeTests
     }
 
     [Fact]
+    public void EveryCommand_RefusesAnUnknownOption_With2()
+    {
+        static IEnumerable<string[]> Leaves(System.CommandLine.Command c, string[] path) =>
+            c.Subcommands.Count == 0 ? [path] : c.Subcommands.SelectMany(s => Leaves(s, [.. path, s.Name]));
+        var leaves = Leaves(CultureMert.Cli.CliApp.CreateRoot(), []).ToList();
+        Assert.True(leaves.Count >= 15, $"{leaves.Count} commands");
+        foreach (var command in leaves)
+        {
+            var (code, err) = Merging.MergeFixtures.Run([.. command, "--bogus-option", "x"]);
+            Assert.True(code == 2, $"{string.Join(' ', command)}: exit {code}\n{err}");
+            Assert.Contains("unknown option '--bogus-option'", err);
+        }
+    }
+
+    [Fact]
     public void Embed_CtrlC_StopsAtAFileBoundary_With130()
     {
         using var dir = new Fixtures.TempDir();
