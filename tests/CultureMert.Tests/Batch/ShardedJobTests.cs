@@ -80,6 +80,28 @@ public class ShardedJobTests
         Assert.True(File.Exists(dir[$"o/index.shard-{mine}-of-2.csv"]));
     }
 
+    /// <summary>The Kubernetes manifest against the Kubernetes API's own types, offline: strict YAML (an unknown or
+    /// misplaced field is an error), the fields the API requires, and the settings the sharding relies on.</summary>
+    [Fact]
+    public void KubernetesManifest_ValidatesAgainstTheApiTypes()
+    {
+        var text = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "deploy", "k8s", "embed-indexed-job.yaml"));
+        var job = Assert.IsType<k8s.Models.V1Job>(Assert.Single(k8s.KubernetesYaml.LoadAllFromString(text, null, strict: true)));
+        Assert.False(string.IsNullOrEmpty(job.Metadata?.Name));
+        Assert.Equal("Indexed", job.Spec.CompletionMode);
+        Assert.Equal("Never", job.Spec.Template.Spec.RestartPolicy);                   // podFailurePolicy requires it
+        var container = Assert.Single(job.Spec.Template.Spec.Containers);
+        Assert.All(new[] { container.Name, container.Image }, v => Assert.False(string.IsNullOrEmpty(v)));   // required by the API
+        Assert.All(container.VolumeMounts, m => Assert.Contains(job.Spec.Template.Spec.Volumes, v => v.Name == m.Name));
+        Assert.Equal(job.Spec.Completions.ToString(), container.Env.Single(e => e.Name == "CULTUREMERT_SHARD_COUNT").Value);
+        var rule = Assert.Single(job.Spec.PodFailurePolicy.Rules);
+        Assert.Equal(("FailJob", "embed", "In"), (rule.Action, rule.OnExitCodes.ContainerName, rule.OnExitCodes.OperatorProperty));
+        Assert.Equal([2], rule.OnExitCodes.Values);
+
+        // The check can fail: a misspelt field is refused.
+        Assert.ThrowsAny<Exception>(() => k8s.KubernetesYaml.LoadAllFromString(text.Replace("completionMode:", "completionMod:"), null, strict: true));
+    }
+
     [Fact]
     public void SlurmScript_PassesBashSyntaxCheck()
     {
