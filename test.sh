@@ -9,6 +9,7 @@ dll=$("$here/scripts/bootstrap.sh") || fail "build failed (see above)"
 # The tests use every feature: install the system packages they need now (stock packages of this release; as root,
 # else it says what to install), rather than from inside parallel tests.
 dotnet "$dll" setup all > /dev/null || fail "system packages missing (see above)"
+"$here/scripts/test-slurm.sh"
 # A libstdc++ without GLIBCXX_3.4.32 for NativeLibraryLoadTests: the system's, or where an earlier set-up replaced it,
 # Debian 12's own, downloaded (not installed) into artifacts/.
 if grep -qa 'GLIBCXX_3\.4\.32' /usr/lib/x86_64-linux-gnu/libstdc++.so.6 2>/dev/null && [ -r /etc/os-release ] && . /etc/os-release && [ "${VERSION_CODENAME:-}" = bookworm ]; then

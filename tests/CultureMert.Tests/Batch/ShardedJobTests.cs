@@ -12,7 +12,7 @@ namespace CultureMert.Tests.Batch;
 public class ShardedJobTests
 {
     /// <summary>Seven 1 s clips in two folders plus one broken file; the names spread them over all three shards.</summary>
-    static string WriteMusic(Fixtures.TempDir dir)
+    internal static string WriteMusic(Fixtures.TempDir dir)
     {
         var music = dir["music"];
         Directory.CreateDirectory(Path.Combine(music, "sub"));
@@ -23,7 +23,7 @@ public class ShardedJobTests
         return music;
     }
 
-    static Dictionary<string, byte[]> Outputs(string dir) =>
+    internal static Dictionary<string, byte[]> Outputs(string dir) =>
         Directory.EnumerateFiles(dir, "*.safetensors", SearchOption.AllDirectories).ToDictionary(f => Path.GetRelativePath(dir, f), File.ReadAllBytes);
 
     static void AssertShardsEqualSingleRun(string[] command, string music, Fixtures.TempDir dir)

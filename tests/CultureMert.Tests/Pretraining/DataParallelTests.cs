@@ -20,13 +20,13 @@ public class DataParallelTests
         return CultureMert.Setup.SystemPackages.Which("mpirun")!;
     }
 
-    static string Cli => Path.Combine(AppContext.BaseDirectory, "CultureMert.Cli.dll");
+    internal static string Cli => Path.Combine(AppContext.BaseDirectory, "CultureMert.Cli.dll");
 
     /// <summary>The dotnet that runs these tests (dotnet test sets DOTNET_HOST_PATH), else the one on the PATH.</summary>
-    static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+    internal static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
     /// <summary>Two stages of 6 steps of 2 micro-batches of 4 crops; stage 1 freezes the CNN (no gradient on any rank).</summary>
-    static string WriteRecipe(Fixtures.TempDir dir, int gradAccumulation)
+    internal static string WriteRecipe(Fixtures.TempDir dir, int gradAccumulation)
     {
         File.WriteAllText(dir["r.json"], $$"""
             { "base": "init:tiny", "targets": { "teacher": "kmeans-fit", "k": 8 },
@@ -41,7 +41,7 @@ public class DataParallelTests
     }
 
     /// <summary>mpirun -np <paramref name="ranks"/> dotnet CultureMert.Cli.dll ARGS; exit code and stdout + stderr.</summary>
-    static (int Code, string Output) MpiRun(int ranks, params string[] args)
+    internal static (int Code, string Output) MpiRun(int ranks, params string[] args)
     {
         var start = new ProcessStartInfo(RequireMpirun()) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         // Containers often forbid the cross-process memory reads (CMA) Open MPI's shared-memory transport uses for large
@@ -66,7 +66,7 @@ public class DataParallelTests
     /// q·b to every key's score of a query), so their gradient is zero in exact arithmetic and what they hold is
     /// rounding noise scaled up by Adam's 1 / (√v + eps). For them both runs must merely keep that noise tiny (|w| ≤ <paramref name="noise"/>).
     /// </summary>
-    static void AssertClose(string expected, string actual, double relative, double noise = 1e-5, double absolute = 0)
+    internal static void AssertClose(string expected, string actual, double relative, double noise = 1e-5, double absolute = 0)
     {
         var (a, b) = (SafeTensors.Load(expected), SafeTensors.Load(actual));
         try
