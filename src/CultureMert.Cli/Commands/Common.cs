@@ -79,6 +79,6 @@ static class Common
         foreach (var f in failed) Console.Error.WriteLine($"error: {f.Error}");
         Console.WriteLine($"{rows.Count(x => x.Status == "ok")} {verb}, {rows.Count(x => x.Status == "skipped")} already done, {failed.Count} failed" +
                           $"{(cancel.IsCancellationRequested ? $", {tasks.Count - rows.Count} not started (interrupted)" : "")}; index: {Path.Combine(outDir, shard.IndexFile)}");
-        return cancel.IsCancellationRequested ? ExitCodes.Interrupted : failed.Count > 0 ? ExitCodes.InputsFailed : ExitCodes.Ok;
+        return cancel.IsCancellationRequested ? Cancellation.StoppedCode : failed.Count > 0 ? ExitCodes.InputsFailed : ExitCodes.Ok;
     }, "interrupted: finishing the index; no partial outputs are left.");
 }

@@ -69,7 +69,7 @@ static class EvaluateCommand
                 cells = Cancellation.Run(cancel => Progress.RunGrid(modelList.Count * taskList.Count, log => job.Run(log, cancel)),
                                          "interrupted: stopping after the current step.");
             }
-            catch (OperationCanceledException) { return ExitCodes.Interrupted; }
+            catch (OperationCanceledException) { return Cancellation.StoppedCode; }
             var failed = cells.Where(c => c.Status == "error").ToList();
             foreach (var f in failed) Console.Error.WriteLine($"error: {f.Model} × {f.Task}: {f.Error}");
             if (options.Shard.Count > 1)

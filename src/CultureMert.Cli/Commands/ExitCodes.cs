@@ -17,4 +17,6 @@ static class ExitCodes
     public const int Internal = 70;
     /// <summary>Stopped by Ctrl-C at a safe point (128 + SIGINT, as shells report it).</summary>
     public const int Interrupted = 130;
+    /// <summary>Stopped by SIGTERM (a scheduler's time limit or eviction) at a safe point, as Ctrl-C stops (128 + SIGTERM).</summary>
+    public const int Terminated = 143;
 }

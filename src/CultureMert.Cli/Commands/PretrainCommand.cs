@@ -45,7 +45,7 @@ static class PretrainCommand
             {
                 var result = Run(loaded, outDir, Options(r, device), cancel);
                 Console.WriteLine(Summary(result, outDir, withPlot: true));
-                return result.Interrupted ? ExitCodes.Interrupted : ExitCodes.Ok;
+                return result.Interrupted ? Cancellation.StoppedCode : ExitCodes.Ok;
             }, "interrupted: finishing this step and writing a checkpoint (resume with --resume).");
         }));
         return Examples.Add(command,
@@ -89,7 +89,7 @@ static class PretrainCommand
                 var result = world.Rank == 0 ? Run(loaded, outDir, options, cancel.Token) : Pretrainer.Run(loaded, outDir, options, _ => { }, null, cancel.Token);
                 if (world.Rank == 0) Console.WriteLine(Summary(result, outDir, withPlot: false));
                 world.Barrier();                                                  // rank 0's files are complete before any rank exits
-                return result.Interrupted ? ExitCodes.Interrupted : ExitCodes.Ok;
+                return result.Interrupted ? Cancellation.StoppedCode : ExitCodes.Ok;
             }
             catch (Exception e)
             {
