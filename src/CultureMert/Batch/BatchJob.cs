@@ -111,8 +111,7 @@ public static class BatchJob
         return [(file, Path.GetDirectoryName(file)!)];
     }
 
-    static IEnumerable<string> AudioFilesIn(string folder) =>
-        Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(AudioDecoder.IsAudioFile).Order(StringComparer.Ordinal);
+    static IEnumerable<string> AudioFilesIn(string folder) => FolderWalk.Files(folder).Where(AudioDecoder.IsAudioFile);
 
     /// <summary>
     /// Runs <paramref name="job"/> on every task; returns the index rows (also written to <c>index.csv</c>, or to the
