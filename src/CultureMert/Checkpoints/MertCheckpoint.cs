@@ -63,6 +63,7 @@ public static class MertCheckpoint
             var ignored = weights.EndsWith(".safetensors") || IsSafeTensorsIndex(weights)
                 ? LoadSafeTensors(model, weights)
                 : AssignAndDispose(model, ReadStateDict(weights), weights);
+            RequireFinite(model, weights);
             model.to(device ?? CPU).eval();
             var weightFiles = weights.EndsWith(".index.json") ? [weights, .. ShardFiles(weights)] : new List<string> { weights };
             return new LoadedMert(model, preprocessor, directory, weights, ignored, HashFiles([configPath]), weightFiles);
@@ -71,6 +72,19 @@ public static class MertCheckpoint
         {
             model.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>A NaN or infinity in any weight would make every embedding NaN: refused at load, naming the tensor.</summary>
+    static void RequireFinite(MertModel model, string weights)
+    {
+        using var _ = no_grad();
+        foreach (var (name, tensor) in model.state_dict())
+        {
+            if (!tensor.is_floating_point()) continue;
+            using var finite = isfinite(tensor).all();
+            if (!finite.item<bool>())
+                throw new InvalidDataException($"{weights}: tensor {name} holds NaN or infinite values (a corrupt file, or weights saved from a diverged run).");
         }
     }
 

@@ -96,6 +96,19 @@ public class MertCheckpointTests
         Assert.Contains($"{name} has shape [32, 64], expected [64, 32]", e.Message);
     }
 
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    public void Load_NonFiniteWeight_ThrowsNamingFileAndTensor(double bad)
+    {
+        using var tmp = CopyFixture(weights: false);
+        const string name = "encoder.layers.1.feed_forward.output_dense.weight";
+        var path = EditWeights(tmp, s => { using var _ = no_grad(); s[name][3, 5] = tensor((float)bad); });
+        var e = Assert.Throws<InvalidDataException>(() => MertCheckpoint.Load(tmp.Path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains($"tensor {name} holds NaN or infinite values", e.Message);
+    }
+
     [Fact]
     public void Load_IntegerDTypeTensor_ThrowsNamingFileAndTensor()
     {
