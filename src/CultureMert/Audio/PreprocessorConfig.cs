@@ -17,15 +17,15 @@ public sealed record PreprocessorConfig(bool DoNormalize, int SamplingRate)
         var path = Path.Combine(directory, "preprocessor_config.json");
         if (!File.Exists(path)) return new PreprocessorConfig(false, modelSampleRate);
         JsonObject json;
-        try { json = (JsonObject)JsonNode.Parse(File.ReadAllText(path))!; }
-        catch (Exception e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})."); }
-        var type = json["feature_extractor_type"]?.GetValue<string>();
+        try { json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException("not a JSON object"); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})."); }
+        var type = IO.ConfigJson.Get<string?>(json, "feature_extractor_type", null, path);
         if (type is not null && type != "Wav2Vec2FeatureExtractor")
             throw new NotSupportedException($"{path}: feature_extractor_type \"{type}\" is not implemented (expected Wav2Vec2FeatureExtractor).");
-        var rate = json["sampling_rate"]?.GetValue<int>() ?? modelSampleRate;
+        var rate = IO.ConfigJson.Get(json, "sampling_rate", modelSampleRate, path);
         if (rate != modelSampleRate)
             throw new InvalidDataException($"{path}: sampling_rate {rate} differs from config.json sample_rate {modelSampleRate}.");
-        return new PreprocessorConfig(json["do_normalize"]?.GetValue<bool>() ?? false, rate);
+        return new PreprocessorConfig(IO.ConfigJson.Get(json, "do_normalize", false, path), rate);
     }
 
     public JsonObject ToJson() => new()

@@ -88,6 +88,11 @@ public sealed record MertConfig
             if (!Activations.IsSupported(act))
                 throw new NotSupportedException($"{source}: {key} \"{act}\" is not implemented (supported: {string.Join(", ", Activations.Supported)}).");
         if (NumHiddenLayers < 0 || IntermediateSize <= 0) throw new InvalidDataException($"{source}: num_hidden_layers/intermediate_size must be positive.");
+        // Refused before any allocation: a typo such as hidden_size 1048576 would otherwise ask for terabytes.
+        foreach (var (key, value, max) in new[] { ("hidden_size", HiddenSize, 16384), ("intermediate_size", IntermediateSize, 65536),
+                                                  ("num_hidden_layers", NumHiddenLayers, 256), ("num_attention_heads", NumAttentionHeads, 256),
+                                                  ("num_conv_pos_embeddings", NumConvPosEmbeddings, 4096), ("conv_dim", ConvDim.Max(), 16384) })
+            if (value > max) throw new InvalidDataException($"{source}: {key} {value} is implausible (at most {max}; the largest MERT has 1024 hidden units in 24 layers).");
         return this;
     }
 
@@ -99,6 +104,9 @@ public sealed record MertConfig
     public static MertConfig FromJson(JsonObject json, string source)
     {
         T Get<T>(string key, T fallback) => ConfigJson.Get(json, key, fallback, source);
+        // An architecture size given as null is an error, not the default: transformers would refuse it too.
+        int Size(string key, int fallback) => json.TryGetPropertyValue(key, out var v) && v is null
+            ? throw new InvalidDataException($"{source}: key \"{key}\" is null; expected a positive integer.") : Get(key, fallback);
         var d = new MertConfig();
         var modelType = Get("model_type", d.ModelType);
         if (!KnownModelTypes.Contains(modelType))
@@ -113,10 +121,10 @@ public sealed record MertConfig
         var cfg = new MertConfig
         {
             ModelType = modelType,
-            HiddenSize = Get("hidden_size", d.HiddenSize),
-            NumHiddenLayers = Get("num_hidden_layers", d.NumHiddenLayers),
-            NumAttentionHeads = Get("num_attention_heads", d.NumAttentionHeads),
-            IntermediateSize = Get("intermediate_size", d.IntermediateSize),
+            HiddenSize = Size("hidden_size", d.HiddenSize),
+            NumHiddenLayers = Size("num_hidden_layers", d.NumHiddenLayers),
+            NumAttentionHeads = Size("num_attention_heads", d.NumAttentionHeads),
+            IntermediateSize = Size("intermediate_size", d.IntermediateSize),
             HiddenAct = Get("hidden_act", d.HiddenAct),
             ConvDim = Get("conv_dim", d.ConvDim),
             ConvKernel = Get("conv_kernel", d.ConvKernel),

@@ -265,14 +265,25 @@ public sealed record Recipe
             var w = $"stages[{i}]";
             OnlyKeys(o, w, "name", "steps", "warmup_steps", "peak_lr", "floor_lr", "decay", "mix", "trainable", "betas", "eps", "weight_decay", "grad_clip", "description");
             var d = StageDefaults;
-            var mix = Mix(o["mix"] as JsonObject ?? throw Error(w + ".mix", "missing (source name → weight)"), w + ".mix", sources);
-            var trainable = o["trainable"] is JsonArray t
-                ? t.Select((x, j) => x?.GetValueKind() == JsonValueKind.String ? x.GetValue<string>() : throw Error($"{w}.trainable[{j}]", "expected a string")).ToList()
-                : d.Trainable;
+            var mix = Mix(o["mix"] switch
+            {
+                JsonObject m => m,
+                null => throw Error(w + ".mix", "missing (source name → weight)"),
+                var other => throw Error(w + ".mix", $"expected an object (source name → weight), found {KindOf(other)}"),
+            }, w + ".mix", sources);
+            var trainable = o["trainable"] switch
+            {
+                JsonArray t => t.Select((x, j) => x?.GetValueKind() == JsonValueKind.String ? x.GetValue<string>() : throw Error($"{w}.trainable[{j}]", $"expected a string, found {KindOf(x)}")).ToList(),
+                null => d.Trainable,
+                var other => throw Error(w + ".trainable", $"expected a list of parameter-name globs, e.g. [\"masked_spec_embed\"], found {KindOf(other)}"),
+            };
             if (trainable.Count == 0) throw Error(w + ".trainable", "no parameter would train");
-            var betas = o["betas"] is JsonArray b
-                ? (b.Count == 2 ? (b[0]!.GetValue<double>(), b[1]!.GetValue<double>()) : throw Error(w + ".betas", "expected [beta1, beta2]"))
-                : (d.Beta1, d.Beta2);
+            var betas = o["betas"] switch
+            {
+                JsonArray b when b.Count == 2 => (Number(b[0], w + ".betas[0]"), Number(b[1], w + ".betas[1]")),
+                null => (d.Beta1, d.Beta2),
+                var other => throw Error(w + ".betas", $"expected [beta1, beta2], found {(other is JsonArray a ? $"a list of {a.Count}" : KindOf(other))}"),
+            };
             var stage = new StageRecipe
             {
                 Name = Get(o, w, "name", $"stage{i + 1}"), Description = Get(o, w, "description", d.Description),
@@ -283,6 +294,24 @@ public sealed record Recipe
             };
             return Check(stage, w);
         }
+
+        private double Number(JsonNode? x, string where) =>
+            x?.GetValueKind() == JsonValueKind.Number ? x.GetValue<double>() : throw Error(where, $"expected a number, found {KindOf(x)}");
+
+        /// <summary>What a JSON value is, for an error message: "a string (\"no\")", "a list", ...</summary>
+        internal static string KindOf(JsonNode? x) => x switch
+        {
+            null => "null",
+            JsonArray => "a list",
+            JsonObject => "an object",
+            _ => x.GetValueKind() switch
+            {
+                JsonValueKind.String => $"a string ({x.ToJsonString()})",
+                JsonValueKind.Number => $"a number ({x.ToJsonString()})",
+                JsonValueKind.True or JsonValueKind.False => $"a boolean ({x.ToJsonString()})",
+                _ => x.ToJsonString(),
+            },
+        };
 
         private StageRecipe Check(StageRecipe stage, string w)
         {

@@ -261,6 +261,9 @@ public class MertCheckpointTests
     [InlineData("model_type", "\"bert\"", typeof(NotSupportedException))]
     [InlineData("conv_kernel", "[10, 3, 3, 3, 3, 2]", typeof(InvalidDataException))]
     [InlineData("conv_stride", "[5, 2, 2, 2, 2, 2, 2, 2]", typeof(InvalidDataException))]
+    [InlineData("hidden_size", "1048576", typeof(InvalidDataException))]            // implausible: refused before allocating 16 TB
+    [InlineData("num_hidden_layers", "null", typeof(InvalidDataException))]         // not silently the default 12
+    [InlineData("hidden_size", "\"64\"", typeof(InvalidDataException))]
     public void Load_UnsupportedOrInconsistentConfig_ThrowsNamingFileAndKey(string key, string value, Type exception)
     {
         using var tmp = CopyFixture();
@@ -268,6 +271,22 @@ public class MertCheckpointTests
         var e = Assert.Throws(exception, () => MertCheckpoint.Load(tmp.Path));
         Assert.Contains(tmp["config.json"], e.Message);
         Assert.Contains(key, e.Message);
+    }
+
+    [Theory]
+    [InlineData("do_normalize", "\"no\"", "true or false")]
+    [InlineData("sampling_rate", "\"24k\"", "an integer")]
+    [InlineData("feature_extractor_type", "3", "a string")]
+    public void Load_PreprocessorValueOfWrongType_NamesFileKeyAndExpectedType(string key, string value, string expected)
+    {
+        using var tmp = CopyFixture();
+        var json = JsonNode.Parse(File.ReadAllText(tmp["preprocessor_config.json"]))!.AsObject();
+        json[key] = JsonNode.Parse(value);
+        File.WriteAllText(tmp["preprocessor_config.json"], json.ToJsonString());
+        var e = Assert.Throws<InvalidDataException>(() => MertCheckpoint.Load(tmp.Path));
+        Assert.Contains(tmp["preprocessor_config.json"], e.Message);
+        Assert.Contains($"\"{key}\"", e.Message);
+        Assert.Contains(expected, e.Message);
     }
 
     [Fact]

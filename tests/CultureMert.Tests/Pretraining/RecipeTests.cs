@@ -44,6 +44,13 @@ public class RecipeTests
     [InlineData("\"stages\": []", "stages: at least one stage is required")]
     [InlineData("\"batch_size\": 0, \"stages\": [ { \"steps\": 10, \"peak_lr\": 1e-3, \"mix\": { \"a\": 1 } } ]", "batch_size must be ≥ 1")]
     [InlineData("\"precision\": \"fp16\", \"stages\": [ { \"steps\": 10, \"peak_lr\": 1e-3, \"mix\": { \"a\": 1 } } ]", "precision: expected fp32 or bf16, got 'fp16'")]
+    // JSON of the wrong type: refused naming the key and what was found, never a crash or a silent default.
+    [InlineData("\"stages\": [ { \"steps\": 10, \"peak_lr\": 1e-3, \"mix\": { \"a\": 1 }, \"betas\": [\"a\", 0.98] } ]", "stages[0].betas[0]: expected a number, found a string (\"a\")")]
+    [InlineData("\"stages\": [ { \"steps\": 10, \"peak_lr\": 1e-3, \"mix\": { \"a\": 1 }, \"betas\": 0.5 } ]", "stages[0].betas: expected [beta1, beta2], found a number (0.5)")]
+    [InlineData("\"stages\": [ { \"steps\": 10, \"peak_lr\": 1e-3, \"mix\": { \"a\": 1 }, \"betas\": [0.9] } ]", "stages[0].betas: expected [beta1, beta2], found a list of 1")]
+    [InlineData("\"stages\": [ { \"steps\": 10, \"peak_lr\": 1e-3, \"mix\": { \"a\": 1 }, \"trainable\": \"masked_spec_embed\" } ]", "stages[0].trainable: expected a list of parameter-name globs")]
+    [InlineData("\"stages\": [ { \"steps\": 10, \"peak_lr\": 1e-3, \"mix\": { \"a\": 1 }, \"trainable\": [\"x\", 3] } ]", "stages[0].trainable[1]: expected a string, found a number (3)")]
+    [InlineData("\"stages\": [ { \"steps\": 10, \"peak_lr\": 1e-3, \"mix\": [\"a\"] } ]", "stages[0].mix: expected an object (source name → weight), found a list")]
     public void Load_BadSetting_NamesTheFileAndKey(string stagesAndMore, string expected)
     {
         using var dir = new Fixtures.TempDir();
