@@ -22,7 +22,7 @@ public static partial class ShardIndex
     {
         var shards = (Directory.Exists(outDir) ? Directory.EnumerateFiles(outDir) : [])
             .Select(f => (File: f, Match: ShardFile().Match(Path.GetFileName(f)))).Where(x => x.Match.Success)
-            .Select(x => (x.File, Shard: new Shard(int.Parse(x.Match.Groups[1].Value), int.Parse(x.Match.Groups[2].Value))))
+            .Select(x => (x.File, Shard: ShardOf(x.File, x.Match)))
             .OrderBy(x => x.Shard.Count).ThenBy(x => x.Shard.Index).ToList();
         if (shards.Count == 0)
             throw new InvalidDataException($"{outDir}: no shard indexes (index.shard-<i>-of-<N>.csv) to merge; run the job with --shard first.");
@@ -58,5 +58,12 @@ public static partial class ShardIndex
         rows.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
         Manifest.WriteIndex(index, column, rows);
         return rows;
+    }
+
+    /// <summary>The shard a file name says it is; a number out of range is the file's error, not a crash.</summary>
+    static Shard ShardOf(string file, Match m)
+    {
+        if (int.TryParse(m.Groups[1].Value, out var i) && int.TryParse(m.Groups[2].Value, out var n) && n >= 1 && i < n) return new Shard(i, n);
+        throw new InvalidDataException($"{file}: not a shard index of this toolkit (shard {m.Groups[1].Value} of {m.Groups[2].Value}: need 0 ≤ i < N ≤ {int.MaxValue}); move it away, then merge again.");
     }
 }

@@ -84,6 +84,20 @@ public class ShardTests
         Assert.Equal("ok", rows[0].Status);                                   // the shard's row replaces the earlier one
     }
 
+    [Theory]
+    [InlineData("index.shard-0-of-99999999999.csv", "path,output,duration_s,chunks,status,error\n", "shard 0 of 99999999999")]
+    [InlineData("index.shard-3-of-2.csv", "path,output,duration_s,chunks,status,error\n", "shard 3 of 2")]
+    [InlineData("index.shard-0-of-1.csv", "", "not an index written by culturemert")]
+    public void Merge_ImpossibleOrEmptyShardIndex_NamesTheFile_ExitCode3(string name, string text, string expected)
+    {
+        using var dir = new Fixtures.TempDir();
+        File.WriteAllText(dir[name], text);
+        var (code, err) = Merging.MergeFixtures.Run("index", "merge", "--out", dir.Path);
+        Assert.True(code == 3, err);
+        Assert.Contains(dir[name], err);
+        Assert.Contains(expected, err);
+    }
+
     [Fact]
     public void Merge_MissingShard_NamesItsIndexAndShard()
     {
