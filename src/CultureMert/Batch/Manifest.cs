@@ -17,6 +17,9 @@ public static class Manifest
         foreach (var row in table.Rows)
         {
             if (row.Get(col).Length == 0) throw table.Error(row, "no path in this row.");
+            // A quoted field may span lines in CSV, but a path never does: it is a quote left open, swallowing rows.
+            if (row.Fields.Any(f => f.Contains('\n')))
+                throw table.Error(row, "a quoted field runs over a line break (a '\"' left open?); the rows after it would be read as part of it.");
             paths.Add(row.Get(col));
         }
         return paths;
