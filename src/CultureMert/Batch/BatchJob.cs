@@ -124,7 +124,7 @@ public static class BatchJob
         var s = shard ?? Shard.Whole;
         Debug.Assert(tasks.All(s.Owns), "tasks of another shard");
         NativeHeap.ReuseTensorBuffers();
-        Directory.CreateDirectory(outDir);
+        using var held = FolderLock.Acquire(outDir, s.Count > 1 ? s.IndexFile : null);   // shards of one job share the folder
         var indexPath = Path.Combine(outDir, s.IndexFile);
         var earlier = Manifest.ReadIndex(indexPath);                          // refuses a foreign index before any work
         AtomicFile.CleanStale(outDir);                                        // leftovers of a run that was killed

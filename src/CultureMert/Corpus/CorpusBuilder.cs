@@ -55,7 +55,7 @@ public static class CorpusBuilder
             throw new ArgumentException("need train share > 0, valid share ≥ 0 and train + valid < 1.");
         foreach (var dup in pieces.GroupBy(p => (p.Culture, p.Id)).Where(g => g.Count() > 1))
             throw new ArgumentException($"two pieces of {dup.Key.Culture} have the id '{dup.Key.Id}'.");
-        Directory.CreateDirectory(outDir);
+        using var held = FolderLock.Acquire(outDir);
         AtomicFile.CleanStale(outDir);
         var settings = SettingsHash(pieces, options);
         var stampPath = Path.Combine(outDir, "corpus.json");

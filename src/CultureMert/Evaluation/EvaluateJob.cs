@@ -71,6 +71,7 @@ public sealed class EvaluateJob(IReadOnlyList<EvalModel> models, IReadOnlyList<E
         if (dupModel is not null) throw new ArgumentException($"--models: the name '{dupModel.Key}' is given twice.");
         var dupTask = tasks.GroupBy(t => t.Name).FirstOrDefault(g => g.Count() > 1);
         if (dupTask is not null) throw new ArgumentException($"--tasks: two manifests named '{dupTask.Key}' (task names are file names without extension).");
+        using var held = FolderLock.Acquire(outDir);
         var cells = new List<EvalCell>();
         var total = models.Count * tasks.Count;
         var k = 0;

@@ -51,12 +51,12 @@ public static class AtomicFile
 
     /// <summary>
     /// Writes a whole folder: <paramref name="write"/> fills a temporary folder beside <paramref name="path"/>
-    /// (<c>.cmtmp.PID.NAME</c>), which then replaces <paramref name="path"/>, so a reader never sees a half-written one.
+    /// (<c>.cmtmp.PID@HOST.NAME.dir</c>), which then replaces <paramref name="path"/>, so a reader never sees a half-written one.
     /// </summary>
     /// <returns><paramref name="path"/></returns>
     public static string WriteDirectory(string path, Action<string> write)
     {
-        var tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $"{TempPrefix}{Environment.ProcessId}.{Path.GetFileName(path)}");
+        var tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $"{TempPrefix}{Environment.ProcessId}@{Host}.{Path.GetFileName(path)}.dir");
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
         Directory.CreateDirectory(tmp);
         write(tmp);
@@ -72,22 +72,28 @@ public static class AtomicFile
     static readonly string Host = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(Environment.MachineName)))[..8];
 
     /// <summary>
-    /// Deletes temporaries that a killed process of this machine left in <paramref name="directory"/> (recursively);
-    /// those of processes still running (another shard writing into the same folder) and of other machines are left alone.
+    /// Deletes temporaries (files and folders) that a killed process of this machine left in <paramref name="directory"/>
+    /// (recursively); those of processes still running (another shard writing into the same folder) and of other
+    /// machines are left alone.
     /// </summary>
     public static int CleanStale(string directory)
     {
         if (!Directory.Exists(directory)) return 0;
         var removed = 0;
         foreach (var tmp in Directory.EnumerateFiles(directory, TempPrefix + "*.tmp", SearchOption.AllDirectories))
-        {
-            var parts = Path.GetFileName(tmp).Split('.');              // "", "cmtmp", pid[@host], guid, "tmp"
-            if (parts.Length != 5) continue;
-            var owner = parts[2].Split('@');
-            if (!int.TryParse(owner[0], out var pid) || (owner.Length > 1 && owner[1] != Host) || IsRunning(pid)) continue;
-            try { File.Delete(tmp); removed++; } catch (IOException) { }
-        }
+            if (Path.GetFileName(tmp).Split('.') is [_, _, var owner, _, "tmp"] && IsStale(owner))    // "", "cmtmp", pid[@host], guid, "tmp"
+                try { File.Delete(tmp); removed++; } catch (IOException) { }
+        foreach (var tmp in Directory.GetDirectories(directory, TempPrefix + "*", SearchOption.AllDirectories))
+            if (Directory.Exists(tmp) && Path.GetFileName(tmp).Split('.') is [_, _, var owner, ..] && IsStale(owner))   // "", "cmtmp", pid[@host], name...
+                try { Directory.Delete(tmp, true); removed++; } catch (IOException) { }
         return removed;
+    }
+
+    /// <summary>Whether the writer <c>pid[@host]</c> of a temporary is a process of this machine that no longer runs.</summary>
+    static bool IsStale(string writer)
+    {
+        var owner = writer.Split('@');
+        return int.TryParse(owner[0], out var pid) && (owner.Length == 1 || owner[1] == Host) && !IsRunning(pid);
     }
 
     static bool IsRunning(int pid)

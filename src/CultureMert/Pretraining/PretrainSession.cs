@@ -46,9 +46,9 @@ internal sealed class PretrainSession : IDisposable
         (Recipe, Run, world, device) = (recipe, new RunFolder(outDir), options.World, options.Device ?? CPU);
         Lead = world is null || world.Rank == 0;
         (plan, stopAt, prefetch) = (new StagePlan(recipe), Math.Min(recipe.TotalSteps, options.MaxSteps ?? int.MaxValue), new BatchPrefetch(Prepare));
-        Resumed = FindResumePoint(options, log);
         try
         {
+            Resumed = FindResumePoint(options, log);                               // locks the run folder: released on a throw below
             // 1. data and targets (rank 0 synthesises the clips and fits the teacher; the other ranks then read them)
             if (!Lead) world!.Barrier();
             var files = PretrainData.Scan(recipe, Run.Data, w => log("warning: " + w));
@@ -79,7 +79,7 @@ internal sealed class PretrainSession : IDisposable
             throw new ArgumentException($"{Recipe.SourceFile}: precision bf16 refused: {why} Train in fp32 (the default), or pass --allow-slow-bf16 to check bf16's numerics anyway.");
         if (world is not null && Recipe.GradAccumulation % world.Size != 0)
             throw new ArgumentException($"{Recipe.SourceFile}: grad_accumulation {Recipe.GradAccumulation} is not a multiple of the {world.Size} ranks (each rank runs every {world.Size}th micro-batch of a step); set grad_accumulation to a multiple of {world.Size} or launch a divisor of {Recipe.GradAccumulation} ranks.");
-        Run.Create(Lead);
+        folderLock = Run.Create(Lead);
         var latest = Run.LatestCheckpoint();
         if (latest is not null && !options.Resume)
             throw new ArgumentException($"{Run.Path} already holds a run ({latest}); pass --resume to continue it, or choose another --out.");
@@ -265,5 +265,8 @@ internal sealed class PretrainSession : IDisposable
         objective?.Dispose();
         model?.Dispose();
         teacher?.Dispose();
+        folderLock?.Dispose();
     }
+
+    IO.FolderLock? folderLock;
 }

@@ -26,11 +26,16 @@ public sealed class RunFolder(string path)
 
     string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
 
-    /// <summary>Creates the folder; the lead rank also clears temporaries that a killed run left.</summary>
-    public void Create(bool lead)
+    /// <summary>Creates the folder; the lead rank (the one that writes) also locks it for the run and clears
+    /// temporaries that a killed run left.</summary>
+    /// <returns>the lead rank's lock on the folder, held until disposed; null on the other ranks</returns>
+    public FolderLock? Create(bool lead)
     {
         Directory.CreateDirectory(Path);
-        if (lead) AtomicFile.CleanStale(Path);
+        if (!lead) return null;
+        var held = FolderLock.Acquire(Path);
+        AtomicFile.CleanStale(Path);
+        return held;
     }
 
     /// <summary>Copies the recipe in, unless the run is resumed from that very copy.</summary>

@@ -95,7 +95,7 @@ public static class CultureStudy
     {
         var phases = new StudyPhases(log, cancel);
         var paths = new StudyPaths(outDir, o.SharedRoot);
-        Directory.CreateDirectory(outDir);
+        using var held = FolderLock.Acquire(outDir);
         var corpusOptions = new CorpusOptions(o.SecondsPerClip, o.ClipsPerPiece, o.Seed);
         var corpus = phases.Run("corpus", () => CorpusBuilder.Build(pieces, paths.Corpus, corpusOptions, render, log, cancel));
         var cultures = StudyCultures.Of(corpus, corpusOptions);

@@ -60,7 +60,7 @@ public static class ScaleSweep
                                        Func<MusicPiece, double, float[]> render, Action<string> log, CancellationToken cancel = default)
     {
         var points = Points(baseline, spec);
-        Directory.CreateDirectory(outDir);
+        using var held = FolderLock.Acquire(outDir);
         var shared = Path.Combine(outDir, "shared");
         var results = new List<(ScalePoint, StudyResult)>();
         foreach (var p in points)

@@ -1,0 +1,38 @@
+using System.Globalization;
+
+namespace CultureMert.IO;
+
+/// <summary>
+/// An advisory lock on an output folder for the length of a run, so that a second run into the same folder is refused at
+/// once instead of both rewriting its index and one losing rows. The lock is <c>flock</c> on a hidden file (what .NET's
+/// <see cref="FileShare.None"/> takes on Unix), so it ends with the process however it ends, kill -9 included; a
+/// sidecar file names the holder for the refusal message. Shards of one job lock their own name and run side by side.
+/// </summary>
+public sealed class FolderLock : IDisposable
+{
+    readonly FileStream stream;
+
+    FolderLock(FileStream stream) => this.stream = stream;
+
+    /// <param name="folder">the output folder (created if missing)</param>
+    /// <param name="part">what of the folder this run writes when several runs may share it (a shard's index name); null: all of it</param>
+    public static FolderLock Acquire(string folder, string? part = null)
+    {
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, part is null ? ".culturemert.lock" : $".culturemert.{part}.lock");
+        try
+        {
+            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            AtomicFile.WriteText(path + ".owner", FormattableString.Invariant(
+                $"process {Environment.ProcessId} on {Environment.MachineName}, since {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC: {Environment.CommandLine}\n"));
+            return new FolderLock(stream);
+        }
+        catch (IOException e) when (e is not DirectoryNotFoundException and not PathTooLongException && File.Exists(path))
+        {
+            var owner = File.Exists(path + ".owner") ? File.ReadAllText(path + ".owner").Trim() : "a process that did not say which";
+            throw new IOException($"{folder}: another run is writing into this folder ({owner}); wait for it to end, or use another output folder.", e);
+        }
+    }
+
+    public void Dispose() => stream.Dispose();
+}
