@@ -19,6 +19,15 @@ public sealed class TrainingLog : IDisposable
     public static List<string> ColumnsFor(int codebooks, IEnumerable<string> sources) =>
         new TrainingLogRow(0, "", 0, new StepStats(codebooks), 0, 0, 0, 0, sources.Select(s => (s, 0.0)).ToList()).Cells().Select(c => c.Column).ToList();
 
+    /// <summary>A run's <c>log.csv</c>: its table, and one row per step in step order (a step logged twice keeps its last row).</summary>
+    public static (CsvTable Table, List<CsvRow> Steps) Read(string path)
+    {
+        var table = Csv.Read(path);
+        var step = table.Column("step");
+        var rows = step < 0 ? [] : table.Rows.Where(r => r.Int(step) is not null).GroupBy(r => r.Int(step)!.Value).OrderBy(g => g.Key).Select(g => g.Last()).ToList();
+        return (table, rows);
+    }
+
     public TrainingLog(string path, IReadOnlyList<string> columns, int resumeStep)
     {
         Path = path;

@@ -48,13 +48,10 @@ internal sealed record ObjectiveVsPrior(double PriorNats, double MostFrequentSha
     static FinalObjective? Final(string log, int seed)
     {
         if (!File.Exists(log)) return null;
-        var t = Csv.Read(log);
-        var (step, ce) = (t.Column("step"), t.Column("ce"));
+        var (t, rows) = Pretraining.TrainingLog.Read(log);
+        var ce = t.Column("ce");
         var acc = Enumerable.Range(0, t.Header.Count).Where(i => t.Header[i].StartsWith("acc_", StringComparison.Ordinal)).ToList();
-        if (step < 0 || ce < 0 || acc.Count == 0) return null;
-        // A resumed run logs its steps again: keep each step's last row.
-        var rows = t.Rows.Where(r => r.Int(step) is not null).GroupBy(r => r.Int(step)!.Value).OrderBy(g => g.Key).Select(g => g.Last()).ToList();
-        if (rows.Count == 0) return null;
+        if (ce < 0 || acc.Count == 0 || rows.Count == 0) return null;
         var tail = rows.Skip(rows.Count - Math.Max(1, rows.Count / 10)).ToList();
         return new FinalObjective(seed, tail.Average(r => r.Double(ce) ?? double.NaN), tail.Average(r => acc.Average(i => r.Double(i) ?? double.NaN)));
     }

@@ -136,10 +136,9 @@ public static class ScaleSweep
         var ms = 0.0;
         foreach (var log in Directory.Exists(runs) ? Directory.GetFiles(runs, "log.csv", SearchOption.AllDirectories) : [])
         {
-            var t = Csv.Read(log);
-            var (step, time) = (t.Column("step"), t.Column("ms_per_step"));
-            if (step < 0 || time < 0) continue;
-            ms += t.Rows.Where(r => r.Int(step) is not null).GroupBy(r => r.Int(step)).Sum(g => g.Last().Double(time) ?? 0);
+            var (t, steps) = Pretraining.TrainingLog.Read(log);
+            var time = t.Column("ms_per_step");
+            if (time >= 0) ms += steps.Sum(r => r.Double(time) ?? 0);
         }
         return ms / 60_000;
     }
