@@ -77,6 +77,7 @@ static class Common
         var rows = Progress.Run(tasks, run, cancel);
         var failed = rows.Where(x => x.Status == "error").ToList();
         foreach (var f in failed) Console.Error.WriteLine($"error: {f.Error}");
+        foreach (var w in rows.Where(x => x.Status != "error" && x.Error != "")) Console.Error.WriteLine(w.Error);   // "warning: ..."
         Console.WriteLine($"{rows.Count(x => x.Status == "ok")} {verb}, {rows.Count(x => x.Status == "skipped")} already done, {failed.Count} failed" +
                           $"{(cancel.IsCancellationRequested ? $", {tasks.Count - rows.Count} not started (interrupted)" : "")}; index: {Path.Combine(outDir, shard.IndexFile)}");
         return cancel.IsCancellationRequested ? Cancellation.StoppedCode : failed.Count > 0 ? ExitCodes.InputsFailed : ExitCodes.Ok;

@@ -60,7 +60,43 @@ public static class AudioDecoder
             Format.Flac => new SndFileReader(path, "FLAC"),
             _ => new SndFileReader(path, "Ogg"),
         };
-        return new CheckedReader(reader);
+        var declared = reader switch
+        {
+            WavReader wav => wav.DeclaredFrames,                          // the data chunk's size (NAudio's Frames is clamped to the file)
+            SndFileReader => reader.Frames,                               // FLAC's STREAMINFO total
+            _ => null,
+        };
+        var unended = format is Format.Vorbis or Format.OtherOgg && !OggEndsWithEndOfStream(path);
+        return new CheckedReader(reader, declared, unended);
+    }
+
+    /// <summary>
+    /// The rule for a file cut short (README of reliability): when the header declares more frames than the file holds, up to
+    /// this fraction missing is a warning in the index row (the audio present is used), more is an error for that file.
+    /// </summary>
+    public const double MaxMissingFraction = 0.01;
+
+    /// <summary>
+    /// Whether the last complete Ogg page of the file carries the end-of-stream flag (header type bit 2), as every finished
+    /// encoder writes it. An Ogg stream states no total length up front: a stream cut short ends on an ordinary page
+    /// (a page cut in the middle is not complete and is ignored), so how much is missing is unknown.
+    /// </summary>
+    internal static bool OggEndsWithEndOfStream(string path)
+    {
+        using var f = File.OpenRead(path);
+        var tail = new byte[(int)Math.Min(f.Length, 1 << 17)];             // an Ogg page is at most 65,307 bytes
+        f.Seek(-tail.Length, SeekOrigin.End);
+        f.ReadExactly(tail);
+        for (var at = tail.AsSpan().LastIndexOf("OggS"u8); at >= 0; at = tail.AsSpan(0, at).LastIndexOf("OggS"u8))
+        {
+            if (at + 27 > tail.Length) continue;
+            int segments = tail[at + 26], body = 0;
+            if (at + 27 + segments > tail.Length) continue;
+            for (var i = 0; i < segments; i++) body += tail[at + 27 + i];
+            if (at + 27 + segments + body != tail.Length) continue;      // not a complete page ending the file
+            return (tail[at + 5] & 0x04) != 0;
+        }
+        return false;
     }
 
     enum Format { Wav, Flac, Mp3, Vorbis, OtherOgg }
@@ -77,8 +113,12 @@ public static class AudioDecoder
         return null;
     }
 
-    /// <summary>The checks every decoder shares: finite samples, at least one frame, errors that name the file.</summary>
-    sealed class CheckedReader(IAudioReader inner) : IAudioReader
+    /// <summary>
+    /// The checks every decoder shares: finite samples, at least one frame, errors that name the file, and at the end a file
+    /// cut short (<paramref name="declared"/> frames in the header, or an Ogg stream <paramref name="unended"/>): a warning
+    /// (<see cref="AudioWarnings"/>) up to <see cref="MaxMissingFraction"/> missing, an error beyond.
+    /// </summary>
+    sealed class CheckedReader(IAudioReader inner, long? declared, bool unended) : IAudioReader
     {
         long total;
 
@@ -99,6 +139,7 @@ public static class AudioDecoder
             }
             if (frames == 0 && total == 0)
                 throw new InvalidDataException($"{Path}: 0 audio frames after decoding (empty or truncated file).");
+            if (frames == 0) CheckLength();
             var samples = buffer.AsSpan(0, frames * Channels);
             for (var i = 0; i < samples.Length; i++)
                 if (!float.IsFinite(samples[i]))
@@ -107,6 +148,38 @@ public static class AudioDecoder
             return frames;
         }
 
+        void CheckLength()
+        {
+            if (declared is { } d && d > total)
+            {
+                var missing = (double)(d - total) / d;
+                var what = FormattableString.Invariant(
+                    $"cut short: the header declares {d} frames ({(double)d / SampleRate:0.###} s), the file holds {total} ({missing:0.##%} missing)");
+                if (missing > MaxMissingFraction)
+                    throw new InvalidDataException($"{Path}: {what}; more than {MaxMissingFraction:0%} missing is an error (repair or re-export the file).");
+                AudioWarnings.Report(Path, what);
+            }
+            else if (unended)
+                AudioWarnings.Report(Path, "cut short: the Ogg stream ends without its end-of-stream page (how much is missing is unknown)");
+        }
+
         public void Dispose() => inner.Dispose();
     }
+}
+
+/// <summary>
+/// Warnings about a file that decoded (cut short by a little): reported by the decoder, wherever it runs (a read-ahead
+/// thread included), and taken by the batch job into the file's index row.
+/// </summary>
+public static class AudioWarnings
+{
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> byPath = new();
+
+    internal static void Report(string path, string warning) => byPath[System.IO.Path.GetFullPath(path)] = warning;
+
+    /// <summary>The warning about <paramref name="path"/> since it was last taken, or null.</summary>
+    public static string? Peek(string path) => byPath.GetValueOrDefault(System.IO.Path.GetFullPath(path));
+
+    /// <summary>The warning about <paramref name="path"/> since it was last taken, or null; removes it.</summary>
+    public static string? Take(string path) => byPath.TryRemove(System.IO.Path.GetFullPath(path), out var w) ? w : null;
 }

@@ -29,6 +29,9 @@ internal sealed class WavReader : IAudioReader
     public int Channels { get; }
     public long? Frames { get; }
 
+    /// <summary>Frames the data chunk's header declares, which may exceed what the file holds (null: the streaming sizes 0 and 0xFFFFFFFF).</summary>
+    public long? DeclaredFrames { get; }
+
     public WavReader(string path)
     {
         Path = path;
@@ -66,12 +69,28 @@ internal sealed class WavReader : IAudioReader
             if (SampleRate <= 0 || Channels <= 0 || fmt.BlockAlign != blockAlign)
                 throw new InvalidDataException($"{path}: corrupt WAV fmt chunk ({SampleRate} Hz, {Channels} channels, block align {fmt.BlockAlign}).");
             Frames = reader.Length / blockAlign;
+            DeclaredFrames = DeclaredDataBytes(path) is { } bytes ? bytes / blockAlign : null;
         }
         catch
         {
             reader.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The size field of the RIFF "data" chunk, walking the chunks from the start (NAudio keeps only the clamped length).</summary>
+    static long? DeclaredDataBytes(string path)
+    {
+        using var f = File.OpenRead(path);
+        var head = new byte[8];
+        f.Seek(12, SeekOrigin.Begin);                                    // "RIFF" size "WAVE"
+        while (f.ReadAtLeast(head, 8, throwOnEndOfStream: false) == 8)
+        {
+            var size = BitConverter.ToUInt32(head, 4);
+            if (head.AsSpan(0, 4).SequenceEqual("data"u8)) return size is 0 or uint.MaxValue ? null : size;
+            f.Seek(size + (size & 1), SeekOrigin.Current);                // chunks are padded to even sizes
+        }
+        return null;
     }
 
     static Guid? SubFormat(WaveFormat fmt)

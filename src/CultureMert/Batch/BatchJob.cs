@@ -151,6 +151,11 @@ public static class BatchJob
                 if (clock.Elapsed - lastIndexWrite > TimeSpan.FromSeconds(2)) { WriteIndex(job, indexPath, earlier, rows); lastIndexWrite = clock.Elapsed; }
             }
         }
+        catch (DiskFullException e)
+        {
+            // The failed output's temporary is gone, which most often leaves room for the index (written below) of what did finish.
+            throw e.Finished($"{rows.Count(r => r.Status != "error")} of {tasks.Count} files are done and listed in {indexPath}");
+        }
         finally
         {
             WriteIndex(job, indexPath, earlier, rows);
@@ -170,9 +175,11 @@ public static class BatchJob
         {
             using var scope = torch.NewDisposeScope();                        // every tensor of this file dies here
             var (duration, count) = job.Process(task, cancel, fileProgress);
-            return new IndexRow(task.Path, task.RelativeOutput, duration, count, "ok", "");
+            // A file that decoded with a warning (cut short by a little) is ok, with the warning in its row's error column.
+            return new IndexRow(task.Path, task.RelativeOutput, duration, count, "ok", Warning(task, AudioWarnings.Take(task.Path)));
         }
         catch (OperationCanceledException) { return null; }
+        catch (Exception e) when (DiskFullException.IsDiskFull(e)) { throw DiskFullException.Wrap(e, task.Output); }   // stops the batch: every next file would fail alike
         catch (Exception e)
         {
             // One bad file never stops the batch: whatever went wrong becomes this file's error row.
@@ -182,6 +189,8 @@ public static class BatchJob
             return new IndexRow(task.Path, task.RelativeOutput, null, null, "error", message.ReplaceLineEndings(" "));
         }
     }
+
+    static string Warning(BatchTask task, string? warning) => warning is null ? "" : $"warning: {task.Path}: {warning}";
 
     /// <summary>
     /// The row for an output that an earlier run finished with the same source and provenance; an error row when the
@@ -200,7 +209,7 @@ public static class BatchJob
                 "rerun with --overwrite to replace it, or use another --out folder.");
         return new IndexRow(task.Path, task.RelativeOutput,
             double.TryParse(meta.GetValueOrDefault("duration_s"), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : null,
-            int.TryParse(meta.GetValueOrDefault(job.CountColumn), out var c) ? c : null, "skipped", "");
+            int.TryParse(meta.GetValueOrDefault(job.CountColumn), out var c) ? c : null, "skipped", Warning(task, meta.GetValueOrDefault("warning")));
     }
 
     static void WriteIndex(IFileJob job, string indexPath, List<IndexRow> earlier, List<IndexRow> rows)
@@ -210,13 +219,17 @@ public static class BatchJob
         Manifest.WriteIndex(indexPath, job.CountColumn, earlier.Where(r => !current.Contains(r.Path)).Concat(rows));
     }
 
-    /// <summary>Metadata every output carries besides the job's provenance.</summary>
-    public static Dictionary<string, string> Metadata(IFileJob job, BatchTask task, double durationSeconds, int count) =>
-        new(job.Provenance)
+    /// <summary>Metadata every output carries besides the job's provenance, and the decoder's warning about the source if any.</summary>
+    public static Dictionary<string, string> Metadata(IFileJob job, BatchTask task, double durationSeconds, int count)
+    {
+        var meta = new Dictionary<string, string>(job.Provenance)
         {
             ["format"] = "pt",
             ["source"] = task.Path,
             ["duration_s"] = durationSeconds.ToString("R", CultureInfo.InvariantCulture),
             [job.CountColumn] = count.ToString(CultureInfo.InvariantCulture),
         };
+        if (AudioWarnings.Peek(task.Path) is { } warning) meta["warning"] = warning;    // so that a resumed run's row says it again
+        return meta;
+    }
 }

@@ -280,7 +280,7 @@ public sealed class SafeTensorsWriter : IDisposable
     {
         Path = path;
         var header = SafeTensors.Header(tensors, metadata, out layout);
-        pending = AtomicFile.Create(path);
+        pending = AtomicFile.Create(path, size: 8 + header.Length + layout.Sum(t => t.ByteLength));   // fails here on a full disk
         pending.Stream.Write(BitConverter.GetBytes((long)header.Length));
         pending.Stream.Write(header);
     }
@@ -293,7 +293,8 @@ public sealed class SafeTensorsWriter : IDisposable
         if (info.Name != name || SafeTensors.DTypeName(t.dtype) != info.DType || !t.shape.SequenceEqual(info.Shape))
             throw new InvalidOperationException($"{Path}: got {name} {SafeTensors.DTypeName(t.dtype)} [{string.Join(", ", t.shape)}] at position {next}, " +
                                                 $"the header announced {info.Name} {info.DType} [{string.Join(", ", info.Shape)}].");
-        SafeTensors.WriteData(pending.Stream, t);
+        try { SafeTensors.WriteData(pending.Stream, t); }
+        catch (IOException e) when (DiskFullException.IsDiskFull(e)) { throw DiskFullException.Wrap(e, Path); }
         next++;
     }
 
@@ -301,7 +302,8 @@ public sealed class SafeTensorsWriter : IDisposable
     public void Commit()
     {
         if (next != layout.Count) throw new InvalidOperationException($"{Path}: {layout.Count - next} announced tensors were not written.");
-        pending.Commit();
+        try { pending.Commit(); }
+        catch (IOException e) when (DiskFullException.IsDiskFull(e)) { throw DiskFullException.Wrap(e, Path); }
     }
 
     public void Dispose() => pending.Dispose();

@@ -7,21 +7,41 @@ public static class AtomicFile
 {
     const string TempPrefix = ".cmtmp.";
 
+    /// <summary>Writes <paramref name="path"/> whole or not at all; a full disk is a <see cref="DiskFullException"/> and leaves no temporary.</summary>
     public static void Write(string path, Action<Stream> write)
     {
         using var pending = Create(path);
-        write(pending.Stream);
-        pending.Commit();
+        try
+        {
+            write(pending.Stream);
+            pending.Commit();
+        }
+        catch (IOException e) when (DiskFullException.IsDiskFull(e)) { throw DiskFullException.Wrap(e, path); }
     }
 
-    /// <summary>Opens a temporary next to <paramref name="path"/>; <see cref="Pending.Commit"/> moves it into place, disposing without it deletes it.</summary>
-    public static Pending Create(string path)
+    /// <summary>
+    /// Opens a temporary next to <paramref name="path"/>; <see cref="Pending.Commit"/> moves it into place, disposing without
+    /// it deletes it. With the final <paramref name="size"/> known, the space is reserved at once, so that a full disk fails
+    /// here, before any work is written, with the size needed.
+    /// </summary>
+    public static Pending Create(string path, long? size = null)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(dir);
         // A short name, so that a target whose own name is near the file-system limit still gets a temporary.
         var tmp = Path.Combine(dir, $"{TempPrefix}{Environment.ProcessId}@{Host}.{Guid.NewGuid().ToString("N")[..12]}.tmp");
-        return new Pending(path, tmp, new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20));
+        try
+        {
+            return new Pending(path, tmp, new FileStream(tmp, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 << 20, PreallocationSize = size ?? 0,
+            }));
+        }
+        catch (IOException e) when (DiskFullException.IsDiskFull(e))
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+            throw DiskFullException.Wrap(e, path, size);
+        }
     }
 
     /// <summary>A file being written under a temporary name.</summary>
@@ -41,9 +61,10 @@ public static class AtomicFile
         public void Dispose()
         {
             if (done) return;
-            stream.Dispose();
-            if (File.Exists(tmp)) File.Delete(tmp);
             done = true;
+            try { stream.Dispose(); }               // flushes what is buffered: fails again on a full disk, and closes anyway
+            catch (IOException) { }
+            finally { if (File.Exists(tmp)) File.Delete(tmp); }
         }
     }
 
@@ -59,7 +80,12 @@ public static class AtomicFile
         var tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $"{TempPrefix}{Environment.ProcessId}@{Host}.{Path.GetFileName(path)}.dir");
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
         Directory.CreateDirectory(tmp);
-        write(tmp);
+        try { write(tmp); }
+        catch
+        {
+            Directory.Delete(tmp, true);            // (a full disk, an error in the writer): nothing half-written is left
+            throw;
+        }
         if (Directory.Exists(path)) Directory.Delete(path, true);
         Directory.Move(tmp, path);
         return path;

@@ -20,18 +20,25 @@ public sealed class FolderLock : IDisposable
     {
         Directory.CreateDirectory(folder);
         var path = Path.Combine(folder, part is null ? ".culturemert.lock" : $".culturemert.{part}.lock");
-        try
-        {
-            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            AtomicFile.WriteText(path + ".owner", FormattableString.Invariant(
-                $"process {Environment.ProcessId} on {Environment.MachineName}, since {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC: {Environment.CommandLine}\n"));
-            return new FolderLock(stream);
-        }
-        catch (IOException e) when (e is not DirectoryNotFoundException and not PathTooLongException && File.Exists(path))
+        FileStream stream;
+        try { stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+        catch (IOException e) when (e is not DirectoryNotFoundException and not PathTooLongException && !DiskFullException.IsDiskFull(e) && File.Exists(path))
         {
             var owner = File.Exists(path + ".owner") ? File.ReadAllText(path + ".owner").Trim() : "a process that did not say which";
-            throw new IOException($"{folder}: another run is writing into this folder ({owner}); wait for it to end, or use another output folder.", e);
+            var what = part is null ? "into this folder" : $"{part} in this folder";
+            throw new IOException($"{folder}: another run is writing {what} ({owner}); wait for it to end, or use another output folder.", e);
         }
+        try
+        {
+            AtomicFile.WriteText(path + ".owner", FormattableString.Invariant(
+                $"process {Environment.ProcessId} on {Environment.MachineName}, since {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC: {Environment.CommandLine}\n"));
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+        return new FolderLock(stream);
     }
 
     public void Dispose() => stream.Dispose();

@@ -81,6 +81,9 @@ public static class MergeJob
         if (!File.Exists(Path.Combine(baseDir, "config.json")))
             throw new FileNotFoundException($"{baseDir}: no config.json (the base must be a Hugging Face model folder).", Path.Combine(baseDir, "config.json"));
 
+        // The lock sits beside the output (.culturemert.NAME.lock in its parent), so that the model folder holds only the model.
+        using var held = FolderLock.Acquire(Path.GetDirectoryName(full)!, Path.GetFileName(full));
+        AtomicFile.CleanStale(full);                                          // temporaries of a merge that was killed
         using var baseT = new CheckpointTensors(baseDir);
         var models = new List<CheckpointTensors>();
         var writers = new List<SafeTensorsWriter>();
@@ -121,6 +124,7 @@ public static class MergeJob
 
             for (var j = 0; j < outputs.Count; j++)
             {
+                File.Delete(Path.Combine(outputs[j], "model.safetensors"));      // an earlier merge's weights never sit beside this merge.json
                 CopyConfig(baseDir, outputs[j]);
                 var json = MergeJson(baseT, baseHash, models, hashes, options, weights, options.Lambdas[j], baseT.Tensors.Count, merged, copied);
                 AtomicFile.WriteText(Path.Combine(outputs[j], "merge.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
