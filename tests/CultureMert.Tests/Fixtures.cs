@@ -11,6 +11,20 @@ public static class Fixtures
 
     public static Tensor Expected(string fixture, string tensor) => SafeTensors.LoadTensor(Path.Combine(Dir(fixture), "expected.safetensors"), tensor);
 
+    /// <summary>Two safetensors files hold the same tensors byte for byte (same names, dtypes and shapes).</summary>
+    public static void AssertSameTensors(string expectedFile, string actualFile)
+    {
+        var a = SafeTensors.Load(expectedFile);
+        var b = SafeTensors.Load(actualFile);
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var (k, t) in a)
+        {
+            Assert.Equal(t.dtype, b[k].dtype);
+            Assert.Equal(t.shape, b[k].shape);
+            Assert.True(t.bytes.SequenceEqual(b[k].bytes), $"{actualFile}: {k} differs from {expectedFile}");
+        }
+    }
+
     public static double MaxAbsDiff(Tensor a, Tensor b)
     {
         Assert.Equal(b.shape, a.shape);

@@ -127,7 +127,7 @@ public static class BatchJob
         using var held = FolderLock.Acquire(outDir, s.Count > 1 ? s.IndexFile : null);   // shards of one job share the folder
         var indexPath = Path.Combine(outDir, s.IndexFile);
         var earlier = Manifest.ReadIndex(indexPath);                          // refuses a foreign index before any work
-        AtomicFile.CleanStale(outDir);                                        // leftovers of a run that was killed
+        if (s.Count > 1) AtomicFile.CleanStale(outDir);                       // (a whole-folder lock cleans it): leftovers of a killed run
         var rows = new List<IndexRow>();
         var clock = Stopwatch.StartNew();
         var lastIndexWrite = TimeSpan.Zero;

@@ -56,7 +56,6 @@ public static class CorpusBuilder
         foreach (var dup in pieces.GroupBy(p => (p.Culture, p.Id)).Where(g => g.Count() > 1))
             throw new ArgumentException($"two pieces of {dup.Key.Culture} have the id '{dup.Key.Id}'.");
         using var held = FolderLock.Acquire(outDir);
-        AtomicFile.CleanStale(outDir);
         var settings = SettingsHash(pieces, options);
         var stampPath = Path.Combine(outDir, "corpus.json");
         if (File.Exists(stampPath) && JsonNode.Parse(File.ReadAllText(stampPath))?["settings_sha256"]?.GetValue<string>() is { } old && old != settings)

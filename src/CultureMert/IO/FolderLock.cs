@@ -7,6 +7,7 @@ namespace CultureMert.IO;
 /// once instead of both rewriting its index and one losing rows. The lock is <c>flock</c> on a hidden file (what .NET's
 /// <see cref="FileShare.None"/> takes on Unix), so it ends with the process however it ends, kill -9 included; a
 /// sidecar file names the holder for the refusal message. Shards of one job lock their own name and run side by side.
+/// Taking a whole folder also removes the temporaries that killed runs left in it (<see cref="AtomicFile.CleanStale"/>).
 /// </summary>
 public sealed class FolderLock : IDisposable
 {
@@ -38,6 +39,7 @@ public sealed class FolderLock : IDisposable
             stream.Dispose();
             throw;
         }
+        if (part is null) AtomicFile.CleanStale(folder);     // the folder is this run's now: temporaries of killed runs go
         return new FolderLock(stream);
     }
 

@@ -33,9 +33,7 @@ public sealed class RunFolder(string path)
     {
         Directory.CreateDirectory(Path);
         if (!lead) return null;
-        var held = FolderLock.Acquire(Path);
-        AtomicFile.CleanStale(Path);
-        return held;
+        return FolderLock.Acquire(Path);
     }
 
     /// <summary>Copies the recipe in, unless the run is resumed from that very copy.</summary>

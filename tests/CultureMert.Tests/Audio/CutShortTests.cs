@@ -128,6 +128,23 @@ static class OggPage
         return (first, second);
     }
 
+    /// <summary>Recomputes the CRC of every whole page, so that a mutation reaches the codec instead of failing the page check.</summary>
+    public static byte[] FixCrcs(byte[] file)
+    {
+        var b = (byte[])file.Clone();
+        for (var at = 0; at + 27 <= b.Length && b.AsSpan(at, 4).SequenceEqual("OggS"u8);)
+        {
+            int segments = b[at + 26];
+            if (at + 27 + segments > b.Length) break;
+            var length = 27 + segments + b.AsSpan(at + 27, segments).ToArray().Sum(x => x);
+            if (at + length > b.Length) break;
+            BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at + 22), 0);
+            BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at + 22), Crc(b[at..(at + length)]));
+            at += length;
+        }
+        return b;
+    }
+
     static byte[] Page(byte[] like, byte headerType, long granule, uint sequence, byte[] lacing, byte[] body)
     {
         var p = new byte[27 + lacing.Length + body.Length];

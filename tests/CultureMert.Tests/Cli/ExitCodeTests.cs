@@ -12,17 +12,7 @@ namespace CultureMert.Tests.Cli;
 /// </summary>
 public class ExitCodeTests
 {
-    static (int Code, string Err) RunCli(string[] args, Action<Process>? whileRunning = null)
-    {
-        var start = new ProcessStartInfo("dotnet", [typeof(CultureMert.Cli.CliApp).Assembly.Location, .. args])
-            { RedirectStandardError = true, RedirectStandardOutput = true };
-        using var p = Process.Start(start)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEndAsync();
-        whileRunning?.Invoke(p);
-        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), "culturemert did not exit");
-        return (p.ExitCode, err.Result + output.Result);
-    }
+    static (int Code, string Err) RunCli(string[] args, Action<Process>? whileRunning = null) => CliProcess.Run(args, whileRunning);
 
     static string Clip(string path, int k)
     {
@@ -89,12 +79,8 @@ public class ExitCodeTests
         var (code, err) = RunCli(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", dir["o"], dir["music"]], p =>
         {
             // The signal once the first embedding is on disk: the run is under way, with most files still to do.
-            var clock = Stopwatch.StartNew();
-            while (!p.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2) &&
-                   !(Directory.Exists(dir["o"]) && Directory.EnumerateFiles(dir["o"], "*.safetensors", SearchOption.AllDirectories).Any()))
-                Thread.Sleep(20);
-            using var kill = Process.Start("kill", [$"-{signal}", p.Id.ToString()]);
-            kill.WaitForExit();
+            CliProcess.WaitUntil(p, () => CliProcess.Count(dir["o"], "*.safetensors") > 0);
+            CliProcess.Signal(p, signal);
         });
         Assert.True(code == expected, $"SIG{signal}: exit {code}\n{err}");
         var rows = Manifest.ReadIndex(dir["o/index.csv"]);

@@ -13,7 +13,7 @@ public class EvaluateTests
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>Short synthesised clips (makam vs western major), 3 train / 2 valid / 2 test, written as two task manifests.</summary>
-    static (string Makam, string West) WriteTasks(Fixtures.TempDir dir)
+    internal static (string Makam, string West) WriteTasks(Fixtures.TempDir dir)
     {
         Directory.CreateDirectory(dir["audio"]);
         var makam = DemoAudio.Pieces[0] with { Seconds = 2.5, SampleRate = 16000 };

@@ -49,15 +49,5 @@ static class MergeFixtures
     }
 
     /// <summary>Tensors byte for byte equal (same dtype and shape).</summary>
-    public static void AssertSameTensors(string expectedDir, string actualDir)
-    {
-        var a = SafeTensors.Load(WeightsOf(expectedDir));
-        var b = SafeTensors.Load(WeightsOf(actualDir));
-        Assert.Equal(a.Keys.Order(), b.Keys.Order());
-        foreach (var (k, t) in a)
-        {
-            Assert.Equal(t.dtype, b[k].dtype);
-            Assert.True(t.bytes.SequenceEqual(b[k].bytes), $"{k} differs");
-        }
-    }
+    public static void AssertSameTensors(string expectedDir, string actualDir) => Fixtures.AssertSameTensors(WeightsOf(expectedDir), WeightsOf(actualDir));
 }
