@@ -109,4 +109,22 @@ public class ByteFlipFuzzTests
         }
         Assert.InRange(failed, Mutations / 4, Mutations);                    // most header mutants are caught, not loaded as garbage
     }
+
+    [Fact]
+    public void Embed_FolderOfMutants_EveryFileARow_NeverAnInternalError()
+    {
+        using var dir = new Fixtures.TempDir();
+        string[] formats = ["wav_pcm16.wav", "flac_s16_stereo.flac", "lossy_mono44100.mp3", "lossy_mono22050.ogg"];
+        Directory.CreateDirectory(dir["music"]);
+        foreach (var name in formats)
+            for (var k = 0; k < 15; k++)
+                System.IO.File.WriteAllBytes(dir[$"music/{k:D2}-{name}"], Mutate(System.IO.File.ReadAllBytes(File(name)), 7 * k + 3));
+        var (code, err) = CliProcess.Run(["embed", "--model", Fixtures.Dir("mert-tiny"), "--out", dir["out"], dir["music"]]);
+        Assert.True(code is 0 or 1, $"exit {code}: {err}");
+        Assert.DoesNotContain("internal error", err);
+        var rows = CultureMert.Batch.Manifest.ReadIndex(dir["out/index.csv"]);
+        Assert.Equal(60, rows.Count);
+        Assert.All(rows.Where(r => r.Status == "error"), r => Assert.StartsWith(r.Path, r.Error));
+        Assert.All(rows.Where(r => r.Status == "ok"), r => Assert.True(System.IO.File.Exists(dir[$"out/{r.Output}"])));
+    }
 }
