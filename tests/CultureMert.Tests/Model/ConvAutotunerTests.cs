@@ -36,7 +36,9 @@ public class ConvAutotunerTests
         {
             var (x, w, b) = Case(batch, inCh, outCh, kernel, 700, groups, ScalarType.Float32, g);
             var reference = ConvolutionsTests.TapSum(x, w, b, stride, padding, dilation, groups);
-            foreach (var a in All)
+            // libtorch only where the shape rule lets it run: for channel widths its AVX-512 kernels pad, it is wrong on some CPUs
+            // (Libtorch_PaddedWidths_AreRoutedAroundOneDnn), which is why Convolutions never calls it for them.
+            foreach (var a in All.Where(a => a != ConvAlgorithm.Libtorch || !Convolutions.UsesIm2Col(inCh, outCh, groups)))
             {
                 var err = ConvolutionsTests.RelErr(Convolutions.Run(a, x, w, b, stride, padding, dilation, groups), reference);
                 Assert.True(err < 1e-5, $"{ConvAutotuner.Name(a)}, {inCh}→{outCh} k{kernel} s{stride} p{padding} d{dilation} g{groups}, batch {batch}: relative error {err:e2}");
