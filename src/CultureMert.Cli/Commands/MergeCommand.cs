@@ -5,56 +5,85 @@ using CultureMert.Merging;
 
 namespace CultureMert.Cli.Commands;
 
-/// <summary><c>culturemert merge</c> (task arithmetic, TIES, DARE) and <c>culturemert merge analyze</c> (task-vector statistics).</summary>
+/// <summary><c>culturemert merge</c> (task arithmetic, TIES, DARE, SLERP, Model Stock, Breadcrumbs, DELLA, TSV, Iso-C; or a YAML configuration) and <c>culturemert merge analyze</c> (task-vector statistics).</summary>
 static class MergeCommand
 {
     public static Command Create()
     {
-        var (baseDir, models) = Inputs();
+        var (baseDir, models) = Inputs(required: false);
         var names = MergeMethods.Names;
-        var method = new Option<string>("--method") { Description = $"{string.Join(", ", names[..^1])} or {names[^1]}.", Required = true };
+        var method = new Option<string>("--method") { Description = $"{string.Join(", ", names[..^1])} or {names[^1]} (required unless --config)." };
         method.AcceptOnlyFromAmong(names);
-        var lambda = new Option<string?>("--lambda") { Description = "Scale λ of the combined task vector, or a list (0.1,0.2,0.3: one folder per value under --out). Default 0.2, or 1 with --weights." };
+        var lambda = new Option<string?>("--lambda") { Description = "Scale λ of the combined task vector, or a list (0.1,0.2,0.3: one folder per value under --out). Default 0.2, or 1 with --weights, model-stock, tsv and iso-c." };
+        var t = new Option<string?>("--t") { Description = "slerp: where between the base (0) and the model (1), or a list (one t-{t}/ folder each)." };
         var weights = new Option<string?>("--weights") { Description = "Per-model weights w1,w2,... (one per --models folder), used instead of a shared λ." };
-        var density = new Option<double>("--density") { Description = "Fraction of each task vector kept by TIES trimming or DARE dropping, in (0, 1].", DefaultValueFactory = _ => 0.2 };
-        var seed = new Option<long>("--seed") { Description = "Seed of the DARE drop masks.", DefaultValueFactory = _ => 0 };
+        var density = new Option<double>("--density") { Description = "Fraction of each task vector kept by TIES, DARE, Breadcrumbs or DELLA, in (0, 1].", DefaultValueFactory = _ => 0.2 };
+        var gamma = new Option<double>("--gamma") { Description = "breadcrumbs: fraction of largest-magnitude entries dropped as outliers.", DefaultValueFactory = _ => 0.01 };
+        var epsilon = new Option<double>("--epsilon") { Description = "della: keep probabilities spread over density ± epsilon/2 by magnitude rank.", DefaultValueFactory = _ => 0.1 };
+        var seed = new Option<long>("--seed") { Description = "Seed of the DARE and DELLA drop masks.", DefaultValueFactory = _ => 0 };
+        var config = new Option<string?>("--config") { Description = "A merge configuration (YAML, mergekit's field names) instead of --method, --base, --models and their settings." };
         var output = new Option<string>("--out") { Description = "Model folder to write (model.safetensors, config.json, merge.json); with several λ, the parent of lambda-{λ}/ folders.", Required = true };
         var threads = SharedOptions.Threads();
         var deviceOption = SharedOptions.Device();
         var command = new Command("merge", "Merge models continually pre-trained from one base: θ = θ_base + λ·combine(θ_i − θ_base).")
-            { baseDir, models, method, lambda, weights, density, seed, output, threads, deviceOption, CreateAnalyze() };
+            { baseDir, models, method, lambda, t, weights, density, gamma, epsilon, seed, config, output, threads, deviceOption, CreateAnalyze() };
         command.SetAction(r => Common.Guard(() =>
         {
             var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             Common.SetThreads(r.GetValue(threads));
-            var w = r.GetValue(weights) is { } ws ? MergeOptions.ParseList(ws, "--weights") : null;
-            var options = new MergeOptions
+            string baseFolder;
+            string[] inputs;
+            MergeOptions options;
+            var scales = r.GetValue(lambda) ?? r.GetValue(t);
+            if (r.GetValue(config) is { } file)
             {
-                Method = MergeMethods.Parse(r.GetValue(method)!),
-                Lambdas = MergeOptions.ParseList(r.GetValue(lambda) ?? (w is null ? "0.2" : "1"), "--lambda"),
-                Weights = w, Density = r.GetValue(density), Seed = r.GetValue(seed),
-            };
-            var inputs = r.GetValue(models)!;
+                // The file says what to merge and how; only the λ (or t) values may be given on top, to sweep them.
+                var given = new Option[] { baseDir, models, method, weights, density, gamma, epsilon, seed }.Where(o => r.GetResult(o) is { Implicit: false }).ToList();
+                if (given.Count > 0) throw new ArgumentException($"--config {file}: {string.Join(", ", given.Select(o => o.Name))} also given; the configuration file holds those.");
+                var c = MergeConfig.Load(file);
+                (baseFolder, inputs) = (c.BaseModel, c.Models);
+                options = scales is null ? c.Options : c.Options with { Lambdas = MergeOptions.ParseList(scales, c.Options.Method == MergeMethod.Slerp ? "--t" : "--lambda") };
+            }
+            else
+            {
+                (baseFolder, inputs) = (r.GetValue(baseDir) ?? throw new ArgumentException("--base is required (or --config)."),
+                                        r.GetValue(models) ?? throw new ArgumentException("--models is required (or --config)."));
+                var m = MergeMethods.Parse(r.GetValue(method) ?? throw new ArgumentException("--method is required (or --config)."));
+                if (m == MergeMethod.Slerp ? r.GetValue(lambda) is not null : r.GetValue(t) is not null)
+                    throw new ArgumentException(m == MergeMethod.Slerp ? "--lambda: slerp takes --t (its position between base and model)." : $"--t: only slerp takes it; {m.Name()} takes --lambda.");
+                var w = r.GetValue(weights) is { } ws ? MergeOptions.ParseList(ws, "--weights") : null;
+                var unitScale = w is not null || m is MergeMethod.ModelStock or MergeMethod.Tsv or MergeMethod.IsoC;
+                options = new MergeOptions
+                {
+                    Method = m,
+                    Lambdas = MergeOptions.ParseList(scales ?? (m == MergeMethod.Slerp ? throw new ArgumentException("--t is required for slerp.") : unitScale ? "1" : "0.2"),
+                                                     m == MergeMethod.Slerp ? "--t" : "--lambda"),
+                    Weights = w, Density = r.GetValue(density), Gamma = r.GetValue(gamma), Epsilon = r.GetValue(epsilon), Seed = r.GetValue(seed),
+                };
+            }
             options.Validate(inputs.Length);
             var clock = Stopwatch.StartNew();
-            var result = MergeJob.Run(r.GetValue(baseDir)!, inputs, options, r.GetValue(output)!, Console.Error.WriteLine, device);
-            Console.WriteLine($"merged {inputs.Length} model{(inputs.Length > 1 ? "s" : "")} with base {r.GetValue(baseDir)} by {options.Method.Name()}: " +
+            var result = MergeJob.Run(baseFolder, inputs, options, r.GetValue(output)!, Console.Error.WriteLine, device);
+            Console.WriteLine($"merged {inputs.Length} model{(inputs.Length > 1 ? "s" : "")} with base {baseFolder} by {options.Method.Name()}: " +
                               $"{result.MergedTensors} tensors merged, {result.CopiedTensors} copied, {result.Parameters:N0} parameters, {clock.Elapsed.TotalSeconds:0.0} s");
             foreach (var (dir, l) in result.OutputDirs.Zip(options.Lambdas))
-                Console.WriteLine($"wrote {dir} (λ = {MergeOptions.Format(l)})");
+                Console.WriteLine($"wrote {dir} ({(options.Method == MergeMethod.Slerp ? "t" : "λ")} = {MergeOptions.Format(l)})");
             return ExitCodes.Ok;
         }));
         return Examples.Add(command,
             ("CultureMERT-TA: task arithmetic of four single-culture models, λ = 0.2", "culturemert merge --base mert-v1-95m --models lyra makam hindustani carnatic --method task-arithmetic --lambda 0.2 --out merged"),
             ("TIES at three λ values in one pass (merged/lambda-0.1/, ...)", "culturemert merge --base mert-v1-95m --models lyra makam --method ties --density 0.2 --lambda 0.1,0.2,0.3 --out merged"),
+            ("SLERP a third of the way from the base to one model", "culturemert merge --method slerp --base mert-v1-95m --models makam --t 0.3 --out slerp"),
+            ("Iso-C of four models at two scales", "culturemert merge --method iso-c --base mert-v1-95m --models lyra makam hindustani carnatic --lambda 1,1.5 --out iso-c"),
+            ("A merge from a shared configuration (YAML, mergekit's field names)", "culturemert merge --config ties.yml --out merged"),
             ("How the models' task vectors interact", "culturemert merge analyze --base mert-v1-95m --models lyra makam hindustani carnatic --out analysis"));
     }
 
-    static (Option<string> Base, Option<string[]> Models) Inputs() => (
-        new Option<string>("--base") { Description = "The base model folder (Hugging Face layout) the models were trained from.", Required = true },
+    static (Option<string> Base, Option<string[]> Models) Inputs(bool required = true) => (
+        new Option<string>("--base") { Description = "The base model folder (Hugging Face layout) the models were trained from.", Required = required },
         new Option<string[]>("--models")
         {
-            Description = "Model folders to merge (same architecture as the base).", Required = true,
+            Description = "Model folders to merge (same architecture as the base).", Required = required,
             AllowMultipleArgumentsPerToken = true, Arity = ArgumentArity.OneOrMore,
         });
 

@@ -15,8 +15,12 @@ public sealed record MergeOptions
     public double[] Lambdas { get; init; } = [0.2];
     /// <summary>Per-model weights w_i; null: all 1.</summary>
     public double[]? Weights { get; init; }
-    /// <summary>Fraction kept by TIES trimming or DARE dropping, in (0, 1]; unused by task arithmetic.</summary>
+    /// <summary>Fraction kept by TIES trimming, DARE dropping, Breadcrumbs or DELLA, in (0, 1]; unused by the other methods.</summary>
     public double Density { get; init; } = 0.2;
+    /// <summary>Breadcrumbs: the fraction of largest-magnitude entries dropped as outliers (mergekit's default 0.01).</summary>
+    public double Gamma { get; init; } = 0.01;
+    /// <summary>DELLA: the spread of keep probabilities, density ± ε/2 from the smallest to the largest magnitude.</summary>
+    public double Epsilon { get; init; } = 0.1;
     public long Seed { get; init; }
 
     public bool UsesDensity => Method.UsesDensity();
@@ -33,6 +37,18 @@ public sealed record MergeOptions
             throw new ArgumentException($"--weights: {w.Length} weight{(w.Length == 1 ? "" : "s")} for {models} model{(models == 1 ? "" : "s")}; give one per --models folder.");
         if (Weights is { } w2 && w2.Any(x => !double.IsFinite(x))) throw new ArgumentException("--weights: every weight must be a finite number.");
         if (UsesDensity && !(Density > 0 && Density <= 1)) throw new ArgumentException($"--density {Format(Density)} is outside (0, 1].");
+        if (Weights is not null && !Method.UsesWeights()) throw new ArgumentException($"--weights: {Method.Name()} takes no per-model weights.");
+        switch (Method)
+        {
+            case MergeMethod.Slerp when models != 1:
+                throw new ArgumentException($"--models: slerp interpolates between the base and one model ({models} given).");
+            case MergeMethod.ModelStock when models < 2:
+                throw new ArgumentException("--models: model-stock needs at least two models (its ratio comes from their task vectors' cosine).");
+            case MergeMethod.Breadcrumbs when !(Gamma >= 0 && Gamma + Density <= 1):
+                throw new ArgumentException($"--gamma {Format(Gamma)}: needs 0 ≤ gamma and gamma + density ≤ 1 (density {Format(Density)}).");
+            case MergeMethod.Della when !(Epsilon >= 0 && Density - Epsilon / 2 > 0 && Density + Epsilon / 2 <= 1):
+                throw new ArgumentException($"--epsilon {Format(Epsilon)}: the keep probabilities density ± epsilon/2 must lie in (0, 1] (density {Format(Density)}).");
+        }
         return this;
     }
 
@@ -66,7 +82,7 @@ public static class MergeJob
 
     /// <summary>Output folder of one λ: <paramref name="outDir"/> itself for a single λ, else <c>outDir/lambda-{λ}</c>.</summary>
     public static string OutputDir(string outDir, MergeOptions o, double lambda) =>
-        o.Lambdas.Length == 1 ? outDir : Path.Combine(outDir, $"lambda-{MergeOptions.Format(lambda)}");
+        o.Lambdas.Length == 1 ? outDir : Path.Combine(outDir, $"{(o.Method == MergeMethod.Slerp ? "t" : "lambda")}-{MergeOptions.Format(lambda)}");
 
     /// <param name="device">where the task vectors are combined (null: the CPU)</param>
     public static MergeResult Run(string baseDir, IReadOnlyList<string> modelDirs, MergeOptions options, string outDir, Action<string>? log = null,
@@ -116,8 +132,14 @@ public static class MergeJob
                 }
                 b = b.to(device ?? CPU);
                 var deltas = TaskVectors.Deltas(b, models.Count, m => models[m].Read(info.Name));      // (models, ...) on b's device
-                var combined = Combine(deltas, weights, options, info.Name);                          // (...)
-                for (var j = 0; j < writers.Count; j++) writers[j].Write(info.Name, TaskVectors.Apply(b, combined, options.Lambdas[j]));
+                if (options.Method == MergeMethod.Slerp)                                              // not θ_base + λ·τ: one tensor per t
+                    for (var j = 0; j < writers.Count; j++)
+                        writers[j].Write(info.Name, Slerp.Interpolate(b.to(ScalarType.Float64), deltas[0], options.Lambdas[j]).to(b.dtype));
+                else
+                {
+                    var combined = Combine(deltas, weights, options, info.Name);                      // (...)
+                    for (var j = 0; j < writers.Count; j++) writers[j].Write(info.Name, TaskVectors.Apply(b, combined, options.Lambdas[j]));
+                }
                 merged++;
                 if ((i + 1) % 50 == 0) log?.Invoke($"{i + 1}/{baseT.Tensors.Count} tensors");
             }
@@ -146,6 +168,11 @@ public static class MergeJob
         MergeMethod.Ties => Ties.Combine(deltas, weights, o.Density),
         MergeMethod.DareLinear => Dare.CombineLinear(deltas, weights, o.Density, o.Seed, tensorName),
         MergeMethod.DareTies => Dare.CombineTies(deltas, weights, o.Density, o.Seed, tensorName),
+        MergeMethod.ModelStock => ModelStock.Combine(deltas),
+        MergeMethod.Breadcrumbs => Breadcrumbs.Combine(deltas, weights, o.Density, o.Gamma),
+        MergeMethod.Della => Della.Combine(deltas, weights, o.Density, o.Epsilon, o.Seed, tensorName),
+        MergeMethod.Tsv => TaskSingularVectors.Combine(deltas, weights),
+        MergeMethod.IsoC => IsotropicMerge.Combine(deltas, weights),
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Method, "not a merge method"),
     };
 
@@ -204,6 +231,8 @@ public static class MergeJob
             ["lambdas"] = new JsonArray(o.Lambdas.Select(l => (JsonNode)JsonValue.Create(l)).ToArray()),
             ["weights"] = new JsonArray(weights.Select(w => (JsonNode)JsonValue.Create(w)).ToArray()),
             ["density"] = o.UsesDensity ? o.Density : null,
+            ["gamma"] = o.Method == MergeMethod.Breadcrumbs ? o.Gamma : null,
+            ["epsilon"] = o.Method == MergeMethod.Della ? o.Epsilon : null,
             ["seed"] = o.UsesSeed ? o.Seed : null,
             ["base"] = Input(baseT, baseHash),
             ["models"] = new JsonArray(models.Select((m, i) => (JsonNode)Input(m, hashes[i])).ToArray()),

@@ -1,0 +1,41 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static CultureMert.Scalars;
+
+namespace CultureMert.Merging;
+
+/// <summary>
+/// DELLA-Merging (Deep et al. 2024, arXiv:2406.11617): MagPrune drops entries at random with a keep probability that
+/// rises with magnitude rank, rescales the survivors by it, then TIES's sign election and disjoint mean.
+/// </summary>
+public static class Della
+{
+    /// <summary>
+    /// MagPrune (§3): per row (the tensor as (size(0), −1); a vector is one row) an entry of magnitude rank r among n
+    /// (0 = smallest) is kept with probability p = density − ε/2 + ε·r/(n − 1), and divided by p when kept.
+    /// deltas (models, ...), uniforms (models, ...) in [0, 1) → (models, ...).
+    /// </summary>
+    public static Tensor MagPrune(Tensor deltas, double density, double epsilon, Tensor uniforms)
+    {
+        using var scope = NewDisposeScope();
+        var m = deltas.size(0);
+        var rows = deltas.dim() > 2 ? deltas.size(1) : 1;
+        var x = deltas.reshape(m, rows, -1);                                        // (models, rows, n)
+        var n = x.size(2);
+        var rank = x.abs().sort(dim: -1, stable: true).Indices.argsort(dim: -1).to(ScalarType.Float64);   // (models, rows, n), 0 = smallest
+        using var step = (n > 1 ? epsilon / (n - 1) : 0).ToScalar();
+        using var floor = (density - epsilon / 2 + (n > 1 ? 0 : epsilon / 2)).ToScalar();
+        var p = rank.mul_(step).add_(floor, One).clamp_(Of(1e-12), Of(1.0));            // keep probability
+        var kept = uniforms.reshape(x.shape).lt(p);
+        return x.div(p).mul_(kept).reshape(deltas.shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>MagPrune with draws from the tensor's own generator (as DARE's), then sign election and disjoint mean. deltas (models, ...) → (...).</summary>
+    public static Tensor Combine(Tensor deltas, IReadOnlyList<double> weights, double density, double epsilon, long seed, string tensorName)
+    {
+        using var scope = NewDisposeScope();
+        using var g = new Generator(Dare.SeedFor(seed, tensorName));
+        var uniforms = rand(deltas.shape, ScalarType.Float64, generator: g).to(deltas.device);   // drawn on the CPU: a seed prunes alike on any device
+        return Ties.Merge(MagPrune(deltas, density, epsilon, uniforms), weights).MoveToOuterDisposeScope();
+    }
+}
