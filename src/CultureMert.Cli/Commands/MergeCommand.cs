@@ -72,11 +72,8 @@ static class MergeCommand
         }));
         return Examples.Add(command,
             ("CultureMERT-TA: task arithmetic of four single-culture models, λ = 0.2", "culturemert merge --base mert-v1-95m --models lyra makam hindustani carnatic --method task-arithmetic --lambda 0.2 --out merged"),
-            ("TIES at three λ values in one pass (merged/lambda-0.1/, ...)", "culturemert merge --base mert-v1-95m --models lyra makam --method ties --density 0.2 --lambda 0.1,0.2,0.3 --out merged"),
-            ("SLERP a third of the way from the base to one model", "culturemert merge --method slerp --base mert-v1-95m --models makam --t 0.3 --out slerp"),
-            ("Iso-C of four models at two scales", "culturemert merge --method iso-c --base mert-v1-95m --models lyra makam hindustani carnatic --lambda 1,1.5 --out iso-c"),
-            ("A merge from a shared configuration (YAML, mergekit's field names)", "culturemert merge --config ties.yml --out merged"),
-            ("How the models' task vectors interact", "culturemert merge analyze --base mert-v1-95m --models lyra makam hindustani carnatic --out analysis"));
+            ("TIES at three λ values in one pass (merged/lambda-0.1/, ...); slerp takes --t instead", "culturemert merge --base mert-v1-95m --models lyra makam --method ties --density 0.2 --lambda 0.1,0.2,0.3 --out merged"),
+            ("A merge from a shared configuration (YAML, mergekit's field names)", "culturemert merge --config ties.yml --out merged"));
     }
 
     static (Option<string> Base, Option<string[]> Models) Inputs(bool required = true) => (

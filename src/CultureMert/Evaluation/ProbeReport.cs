@@ -78,12 +78,12 @@ public static class ProbeReport
         };
         if (r.Retrieval is { } ret)
         {
-            var p = new JsonObject();
-            for (var i = 0; i < ret.Ks.Length; i++) p[$"p@{ret.Ks[i]}"] = N(ret.PrecisionAtK[i]);
+            JsonObject AtK(string prefix, double[] values) => new(ret.Ks.Select((k, i) => KeyValuePair.Create($"{prefix}@{k}", N(values[i]))));
             json["retrieval"] = new JsonObject
             {
                 ["layer"] = r.Best.Layer, ["relevance"] = "shares at least one label", ["queries"] = ret.Queries,
-                ["precision_at_k"] = p, ["map"] = N(ret.MeanAveragePrecision),
+                ["precision_at_k"] = AtK("p", ret.PrecisionAtK), ["recall_at_k"] = AtK("r", ret.RecallAtK), ["map_at_k"] = AtK("map", ret.MapAtK),
+                ["map"] = N(ret.MeanAveragePrecision), ["mrr"] = N(ret.MeanReciprocalRank),
             };
         }
         return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
@@ -140,8 +140,10 @@ public static class ProbeReport
         }
         if (r.Retrieval is { } ret)
             sb.Append($"\nRetrieval (cosine kNN, leave-one-out over {ret.Queries} test tracks, layer {r.Best.Layer}; relevant = shares a label): " +
-                      string.Join(", ", ret.Ks.Select((k, i) => $"P@{k} {ret.PrecisionAtK[i].ToString("0.0000", Inv)}")) +
-                      $", mAP {ret.MeanAveragePrecision.ToString("0.0000", Inv)}\n");
+                      string.Join(", ", ret.Ks.Select((k, i) => $"P@{k} {ret.PrecisionAtK[i].ToString("0.0000", Inv)}")) + ", " +
+                      string.Join(", ", ret.Ks.Select((k, i) => $"R@{k} {ret.RecallAtK[i].ToString("0.0000", Inv)}")) + ", " +
+                      string.Join(", ", ret.Ks.Select((k, i) => $"MAP@{k} {ret.MapAtK[i].ToString("0.0000", Inv)}")) +
+                      $", mAP {ret.MeanAveragePrecision.ToString("0.0000", Inv)}, MRR {ret.MeanReciprocalRank.ToString("0.0000", Inv)}\n");
         if (r.DroppedTags.Length > 0) sb.Append($"\nTags only in valid/test, dropped: {string.Join(", ", r.DroppedTags)}\n");
         if (r.Missing.Length > 0) sb.Append($"\nManifest rows skipped for lack of embeddings ({r.Missing.Length}): {string.Join("; ", r.Missing)}\n");
         sb.Append("\n![per-layer scores](layers.png)\n");

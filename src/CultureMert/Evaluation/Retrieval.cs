@@ -1,7 +1,12 @@
 namespace CultureMert.Evaluation;
 
-/// <summary>Leave-one-out retrieval scores: precision@k over all queries, mAP over the queries with at least one relevant item.</summary>
-public sealed record RetrievalResult(int[] Ks, double[] PrecisionAtK, double MeanAveragePrecision, int Queries);
+/// <summary>
+/// Leave-one-out retrieval scores: precision@k over all queries; mAP, MAP@k (AP@k = Σ_{i≤k} P@i·rel_i / min(k, R)),
+/// recall@k (relevant items in the top k / R) and MRR (1 / rank of the first relevant item) over the queries with at
+/// least one relevant item (R ≥ 1).
+/// </summary>
+public sealed record RetrievalResult(int[] Ks, double[] PrecisionAtK, double MeanAveragePrecision, int Queries,
+                                     double[] RecallAtK, double[] MapAtK, double MeanReciprocalRank);
 
 /// <summary>
 /// Similarity retrieval by cosine kNN: every track queries all the others (leave-one-out), ranked by cosine similarity
@@ -25,8 +30,8 @@ public static class Retrieval
             for (var t = 0; t < k; t++) if (labels[a, t] && labels[b, t]) return true;
             return false;
         }
-        var precision = new double[ks.Length];
-        var (apSum, apCount) = (0.0, 0);
+        var (precision, recall, mapAtK) = (new double[ks.Length], new double[ks.Length], new double[ks.Length]);
+        var (apSum, apCount, rrSum) = (0.0, 0, 0.0);
         for (var q = 0; q < n; q++)
         {
             var others = Enumerable.Range(0, n).Where(i => i != q)
@@ -37,11 +42,27 @@ public static class Retrieval
                 var kk = Math.Min(ks[j], others.Length);
                 precision[j] += (double)others.Take(kk).Count(r => r) / kk;
             }
-            var (hits, ap) = (0, 0.0);
+            var relevant = others.Count(r => r);
+            if (relevant == 0) continue;
+            var (hits, ap, first) = (0, 0.0, -1);
+            var apPrefix = new double[others.Length];                          // Σ P@i·rel_i over the first i + 1 ranks
             for (var rank = 0; rank < others.Length; rank++)
-                if (others[rank]) ap += (double)++hits / (rank + 1);
-            if (hits > 0) { apSum += ap / hits; apCount++; }
+            {
+                if (others[rank]) { ap += (double)++hits / (rank + 1); if (first < 0) first = rank; }
+                apPrefix[rank] = ap;
+            }
+            apSum += ap / hits;
+            apCount++;
+            rrSum += 1.0 / (first + 1);
+            for (var j = 0; j < ks.Length; j++)
+            {
+                var kk = Math.Min(ks[j], others.Length);
+                recall[j] += (double)others.Take(kk).Count(r => r) / relevant;
+                mapAtK[j] += apPrefix[kk - 1] / Math.Min(kk, relevant);
+            }
         }
-        return new RetrievalResult(ks, [.. precision.Select(p => p / n)], apCount > 0 ? apSum / apCount : double.NaN, n);
+        double Mean(double sum) => apCount > 0 ? sum / apCount : double.NaN;
+        return new RetrievalResult(ks, [.. precision.Select(p => p / n)], Mean(apSum), n,
+                                   [.. recall.Select(Mean)], [.. mapAtK.Select(Mean)], Mean(rrSum));
     }
 }

@@ -20,14 +20,20 @@ public static class Della
         using var scope = NewDisposeScope();
         var m = deltas.size(0);
         var rows = deltas.dim() > 2 ? deltas.size(1) : 1;
-        var x = deltas.reshape(m, rows, -1);                                        // (models, rows, n)
-        var n = x.size(2);
-        var rank = x.abs().sort(dim: -1, stable: true).Indices.argsort(dim: -1).to(ScalarType.Float64);   // (models, rows, n), 0 = smallest
+        var pruned = deltas.reshape(m, rows, -1).clone();                            // (models, rows, n)
+        var u = uniforms.reshape(pruned.shape);
+        var n = pruned.size(2);
         using var step = (n > 1 ? epsilon / (n - 1) : 0).ToScalar();
         using var floor = (density - epsilon / 2 + (n > 1 ? 0 : epsilon / 2)).ToScalar();
-        var p = rank.mul_(step).add_(floor, One).clamp_(Of(1e-12), Of(1.0));            // keep probability
-        var kept = uniforms.reshape(x.shape).lt(p);
-        return x.div(p).mul_(kept).reshape(deltas.shape).MoveToOuterDisposeScope();
+        for (var i = 0; i < m; i++)                                                   // one model at a time: temporaries of one only
+        {
+            using var inner = NewDisposeScope();
+            var x = pruned[i];                                                        // (rows, n)
+            var rank = x.abs().sort(dim: -1, stable: true).Indices.argsort(dim: -1).to(ScalarType.Float64);   // 0 = smallest
+            var p = rank.mul_(step).add_(floor, One).clamp_(Of(1e-12), Of(1.0));     // keep probability
+            x.div_(p).mul_(u[i].lt(p));
+        }
+        return pruned.reshape(deltas.shape).MoveToOuterDisposeScope();
     }
 
     /// <summary>MagPrune with draws from the tensor's own generator (as DARE's), then sign election and disjoint mean. deltas (models, ...) → (...).</summary>

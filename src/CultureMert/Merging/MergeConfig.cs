@@ -37,6 +37,8 @@ public sealed record MergeConfig(string BaseModel, string[] Models, MergeOptions
         catch (YamlException e) { throw new InvalidDataException($"{path}: not valid YAML at line {e.Start.Line}: {e.Message}", e); }
 
         var keys = Keys(root, path, "", TopKeys);
+        if (keys.TryGetValue("dtype", out var dtype))
+            throw new InvalidDataException($"{path}: dtype (line {dtype.Start.Line}): a merge keeps the base's dtype; remove this key (convert the base first to merge in another).");
         var methodName = Scalar(keys, "merge_method", path) ?? throw new InvalidDataException($"{path}: merge_method is missing.");
         var method = MergeMethods.TryParseMergekit(methodName)
             ?? throw new InvalidDataException($"{path}: merge_method: {methodName} is not one of {string.Join(", ", MergeMethods.MergekitNames)}.");
