@@ -73,10 +73,11 @@ public class MergeMethodsBeyondTests
         using var scope = NewDisposeScope();
         var g = Golden["della"]!;
         var (density, epsilon) = (g["density"]!.GetValue<double>(), g["epsilon"]!.GetValue<double>());
-        var pruned = Della.MagPrune(Deltas("taus"), density, epsilon, T(g["uniforms"]));
+        var (u, vu) = (T(g["uniforms"]), T(g["vuniforms"]));
+        var pruned = Della.MagPrune(Deltas("taus"), density, epsilon, i => u[i]);
         AssertClose(g["pruned"], pruned);
         AssertClose(g["matrix"], Ties.Merge(pruned, Weights));
-        AssertClose(g["vector"], Ties.Merge(Della.MagPrune(Deltas("vtaus"), density, epsilon, T(g["vuniforms"])), Weights));
+        AssertClose(g["vector"], Ties.Merge(Della.MagPrune(Deltas("vtaus"), density, epsilon, i => vu[i]), Weights));
     }
 
     [Fact]
