@@ -26,7 +26,7 @@ static class MergeCommand
         var threads = SharedOptions.Threads();
         var deviceOption = SharedOptions.Device();
         var command = new Command("merge", "Merge models continually pre-trained from one base: θ = θ_base + λ·combine(θ_i − θ_base).")
-            { baseDir, models, method, lambda, t, weights, density, gamma, epsilon, seed, config, output, threads, deviceOption, CreateAnalyze() };
+            { baseDir, models, method, lambda, t, weights, density, gamma, epsilon, seed, config, output, threads, deviceOption, CreateAnalyze(), CreateStability() };
         command.SetAction(r => Common.Guard(() =>
         {
             var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
@@ -83,6 +83,42 @@ static class MergeCommand
             Description = "Model folders to merge (same architecture as the base).", Required = required,
             AllowMultipleArgumentsPerToken = true, Arity = ArgumentArity.OneOrMore,
         });
+
+    /// <summary><c>culturemert merge stability</c>: repeated merges (every ordering, re-merging) against the one-shot merge.</summary>
+    static Command CreateStability()
+    {
+        var (baseDir, models) = Inputs();
+        var method = new Option<string>("--method") { Description = "The merge method (not slerp).", DefaultValueFactory = _ => "task-arithmetic" };
+        method.AcceptOnlyFromAmong(MergeMethods.Names);
+        var lambda = new Option<double>("--lambda") { Description = "λ of every merge.", DefaultValueFactory = _ => 0.2 };
+        var density = new Option<double>("--density") { Description = "Fraction kept by TIES, DARE, Breadcrumbs or DELLA.", DefaultValueFactory = _ => 0.2 };
+        var rounds = new Option<int>("--rounds") { Description = "Re-merging rounds k (1 = the one-shot merge).", DefaultValueFactory = _ => 4 };
+        var output = new Option<string>("--out") { Description = "Output folder: stability.csv, stability.png.", Required = true };
+        var threads = SharedOptions.Threads();
+        var command = new Command("stability", "Is merging stable when repeated? Every ordering of merge(merge(A, B), C) and k rounds of re-merging, " +
+                                               "against the one-shot merge: relative distance, cosine and effective λ of the merged task vector.")
+            { baseDir, models, method, lambda, density, rounds, output, threads };
+        command.SetAction(r => Common.Guard(() =>
+        {
+            Common.SetThreads(r.GetValue(threads));
+            var inputs = r.GetValue(models)!;
+            var options = new MergeOptions { Method = MergeMethods.Parse(r.GetValue(method)!), Lambdas = [r.GetValue(lambda)], Density = r.GetValue(density) };
+            options.Validate(Math.Max(2, inputs.Length));
+            var rows = MergeStability.Run(r.GetValue(baseDir)!, inputs, options, r.GetValue(rounds), Console.Error.WriteLine);
+            var outDir = r.GetValue(output)!;
+            using (IO.FolderLock.Acquire(outDir)) MergeStability.Write(rows, outDir);
+            foreach (var row in rows.Where(x => x.Scenario == "remerge").OrderBy(x => x.Step))
+                Console.WriteLine(FormattableString.Invariant($"re-merge round {row.Step}: distance {row.RelativeDistance:0.0000}, cosine {row.Cosine:0.0000}, effective λ {row.EffectiveLambda:0.0000}"));
+            var last = rows.Where(x => x.Scenario == "order").Max(x => x.Step);
+            var folds = rows.Where(x => x.Scenario == "order" && x.Step == last).ToList();
+            Console.WriteLine(FormattableString.Invariant($"{folds.Count} orderings, after all {last + 1} models: distance {folds.Min(x => x.RelativeDistance):0.0000}–{folds.Max(x => x.RelativeDistance):0.0000}, cosine {folds.Min(x => x.Cosine):0.0000}–{folds.Max(x => x.Cosine):0.0000}"));
+            Console.WriteLine($"wrote {outDir}: stability.csv, stability.png");
+            return ExitCodes.Ok;
+        }));
+        return Examples.Add(command,
+            ("Task arithmetic at λ = 0.2, four cultures, every ordering and four re-merging rounds", "culturemert merge stability --base mert-v1-95m --models lyra makam hindustani carnatic --out stability"),
+            ("TIES at λ = 0.5", "culturemert merge stability --base mert-v1-95m --models lyra makam hindustani --method ties --density 0.2 --lambda 0.5 --out stability-ties"));
+    }
 
     /// <summary><c>culturemert merge analyze</c>: how task vectors of different models interact.</summary>
     static Command CreateAnalyze()
