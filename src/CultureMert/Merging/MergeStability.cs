@@ -50,7 +50,7 @@ public static class MergeStability
                 var deltas = TaskVectors.Deltas(b, models.Count, m => models[m].Read(info.Name));     // (models, ...)
                 Tensor Merge(Tensor d) => MergeJob.Combine(d, Enumerable.Repeat(1.0, (int)d.size(0)).ToArray(), pair, info.Name).mul_(Scalars.Of(lambda));
                 var star = Merge(deltas);                                                              // λ·combine(τ_1..τ_M)
-                starSq += star.square().sum().item<double>();
+                starSq += star.mul(star).sum().item<double>();
                 foreach (var (scenario, sequence, order) in sequences)
                 {
                     var tau = deltas[order[0]];
@@ -78,9 +78,10 @@ public static class MergeStability
     static void Add(Dictionary<(string, string, int), double[]> acc, (string, string, int) key, Tensor tau, Tensor star)
     {
         if (!acc.TryGetValue(key, out var a)) acc[key] = a = new double[3];
-        a[0] += tau.sub(star).square().sum().item<double>();
+        using var diff = tau.sub(star);
+        a[0] += diff.mul(diff).sum().item<double>();
         a[1] += tau.mul(star).sum().item<double>();
-        a[2] += tau.square().sum().item<double>();
+        a[2] += tau.mul(tau).sum().item<double>();
     }
 
     static IEnumerable<int[]> Permutations(int n)
