@@ -10,6 +10,7 @@ namespace CultureMert.Tests.Model;
 /// Every algorithm the autotuner may pick, against the independent float64 tap sum of <see cref="ConvolutionsTests"/>
 /// (forward and gradients), and the tuner's rules: the cache, the override, the oneDNN safety rule. No timings.
 /// </summary>
+[Collection(ProcessWideMeasurements.Name)]       // Choose_DuringTraining_... reads the global random stream, which in-process init and pretrain reseed
 public class ConvAutotunerTests
 {
     static readonly ConvAlgorithm[] All = Enum.GetValues<ConvAlgorithm>();
