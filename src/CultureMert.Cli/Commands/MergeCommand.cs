@@ -52,12 +52,12 @@ static class MergeCommand
                 if (m == MergeMethod.Slerp ? r.GetValue(lambda) is not null : r.GetValue(t) is not null)
                     throw new ArgumentException(m == MergeMethod.Slerp ? "--lambda: slerp takes --t (its position between base and model)." : $"--t: only slerp takes it; {m.Name()} takes --lambda.");
                 var w = r.GetValue(weights) is { } ws ? MergeOptions.ParseList(ws, "--weights") : null;
-                var unitScale = w is not null || m is MergeMethod.ModelStock or MergeMethod.Tsv or MergeMethod.IsoC;
                 options = new MergeOptions
                 {
                     Method = m,
-                    Lambdas = MergeOptions.ParseList(scales ?? (m == MergeMethod.Slerp ? throw new ArgumentException("--t is required for slerp.") : unitScale ? "1" : "0.2"),
-                                                     m == MergeMethod.Slerp ? "--t" : "--lambda"),
+                    Lambdas = scales is not null ? MergeOptions.ParseList(scales, m == MergeMethod.Slerp ? "--t" : "--lambda")
+                              : m == MergeMethod.Slerp ? throw new ArgumentException("--t is required for slerp.")
+                              : [MergeOptions.DefaultLambda(m, w is not null)],
                     Weights = w, Density = r.GetValue(density), Gamma = r.GetValue(gamma), Epsilon = r.GetValue(epsilon), Seed = r.GetValue(seed),
                 };
             }

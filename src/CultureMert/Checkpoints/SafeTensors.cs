@@ -302,8 +302,7 @@ public sealed class SafeTensorsWriter : IDisposable
     public void Commit()
     {
         if (next != layout.Count) throw new InvalidOperationException($"{Path}: {layout.Count - next} announced tensors were not written.");
-        try { pending.Commit(); }
-        catch (IOException e) when (DiskFullException.IsDiskFull(e)) { throw DiskFullException.Wrap(e, Path); }
+        pending.Commit();
     }
 
     public void Dispose() => pending.Dispose();

@@ -139,11 +139,12 @@ public static class ProbeReport
               .Append(string.Join(", ", Enumerable.Range(0, l).Select(j => $"{r.LayerIds[j]}: {mean[j].ToString("0.000", Inv)}"))).Append('\n');
         }
         if (r.Retrieval is { } ret)
+        {
+            string AtK(string name, double[] values) => string.Join(", ", ret.Ks.Select((k, i) => $"{name}@{k} {values[i].ToString("0.0000", Inv)}"));
             sb.Append($"\nRetrieval (cosine kNN, leave-one-out over {ret.Queries} test tracks, layer {r.Best.Layer}; relevant = shares a label): " +
-                      string.Join(", ", ret.Ks.Select((k, i) => $"P@{k} {ret.PrecisionAtK[i].ToString("0.0000", Inv)}")) + ", " +
-                      string.Join(", ", ret.Ks.Select((k, i) => $"R@{k} {ret.RecallAtK[i].ToString("0.0000", Inv)}")) + ", " +
-                      string.Join(", ", ret.Ks.Select((k, i) => $"MAP@{k} {ret.MapAtK[i].ToString("0.0000", Inv)}")) +
+                      $"{AtK("P", ret.PrecisionAtK)}, {AtK("R", ret.RecallAtK)}, {AtK("MAP", ret.MapAtK)}" +
                       $", mAP {ret.MeanAveragePrecision.ToString("0.0000", Inv)}, MRR {ret.MeanReciprocalRank.ToString("0.0000", Inv)}\n");
+        }
         if (r.DroppedTags.Length > 0) sb.Append($"\nTags only in valid/test, dropped: {string.Join(", ", r.DroppedTags)}\n");
         if (r.Missing.Length > 0) sb.Append($"\nManifest rows skipped for lack of embeddings ({r.Missing.Length}): {string.Join("; ", r.Missing)}\n");
         sb.Append("\n![per-layer scores](layers.png)\n");

@@ -37,29 +37,25 @@ public static class Retrieval
             var others = Enumerable.Range(0, n).Where(i => i != q)
                 .Select(i => (i, sim: unit[q].Zip(unit[i], (a, b) => a * b).Sum()))
                 .OrderByDescending(x => x.sim).ThenBy(x => x.i).Select(x => Relevant(q, x.i)).ToArray();
-            for (var j = 0; j < ks.Length; j++)
-            {
-                var kk = Math.Min(ks[j], others.Length);
-                precision[j] += (double)others.Take(kk).Count(r => r) / kk;
-            }
-            var relevant = others.Count(r => r);
-            if (relevant == 0) continue;
             var (hits, ap, first) = (0, 0.0, -1);
-            var apPrefix = new double[others.Length];                          // Σ P@i·rel_i over the first i + 1 ranks
+            var (hitsAt, apAt) = (new int[others.Length], new double[others.Length]);   // hits and Σ P@i·rel_i over the first rank + 1
             for (var rank = 0; rank < others.Length; rank++)
             {
                 if (others[rank]) { ap += (double)++hits / (rank + 1); if (first < 0) first = rank; }
-                apPrefix[rank] = ap;
+                (hitsAt[rank], apAt[rank]) = (hits, ap);
             }
-            apSum += ap / hits;
-            apCount++;
-            rrSum += 1.0 / (first + 1);
             for (var j = 0; j < ks.Length; j++)
             {
                 var kk = Math.Min(ks[j], others.Length);
-                recall[j] += (double)others.Take(kk).Count(r => r) / relevant;
-                mapAtK[j] += apPrefix[kk - 1] / Math.Min(kk, relevant);
+                precision[j] += (double)hitsAt[kk - 1] / kk;
+                if (hits == 0) continue;
+                recall[j] += (double)hitsAt[kk - 1] / hits;
+                mapAtK[j] += apAt[kk - 1] / Math.Min(kk, hits);
             }
+            if (hits == 0) continue;                                           // no relevant item: only precision counts it
+            apSum += ap / hits;
+            apCount++;
+            rrSum += 1.0 / (first + 1);
         }
         double Mean(double sum) => apCount > 0 ? sum / apCount : double.NaN;
         return new RetrievalResult(ks, [.. precision.Select(p => p / n)], Mean(apSum), n,

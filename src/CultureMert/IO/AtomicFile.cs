@@ -52,8 +52,12 @@ public static class AtomicFile
 
         public void Commit()
         {
-            stream.Flush(flushToDisk: true);
-            stream.Dispose();
+            try
+            {
+                stream.Flush(flushToDisk: true);
+                stream.Dispose();
+            }
+            catch (IOException e) when (DiskFullException.IsDiskFull(e)) { throw DiskFullException.Wrap(e, path); }
             File.Move(tmp, path, overwrite: true);
             done = true;
         }

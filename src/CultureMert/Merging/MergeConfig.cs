@@ -66,7 +66,7 @@ public sealed record MergeConfig(string BaseModel, string[] Models, MergeOptions
             throw new InvalidDataException($"{path}: density differs between models ({string.Join(", ", densities.Select(MergeOptions.Format))}); one density for all is supported.");
         var weights = models.Any(m => m.Weight is not null) ? models.Select(m => m.Weight ?? 1).ToArray() : null;
         var scale = method == MergeMethod.Slerp ? Global("t") ?? throw new InvalidDataException($"{path}: parameters.t is missing (slerp's position between base and model).")
-                                                : Global("lambda") ?? (weights is not null || method is MergeMethod.ModelStock or MergeMethod.Tsv or MergeMethod.IsoC ? 1 : 0.2);
+                                                : Global("lambda") ?? MergeOptions.DefaultLambda(method, weights is not null);
         var defaults = new MergeOptions();
         var options = new MergeOptions
         {

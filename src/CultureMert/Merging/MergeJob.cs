@@ -54,6 +54,10 @@ public sealed record MergeOptions
 
     public static string Format(double x) => x.ToString("R", CultureInfo.InvariantCulture);
 
+    /// <summary>λ when none is given: 1 where the weights or the method set the scale (--weights, model-stock, tsv, iso-c), else 0.2.</summary>
+    public static double DefaultLambda(MergeMethod method, bool weighted) =>
+        weighted || method is MergeMethod.ModelStock or MergeMethod.Tsv or MergeMethod.IsoC ? 1 : 0.2;
+
     /// <summary>Parses a comma-separated list of numbers (invariant culture): "0.1,0.2,0.3".</summary>
     public static double[] ParseList(string text, string option)
     {
