@@ -11,7 +11,7 @@ static class EvaluateCommand
     public static Command Create()
     {
         var models = new Option<string[]>("--models") { Description = "Models as name=DIR (Hugging Face folders); the first is the baseline for deltas.", Required = true, AllowMultipleArgumentsPerToken = true };
-        var tasks = new Option<string[]>("--tasks") { Description = "Task manifests (path,split,labels[,track,culture]); task name = file name without extension; Western when most rows have culture=western.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var tasks = new Option<string[]>("--tasks") { Description = "Task manifests (path,split,labels[,track,culture,task]); task = multilabel, singlelabel or retrieval declares the type (else inferred); task name = file name without extension; Western when most rows have culture=western.", Required = true, AllowMultipleArgumentsPerToken = true };
         var outDir = new Option<string>("--out") { Description = "Folder for embeddings/, probes/, report.md/.csv/.json and PNGs.", Required = true };
         var layer = new Option<string>("--layer") { Description = "Probe layer choice: all, weighted, a layer id, or a comma list.", DefaultValueFactory = _ => "all" };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per probe configuration.", DefaultValueFactory = _ => 5 };

@@ -1,3 +1,4 @@
+using CultureMert.Corpus.Datasets;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -19,8 +20,8 @@ static class ProbeCommand
         var dropout = new Option<double>("--dropout") { Description = "Dropout after the hidden ReLU.", DefaultValueFactory = _ => 0.2 };
         var batch = new Option<int>("--batch-size") { Description = "Mini-batch size (train chunks).", DefaultValueFactory = _ => 64 };
         var epochs = new Option<int>("--max-epochs") { Description = "Epoch limit (early stopping on validation, patience 10).", DefaultValueFactory = _ => 100 };
-        var task = new Option<string>("--task") { Description = "multilabel, singlelabel, or auto (single-label when every row has one label).", DefaultValueFactory = _ => "auto" };
-        var retrieval = new Option<bool>("--retrieval") { Description = "Also cosine-kNN retrieval on test tracks (P@1/5/10, mAP; relevant = shares a label)." };
+        var task = new Option<string>("--task") { Description = "multilabel, singlelabel, retrieval (no training: cosine ranking, layer chosen by validation MAP@10), or auto (the manifest's task column, else single-label when every row has one label).", DefaultValueFactory = _ => "auto" };
+        var retrieval = new Option<bool>("--retrieval") { Description = "Also cosine-kNN retrieval on test tracks at the selected layer (P@k, R@k, MAP@k, mAP, MRR; relevant = shares a label)." };
         var skipMissing = new Option<bool>("--skip-missing") { Description = "Leave out (and report) manifest rows without embeddings instead of failing." };
         var threads = SharedOptions.Threads();
         var deviceOption = SharedOptions.Device();
@@ -32,11 +33,9 @@ static class ProbeCommand
             var clock = Stopwatch.StartNew();
             var device = ComputeDevice.Parse(r.GetValue(deviceOption)!);
             Common.SetThreads(r.GetValue(threads));
-            ProbeTask? kind = r.GetValue(task)!.ToLowerInvariant() switch
-            {
-                "auto" => null, "multilabel" => ProbeTask.MultiLabel, "singlelabel" => ProbeTask.SingleLabel,
-                var other => throw new ArgumentException($"--task {other}: expected auto, multilabel or singlelabel."),
-            };
+            var taskText = r.GetValue(task)!;
+            TaskType? kind = taskText.Equals("auto", StringComparison.OrdinalIgnoreCase) ? null
+                : TaskManifest.ParseType(taskText) ?? throw new ArgumentException($"--task {taskText}: expected auto, multilabel, singlelabel or retrieval.");
             var lrs = ParseLearningRates(r.GetValue(lr)!);
             var options = new ProbeOptions
             {
@@ -53,16 +52,22 @@ static class ProbeCommand
             var results = ProbeRunner.Run(data, options, Progress.Lines(Console.Out), device);
             ProbeReport.Write(r.GetValue(outDir)!, results);
             var best = results.Best;
-            var main = results.Task == ProbeTask.MultiLabel ? best.RocAuc : best.Accuracy;
-            Console.WriteLine($"selected layer {best.Layer}, lr {best.LearningRate.ToString(CultureInfo.InvariantCulture)} (validation {best.Valid.Mean:0.0000}); " +
-                              $"test {(results.Task == ProbeTask.MultiLabel ? "macro ROC-AUC" : "accuracy")} {main.Mean:0.0000} ± {main.HalfWidth:0.0000} (95 % CI, {main.N} seeds); " +
-                              $"report: {Path.Combine(r.GetValue(outDir)!, "report.md")}, {clock.Elapsed.TotalSeconds:0.0} s");
+            var report = $"report: {Path.Combine(r.GetValue(outDir)!, "report.md")}, {clock.Elapsed.TotalSeconds:0.0} s";
+            if (results.Retrieval is { } ret && results.Task == TaskType.Retrieval)
+                Console.WriteLine(FormattableString.Invariant($"selected layer {best.Layer} (validation MAP@10 {best.Valid.Mean:0.0000}); test MAP@10 {ret.MapAt(10):0.0000}, ") +
+                                  FormattableString.Invariant($"MRR {ret.MeanReciprocalRank:0.0000}, R@10 {ret.RecallAt(10):0.0000} ({ret.Queries} queries); {report}"));
+            else
+            {
+                var main = results.Task == TaskType.MultiLabel ? best.RocAuc : best.Accuracy;
+                Console.WriteLine($"selected layer {best.Layer}, lr {best.LearningRate.ToString(CultureInfo.InvariantCulture)} (validation {best.Valid.Mean:0.0000}); " +
+                                  $"test {(results.Task == TaskType.MultiLabel ? "macro ROC-AUC" : "accuracy")} {main.Mean:0.0000} ± {main.HalfWidth:0.0000} (95 % CI, {main.N} seeds); {report}");
+            }
             return ExitCodes.Ok;
         }));
         return Examples.Add(command,
             ("MLP probes on every layer, 5 seeds", "culturemert probe --embeddings embeddings --manifest tasks/makam.csv --out probe-makam"),
             ("Every layer and a learned layer mix, two learning rates chosen on validation", "culturemert probe --embeddings embeddings --manifest tasks/mtat.csv --layer all,weighted --lr 1e-3,5e-4 --out probe-mtat"),
-            ("Linear probes on layer 6 with kNN retrieval", "culturemert probe --embeddings embeddings --manifest tasks/makam.csv --layer 6 --hidden 0 --retrieval --out probe-linear"));
+            ("Retrieval by makam (no training; the layer chosen by validation MAP@10)", "culturemert probe --embeddings embeddings --manifest tasks/turkish-makam-makam-retrieval.csv --task retrieval --out retrieval-makam"));
     }
 
     /// <summary><c>--lr</c> of probe and evaluate: one learning rate, or a comma list of them (one is selected on validation).</summary>

@@ -13,6 +13,8 @@ static class TokensCommand
     [
         ("Token statistics of one tokenize output, cultures from a CSV", "culturemert tokens stats --codes targets --labels culture.csv --out token-stats"),
         ("Several token folders together", "culturemert tokens stats --codes targets/greek targets/western --labels culture.csv --out token-stats"),
+        ("Also relate token divergence to transfer gains (pieces from culture.csv's piece column)",
+         "culturemert tokens stats --codes targets --labels culture.csv --out token-stats --transfer gains.csv"),
     ];
 
     /// <summary><c>culturemert tokens stats</c>: per-culture token histograms and their divergences.</summary>
@@ -23,14 +25,34 @@ static class TokensCommand
             Description = "Token folders written by `culturemert tokenize` (their index.csv, or every *.safetensors below them).",
             Required = true, AllowMultipleArgumentsPerToken = true, Arity = ArgumentArity.OneOrMore,
         };
-        var labels = new Option<string>("--labels") { Description = "CSV with columns path (audio file) and culture.", Required = true };
-        var output = new Option<string>("--out") { Description = "Output folder: histograms.csv, divergence.csv, summary.json, jsd-heatmap.png, cosine-heatmap.png.", Required = true };
-        var command = new Command("stats", "Token histograms per culture and codebook; Jensen-Shannon divergence and cosine similarity between cultures.")
-            { codes, labels, output };
+        var labels = new Option<string>("--labels")
+        {
+            Description = "CSV with columns path (audio file) and culture, and optionally piece (or track): files of one piece are one " +
+                          "unit for --transfer's bootstrap; a file without one is a piece of its own.",
+            Required = true,
+        };
+        var output = new Option<string>("--out")
+        {
+            Description = "Output folder: histograms.csv, divergence.csv, summary.json, jsd-heatmap.png, cosine-heatmap.png; with --transfer " +
+                          "also transfer-pairs.csv, transfer-correlation.csv, transfer.md and transfer-vs-<measure>.png.",
+            Required = true,
+        };
+        var transfer = new Option<string?>("--transfer")
+        {
+            Description = "CSV with columns model_culture, task_culture, gain (the single-culture model of model_culture evaluated on " +
+                          "task_culture's task): Spearman rho of the gain against token divergences (jsd, jsd-bigram, kl) over ordered pairs.",
+        };
+        var bootstrap = new Option<int>("--bootstrap") { Description = "Bootstrap resamples of pieces for --transfer's 95 % intervals.", DefaultValueFactory = _ => 1000 };
+        var command = new Command("stats", "Token histograms per culture and codebook; Jensen-Shannon divergence and cosine similarity between cultures; " +
+                                           "with --transfer, their rank correlation with transfer gains between cultures.")
+            { codes, labels, output, transfer, bootstrap };
         command.SetAction(r => Common.Guard(() =>
         {
             var outDir = r.GetValue(output)!;
-            var stats = TokenStatistics.Compute(r.GetValue(codes)!, r.GetValue(labels)!);
+            var resamples = r.GetValue(bootstrap);
+            if (resamples < 0) throw new ArgumentException($"--bootstrap {resamples}: expected 0 or more resamples.");
+            var gains = r.GetValue(transfer) is { } gainsCsv ? TransferGain.ReadCsv(gainsCsv) : null;   // read first: a bad file fails fast
+            var stats = TokenStatistics.Compute(r.GetValue(codes)!, r.GetValue(labels)!, keepPieces: gains is not null);
             stats.Write(outDir);
             var cultures = stats.Cultures;
             Console.WriteLine($"{cultures.Length} cultures, {cultures.Sum(c => stats.Size(c).Files)} files, {stats.Codebooks} codebooks of {stats.CodebookSize} tokens" +
@@ -46,8 +68,22 @@ static class TokensCommand
                     .Select(j => "  " + (double.IsNaN(jsd[i, j]) ? "n/a" : jsd[i, j].ToString("0.0000", CultureInfo.InvariantCulture)).PadLeft(width))));
             Console.WriteLine();
             Console.WriteLine($"wrote {outDir}: histograms.csv, divergence.csv, summary.json, jsd-heatmap.png, cosine-heatmap.png");
+            if (gains is not null) ReportTransfer(TokenTransfer.Analyze(stats, gains, resamples), outDir);
             return ExitCodes.Ok;
         }));
         return Examples.Add(command, StatsExamples);
+    }
+
+    /// <summary>Writes the transfer analysis and prints ρ with its interval per divergence.</summary>
+    static void ReportTransfer(TokenTransferResult result, string outDir)
+    {
+        result.Write(outDir);
+        Console.WriteLine();
+        Console.WriteLine($"Token divergence against transfer gain: Spearman rho, 95 % bootstrap interval over {result.Bootstrap} resamples of pieces " +
+                          $"({string.Join(", ", result.Cultures.Select(c => $"{c.Culture} {c.Pieces}"))}); expected negative; a correlation, not a cause:");
+        foreach (var c in result.Correlations)
+            Console.WriteLine($"  {c.Measure.Name,-10}  {TokenTransferResult.RhoText(c)}");
+        Console.WriteLine($"wrote {outDir}: {TokenTransferResult.PairsFile}, {TokenTransferResult.CorrelationFile}, {TokenTransferResult.MarkdownFile}, " +
+                          string.Join(", ", TokenDivergence.All.Where(m => result.Points(m).Any()).Select(TokenTransferResult.PlotFile)));
     }
 }

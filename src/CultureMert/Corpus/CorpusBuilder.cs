@@ -125,9 +125,10 @@ public static class CorpusBuilder
             var mine = clips.Where(c => c.Culture == culture).ToList();
             var western = options.Western.Contains(culture);
             var task = Path.Combine(outDir, "tasks", culture + ".csv");
-            new TaskManifest(mine.Select(c => new TaskRow(c.Path, c.Split, [.. c.Labels], c.PieceId, western ? "western" : culture)).ToList(), [])
-                .Write(task);
+            var group = western ? "western" : culture;
+            new TaskManifest(mine.Select(c => new TaskRow(c.Path, c.Split, [.. c.Labels], c.PieceId, group)).ToList(), []).Write(task);
             tasks.Add(task);
+            tasks.AddRange(ClassTasks(mine, group, Path.Combine(outDir, "tasks")));
             var pre = Path.Combine(outDir, "pretrain", culture + ".csv");
             Csv.Write(pre, ["path", "duration_s"], mine.Where(c => c.Split == "train").Select(c => new[]
             {
@@ -161,6 +162,29 @@ public static class CorpusBuilder
                 result[(group.Key, ids[i])] = i < nTrain ? "train" : i < nTrain + nValid ? "valid" : "test";
         }
         return result;
+    }
+
+    /// <summary>
+    /// A culture's class tasks beside its tagging task: <c>CULTURE-TYPE.csv</c>, single-label classification of the
+    /// culture's class label (genre, mode, makam, raga, tune type), and <c>CULTURE-TYPE-retrieval.csv</c>, retrieval by
+    /// the same label. The class label is the first label type (the part before <c>--</c>, in the order the pieces list
+    /// their labels) that every clip has exactly once and that takes at least two values in the train split; a culture
+    /// without one has no class tasks.
+    /// </summary>
+    private static IEnumerable<string> ClassTasks(List<CorpusClip> clips, string group, string folder)
+    {
+        static string TypeOf(string label) => label.Split("--")[0];
+        var type = clips[0].Labels.Select(TypeOf).Distinct().FirstOrDefault(t =>
+            clips.All(c => c.Labels.Count(l => TypeOf(l) == t) == 1) &&
+            clips.Where(c => c.Split == "train").Select(c => c.Labels.First(l => TypeOf(l) == t)).Distinct().Count() >= 2);
+        if (type is null) return [];
+        var rows = clips.Select(c => new TaskRow(c.Path, c.Split, [c.Labels.First(l => TypeOf(l) == type)], c.PieceId, group)).ToList();
+        return new[] { ("", TaskType.SingleLabel), ("-retrieval", TaskType.Retrieval) }.Select(x =>
+        {
+            var path = Path.Combine(folder, $"{clips[0].Culture}-{type}{x.Item1}.csv");
+            new TaskManifest(rows, []) { Type = x.Item2 }.Write(path);
+            return path;
+        }).ToList();
     }
 
     /// <summary>A stable seed from a number and a name (string.GetHashCode is randomised per process).</summary>

@@ -16,15 +16,22 @@ public sealed record EvalModel(string Name, string Dir);
 /// <summary>
 /// A task of the grid: the manifest's file name without extension, the manifest, and whether it counts as Western:
 /// a task is Western when a strict majority of its rows has <c>culture</c> = <c>western</c> (case-insensitive), else
-/// non-Western (also when the manifest has no culture column).
+/// non-Western (also when the manifest has no culture column). <paramref name="Type"/>: the manifest's declared type
+/// (its <c>task</c> column), null when it declares none.
 /// </summary>
-public sealed record EvalTask(string Name, string Manifest, bool Western)
+public sealed record EvalTask(string Name, string Manifest, bool Western, TaskType? Type = null)
 {
+    /// <summary>Whether the task is scored by ROC-AUC and AP in the paper's table: every task but a declared single-label
+    /// (accuracy, macro-F1) or retrieval (MAP@10, MRR, recall@10) task. An undeclared one-label-per-row task stays here,
+    /// scored one-vs-rest, as before manifests could declare a type.</summary>
+    public bool Tagging => Type is null or TaskType.MultiLabel;
+
     public static EvalTask FromManifest(string manifest)
     {
-        var rows = TaskManifest.Read(manifest).Rows;
+        var parsed = TaskManifest.Read(manifest);
+        var rows = parsed.Rows;
         var western = rows.Count(r => string.Equals(r.Culture, "western", StringComparison.OrdinalIgnoreCase)) * 2 > rows.Count;
-        return new EvalTask(Path.GetFileNameWithoutExtension(manifest), Path.GetFullPath(manifest), western);
+        return new EvalTask(Path.GetFileNameWithoutExtension(manifest), Path.GetFullPath(manifest), western, parsed.Type);
     }
 }
 
@@ -33,7 +40,7 @@ public sealed record EvaluateOptions
 {
     public EmbedOptions Embed { get; init; } = new();
     public ProbeOptions Probe { get; init; } = new();
-    public ProbeTask? Task { get; init; }
+    public TaskType? Task { get; init; }
     /// <summary>One shard of several embeds its part of every cell's files and probes nothing (<see cref="EvaluateJob"/>).</summary>
     public Shard Shard { get; init; } = Shard.Whole;
     /// <summary>Where models embed and probes train (null: the CPU). Not part of a cell's stamp: it changes speed, not the protocol.</summary>
@@ -60,7 +67,26 @@ public sealed class EvaluateJob(IReadOnlyList<EvalModel> models, IReadOnlyList<E
 {
     public const string StampFile = "evaluate.json";
 
-    public string EmbeddingsDir(EvalModel m, EvalTask t) => Path.Combine(outDir, "embeddings", m.Name, t.Name);
+    readonly IReadOnlyDictionary<string, string> embeddingsName = EmbeddingsNames(tasks);
+
+    public string EmbeddingsDir(EvalModel m, EvalTask t) => Path.Combine(outDir, "embeddings", m.Name, embeddingsName[t.Name]);
+
+    /// <summary>
+    /// Task name → the name of its embeddings folder. Tasks over the same audio files (a culture's tagging, class and
+    /// retrieval manifests) share the folder of the first of them: the same files embed to the same outputs, and
+    /// embedding is the grid's costliest step.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> EmbeddingsNames(IEnumerable<EvalTask> tasks)
+    {
+        var (firstByAudio, names) = (new Dictionary<string, string>(StringComparer.Ordinal), new Dictionary<string, string>());
+        foreach (var t in tasks)
+        {
+            var manifest = TaskManifest.Read(t.Manifest);
+            var audio = string.Join('\n', manifest.Rows.Select(manifest.FullPath).Distinct().Order(StringComparer.Ordinal));
+            names[t.Name] = firstByAudio.TryAdd(audio, t.Name) ? t.Name : firstByAudio[audio];
+        }
+        return names;
+    }
     public string ProbeDir(EvalModel m, EvalTask t) => Path.Combine(outDir, "probes", m.Name, t.Name);
 
     /// <summary>Runs the grid; <paramref name="log"/> gets one line per step ("[k/N] model × task: …").</summary>
@@ -121,7 +147,7 @@ public sealed class EvaluateJob(IReadOnlyList<EvalModel> models, IReadOnlyList<E
                         var results = ProbeRunner.Run(data, options.Probe, null, options.Device);
                         ProbeReport.Write(probeDir, results);
                         AtomicFile.WriteText(Path.Combine(probeDir, StampFile), stamp.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                        log?.Report($"{prefix}: done (test ROC-AUC {results.Best.RocAuc.Mean:0.0000}, layer {results.Best.Layer})");
+                        log?.Report($"{prefix}: done ({results.Headline()}, layer {results.Best.Layer})");
                         cells.Add(new EvalCell(m.Name, t.Name, "ok", null, probeDir));
                     }
                     catch (Exception e) when (e is not OperationCanceledException)

@@ -3,17 +3,26 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CultureMert.Batch;
+using CultureMert.Corpus.Datasets;
 using CultureMert.Reports;
 using CultureMert.IO;
 
 namespace CultureMert.Evaluation;
 
 /// <summary>The numbers of one finished cell, read back from its probe results.json (selected configuration, test split).</summary>
-/// <param name="Valid">the selected configuration's validation score (macro ROC-AUC; accuracy for single-label), mean over seeds</param>
+/// <param name="Valid">the selected configuration's validation score (macro ROC-AUC; accuracy for single-label; MAP@10
+/// for retrieval), mean over seeds</param>
 public sealed record CellScores(double RocAuc, double RocAucCi, double Ap, double ApCi, double[] SeedRocAuc, double[] SeedAp,
                                 string Layer, double LearningRate, string[] Layers, double[] LayerRocAuc, double[] LayerRocAucCi,
                                 double Valid, double[] SeedValid)
 {
+    public TaskType Type { get; init; }
+    /// <summary>Single-label: test accuracy and macro-F1 per probe seed.</summary>
+    public double[] SeedAccuracy { get; init; } = [];
+    public double[] SeedF1Macro { get; init; } = [];
+    /// <summary>Retrieval tasks: the selected layer's test retrieval (deterministic, one value each).</summary>
+    public (double MapAt10, double Mrr, double RecallAt10)? Retrieval { get; init; }
+
     static double D(JsonNode? n) => n is null ? double.NaN : n.GetValue<double>();
 
     public static CellScores Read(string resultsJson)
@@ -22,14 +31,22 @@ public sealed record CellScores(double RocAuc, double RocAucCi, double Ap, doubl
         var best = j["best"]!;
         var lr = D(best["lr"]);
         var layers = j["configs"]!.AsArray().Where(c => D(c!["lr"]) == lr && c!["layer"]!.GetValue<string>() != "weighted").ToList();
+        var runs = best["runs"]!.AsArray();
+        double[] Seeds(string key) => [.. runs.Select(r => D(r![key]))];
+        var retrieval = j["retrieval"];
         return new CellScores(
             D(best["test_roc_auc_macro"]!["mean"]), D(best["test_roc_auc_macro"]!["ci95"]),
             D(best["test_ap_macro"]!["mean"]), D(best["test_ap_macro"]!["ci95"]),
-            [.. best["runs"]!.AsArray().Select(r => D(r!["test_roc_auc_macro"]))], [.. best["runs"]!.AsArray().Select(r => D(r!["test_ap_macro"]))],
+            Seeds("test_roc_auc_macro"), Seeds("test_ap_macro"),
             best["layer"]!.GetValue<string>(), lr,
             [.. layers.Select(c => c!["layer"]!.GetValue<string>())],
             [.. layers.Select(c => D(c!["test_roc_auc_macro"]!["mean"]))], [.. layers.Select(c => D(c!["test_roc_auc_macro"]!["ci95"]))],
-            D(best["valid"]!["mean"]), [.. best["runs"]!.AsArray().Select(r => D(r!["valid"]))]);
+            D(best["valid"]!["mean"]), Seeds("valid"))
+        {
+            Type = TaskManifest.ParseType(j["task"]?.GetValue<string>() ?? "") ?? TaskType.MultiLabel,
+            SeedAccuracy = Seeds("test_accuracy"), SeedF1Macro = Seeds("test_f1_macro"),
+            Retrieval = retrieval is null ? null : (D(retrieval["map_at_k"]!["map@10"]), D(retrieval["mrr"]), D(retrieval["recall_at_k"]!["r@10"])),
+        };
     }
 }
 
@@ -52,17 +69,14 @@ public static class EvaluateReport
     {
         var cols = new List<Column>();
         for (var t = 0; t < tasks.Count; t++)
+            foreach (var (metric, label, score) in Metrics(tasks[t]))
+            {
+                var values = Enumerable.Range(0, models.Count).Select(m => cells[m, t] is { } c ? score(c) : (double.NaN, double.NaN)).ToList();
+                cols.Add(new Column($"{tasks[t].Name} {label}", tasks[t].Name, metric, [.. values.Select(v => 100 * v.Item1)], [.. values.Select(v => 100 * v.Item2)]));
+            }
+        foreach (var (western, name) in new[] { (false, "Non-Western avg"), (true, "Western avg") })      // the paper's averages: tagging tasks only
         {
-            cols.Add(new Column($"{tasks[t].Name} ROC-AUC", tasks[t].Name, "roc_auc",
-                [.. Enumerable.Range(0, models.Count).Select(m => 100 * (cells[m, t]?.RocAuc ?? double.NaN))],
-                [.. Enumerable.Range(0, models.Count).Select(m => 100 * (cells[m, t]?.RocAucCi ?? double.NaN))]));
-            cols.Add(new Column($"{tasks[t].Name} AP", tasks[t].Name, "ap",
-                [.. Enumerable.Range(0, models.Count).Select(m => 100 * (cells[m, t]?.Ap ?? double.NaN))],
-                [.. Enumerable.Range(0, models.Count).Select(m => 100 * (cells[m, t]?.ApCi ?? double.NaN))]));
-        }
-        foreach (var (western, name) in new[] { (false, "Non-Western avg"), (true, "Western avg") })
-        {
-            var idx = Enumerable.Range(0, tasks.Count).Where(t => tasks[t].Western == western).ToList();
+            var idx = Enumerable.Range(0, tasks.Count).Where(t => tasks[t].Tagging && tasks[t].Western == western).ToList();
             if (idx.Count == 0) continue;
             var values = Enumerable.Range(0, models.Count).Select(m =>
             {
@@ -72,6 +86,23 @@ public static class EvaluateReport
             cols.Add(new Column(name, "", western ? "western_avg" : "non_western_avg", values, [.. values.Select(_ => double.NaN)]));
         }
         return cols;
+    }
+
+    /// <summary>A task's columns by its type: (metric key, label, value and 95 % half-width as fractions). Retrieval is
+    /// deterministic (no seeds), so its numbers have no interval.</summary>
+    static (string Metric, string Label, Func<CellScores, (double, double)> Score)[] Metrics(EvalTask t)
+    {
+        static (double, double) OverSeeds(double[] seeds) => (Summary.Of(seeds).Mean, Summary.Of(seeds).HalfWidth);
+        return t.Type switch
+        {
+            TaskType.SingleLabel => [("accuracy", "accuracy", c => OverSeeds(c.SeedAccuracy)), ("f1_macro", "macro-F1", c => OverSeeds(c.SeedF1Macro))],
+            TaskType.Retrieval =>
+            [
+                ("map_at_10", "MAP@10", c => (c.Retrieval?.MapAt10 ?? double.NaN, double.NaN)), ("mrr", "MRR", c => (c.Retrieval?.Mrr ?? double.NaN, double.NaN)),
+                ("recall_at_10", "R@10", c => (c.Retrieval?.RecallAt10 ?? double.NaN, double.NaN)),
+            ],
+            _ => [("roc_auc", "ROC-AUC", c => (c.RocAuc, c.RocAucCi)), ("ap", "AP", c => (c.Ap, c.ApCi))],
+        };
     }
 
     static string F1(double v) => double.IsFinite(v) ? v.ToString("0.0", Inv) : "–";
@@ -99,8 +130,13 @@ public static class EvaluateReport
                 if (cell is { Status: "ok" or "skipped" } && File.Exists(file)) cells[m, t] = CellScores.Read(file);
             }
         var cols = Columns(models, tasks, cells);
-        Plots(outDir, models, tasks, cells);
-        AtomicFile.WriteText(Path.Combine(outDir, "report.md"), Markdown(outDir, models, tasks, cols, results));
+        var tagging = Enumerable.Range(0, tasks.Count).Where(t => tasks[t].Tagging).ToList();
+        var tagCells = new CellScores?[models.Count, tagging.Count];
+        for (var m = 0; m < models.Count; m++)
+            for (var i = 0; i < tagging.Count; i++) tagCells[m, i] = cells[m, tagging[i]];
+        Plots(outDir, models, [.. tagging.Select(t => tasks[t])], tagCells);
+        AtomicFile.WriteText(Path.Combine(outDir, "report.md"), Markdown(outDir, models, [.. tagging.Select(t => tasks[t])], cols, results) +
+                                                                ClassesAndRetrieval(models, [.. tasks.Where(t => !t.Tagging)], cols));
         AtomicFile.WriteText(Path.Combine(outDir, "report.csv"), Csv(models, cols));
         AtomicFile.WriteText(Path.Combine(outDir, "report.json"), Json(models, tasks, cols, cells, status, results));
     }
@@ -150,6 +186,23 @@ public static class EvaluateReport
         foreach (var t in tasks)
             if (File.Exists(Path.Combine(outDir, $"layers-{t.Name}.png")))
                 sb.Append($"\n![{t.Name} per layer](layers-{t.Name}.png)\n");
+        return sb.ToString();
+    }
+
+    /// <summary>The declared single-label (accuracy, macro-F1 with 95 % intervals over probe seeds) and retrieval tasks
+    /// (MAP@10, MRR, R@10 of the layer chosen on validation; deterministic), best per column in bold.</summary>
+    static string ClassesAndRetrieval(IReadOnlyList<EvalModel> models, IReadOnlyList<EvalTask> tasks, List<Column> cols)
+    {
+        if (tasks.Count == 0) return "";
+        var sb = new StringBuilder("\n## Classification and retrieval\n\nSingle-label tasks: test accuracy / macro-F1 (×100, mean ± 95 % CI over probe seeds) of a softmax probe; ")
+            .Append("retrieval tasks: test MAP@10 / MRR / R@10 (×100; cosine on mean-pooled embeddings of the layer chosen by validation MAP@10, no training, relevant = same label). ")
+            .Append("Best per column in **bold**.\n\n| model | ").Append(string.Join(" | ", tasks.Select(t => $"{t.Name} {string.Join(" / ", Metrics(t).Select(x => x.Label))}")))
+            .Append(" |\n| --- |").Append(string.Concat(tasks.Select(_ => " --- |"))).Append('\n');
+        for (var m = 0; m < models.Count; m++)
+        {
+            string Cell(Column c) => (IsBest(c, m) ? "**" : "") + F1(c.Values[m]) + (double.IsFinite(c.Ci[m]) ? $" ± {F1(c.Ci[m])}" : "") + (IsBest(c, m) ? "**" : "");
+            sb.Append($"| {models[m].Name} | ").Append(string.Join(" | ", tasks.Select(t => string.Join(" / ", cols.Where(c => c.Task == t.Name).Select(Cell))))).Append(" |\n");
+        }
         return sb.ToString();
     }
 

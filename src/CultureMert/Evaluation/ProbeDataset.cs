@@ -7,9 +7,6 @@ using static TorchSharp.torch;
 
 namespace CultureMert.Evaluation;
 
-/// <summary>Multi-label (sigmoid, BCE; metric macro ROC-AUC) or single-label (softmax, cross-entropy; metric accuracy).</summary>
-public enum ProbeTask { MultiLabel, SingleLabel }
-
 /// <summary>
 /// One split of a probing data set. Every chunk is a row of <see cref="X"/> (chunks, layers, hidden), flattened; chunks
 /// of one track share a group. Training uses the chunks as examples (MARBLE: each chunk carries its clip's label);
@@ -47,8 +44,8 @@ public sealed class ProbeSplit
 /// </summary>
 public sealed class ProbeDataset
 {
-    public required ProbeTask Task { get; init; }
-    public required string[] Tags { get; init; }            // vocabulary: the train split's tags, ordinal order
+    public required TaskType Task { get; init; }
+    public required string[] Tags { get; init; }            // vocabulary: the train split's tags (retrieval: every split's), ordinal order
     public required int[] LayerIds { get; init; }           // from the outputs' `layers` metadata, else 0..L-1
     public required int Hidden { get; init; }
     public required ProbeSplit Train { get; init; }
@@ -60,7 +57,7 @@ public sealed class ProbeDataset
     public int Layers => LayerIds.Length;
 
     /// <summary>Loads and joins; <paramref name="task"/> null = auto (every row has exactly one label → single-label).</summary>
-    public static ProbeDataset Load(string manifest, string embeddings, ProbeTask? task = null, bool skipMissing = false)
+    public static ProbeDataset Load(string manifest, string embeddings, TaskType? task = null, bool skipMissing = false)
     {
         var parsed = TaskManifest.Read(manifest);
         if (!Directory.Exists(embeddings)) throw new DirectoryNotFoundException($"{embeddings}: embeddings folder not found (the --out of culturemert embed).");
@@ -77,15 +74,19 @@ public sealed class ProbeDataset
             throw new InvalidDataException($"{missing.Count} manifest row(s) have no embeddings in {embeddings} (not in its index.csv with status ok/skipped, " +
                                            $"nor the source of any .safetensors there): {string.Join("; ", missing.Take(10))}{(missing.Count > 10 ? "; …" : "")}. " +
                                            "Run culturemert embed on them, fix the paths, or pass --skip-missing.");
-        foreach (var s in new[] { "train", "valid", "test" })
-            if (!entries.Any(e => e.Split == s)) throw new InvalidDataException($"{manifest}: no '{s}' rows with embeddings; probing needs train, valid and test.");
+        var resolved = task ?? parsed.Type ?? (entries.All(e => e.Labels.Length == 1) ? TaskType.SingleLabel : TaskType.MultiLabel);
+        // retrieval trains nothing: it ranks within valid (to choose the layer) and within test
+        var retrieval = resolved == TaskType.Retrieval;
+        foreach (var s in retrieval ? ["valid", "test"] : TaskManifest.Splits)
+            if (!entries.Any(e => e.Split == s))
+                throw new InvalidDataException($"{manifest}: no '{s}' rows with embeddings; {(retrieval ? "retrieval needs valid and test" : "probing needs train, valid and test")}.");
+        if (retrieval && new[] { "valid", "test" }.FirstOrDefault(s => entries.Where(e => e.Split == s).Select(e => e.Group).Distinct().Count() < 2) is { } few)
+            throw new InvalidDataException($"{manifest}: the '{few}' split has one track; retrieval ranks a split's tracks against each other and needs at least two.");
 
-        var trainEntries = entries.Where(e => e.Split == "train").ToList();
-        var resolved = task ?? (entries.All(e => e.Labels.Length == 1) ? ProbeTask.SingleLabel : ProbeTask.MultiLabel);
-        if (resolved == ProbeTask.SingleLabel && entries.FindIndex(e => e.Labels.Length != 1) is var bad and >= 0)
+        if (resolved == TaskType.SingleLabel && entries.FindIndex(e => e.Labels.Length != 1) is var bad and >= 0)
             throw new InvalidDataException($"{manifest}: single-label task but '{entries[bad].Group}' has {entries[bad].Labels.Length} labels (use --task multilabel).");
-        var tags = trainEntries.SelectMany(e => e.Labels).Distinct().Order(StringComparer.Ordinal).ToArray();
-        if (tags.Length == 0) throw new InvalidDataException($"{manifest}: the train split has no labels.");
+        var tags = entries.Where(e => retrieval || e.Split == "train").SelectMany(e => e.Labels).Distinct().Order(StringComparer.Ordinal).ToArray();
+        if (tags.Length == 0) throw new InvalidDataException($"{manifest}: {(retrieval ? "no row has" : "the train split has no")} labels.");
         var tagIndex = tags.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i);
         var dropped = entries.SelectMany(e => e.Labels).Where(l => !tagIndex.ContainsKey(l)).Distinct().Order(StringComparer.Ordinal).ToArray();
 

@@ -1,3 +1,4 @@
+using CultureMert.Corpus.Datasets;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -18,16 +19,27 @@ public static class ProbeReport
         AtomicFile.WriteText(Path.Combine(outDir, "results.json"), Json(r));
         AtomicFile.WriteText(Path.Combine(outDir, "results.csv"), Csv(r));
         AtomicFile.WriteText(Path.Combine(outDir, "report.md"), Markdown(r));
+        if (r.RetrievalByLayer is { } byLayer)
+        {
+            LayerPlot.SavePng(Path.Combine(outDir, "layers.png"), "Retrieval MAP@10 per layer (cosine, leave-one-out; no training)", "MAP@10",
+                [.. r.Configs.Select(c => c.Layer)],
+                [("valid", [.. r.Configs.Select(c => c.Valid.Mean)], [.. r.Configs.Select(_ => double.NaN)]),
+                 ("test", [.. byLayer.Select(t => t.MapAt(10))], [.. byLayer.Select(_ => double.NaN)])]);
+            return;
+        }
         var lr = r.Best.LearningRate;                                             // one point per layer choice, at the selected lr
         var shown = r.Configs.Where(c => c.LearningRate == lr).ToList();
-        LayerPlot.SavePng(Path.Combine(outDir, "layers.png"), $"Probe {(r.Task == ProbeTask.MultiLabel ? "macro ROC-AUC" : "accuracy")} per layer (mean ± 95 % CI over {r.Options.Seeds} seeds)",
-            r.Task == ProbeTask.MultiLabel ? "macro ROC-AUC" : "accuracy", [.. shown.Select(c => c.Layer)],
+        LayerPlot.SavePng(Path.Combine(outDir, "layers.png"), $"Probe {MainName(r.Task)} per layer (mean ± 95 % CI over {r.Options.Seeds} seeds)",
+            MainName(r.Task), [.. shown.Select(c => c.Layer)],
             [("valid", [.. shown.Select(c => c.Valid.Mean)], [.. shown.Select(c => c.Valid.HalfWidth)]),
              ("test", [.. shown.Select(c => Main(r, c).Mean)], [.. shown.Select(c => Main(r, c).HalfWidth)])]);
     }
 
     /// <summary>The headline test metric: macro ROC-AUC (multi-label) or accuracy (single-label).</summary>
-    static Summary Main(ProbeResults r, ConfigResult c) => r.Task == ProbeTask.MultiLabel ? c.RocAuc : c.Accuracy;
+    static Summary Main(ProbeResults r, ConfigResult c) => r.Task == TaskType.MultiLabel ? c.RocAuc : c.Accuracy;
+
+    /// <summary>The headline metric's name, which is also what the validation split selects by.</summary>
+    static string MainName(TaskType task) => task switch { TaskType.MultiLabel => "macro ROC-AUC", TaskType.SingleLabel => "accuracy", _ => "MAP@10" };
 
     static JsonNode? N(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
 
@@ -54,12 +66,12 @@ public static class ProbeReport
 
     public static string Json(ProbeResults r)
     {
-        var multi = r.Task == ProbeTask.MultiLabel;
+        var multi = r.Task == TaskType.MultiLabel;
         var s = r.Options.Settings;
         var json = new JsonObject
         {
-            ["task"] = multi ? "multilabel" : "singlelabel",
-            ["validation_metric"] = multi ? "roc_auc_macro" : "accuracy",
+            ["task"] = TaskManifest.Name(r.Task),
+            ["validation_metric"] = r.Task switch { TaskType.MultiLabel => "roc_auc_macro", TaskType.SingleLabel => "accuracy", _ => "map@10" },
             ["selected"] = new JsonObject { ["layer"] = r.Best.Layer, ["lr"] = r.Best.LearningRate, ["by"] = "mean validation score over seeds" },
             ["tags"] = new JsonArray([.. r.Tags.Select(t => (JsonNode?)JsonValue.Create(t))]),
             ["dropped_tags"] = new JsonArray([.. r.DroppedTags.Select(t => (JsonNode?)JsonValue.Create(t))]),
@@ -76,17 +88,21 @@ public static class ProbeReport
             ["best"] = Config(r.Best, multi),
             ["configs"] = new JsonArray([.. r.Configs.Select(c => (JsonNode)Config(c, multi))]),
         };
-        if (r.Retrieval is { } ret)
-        {
-            JsonObject AtK(string prefix, double[] values) => new(ret.Ks.Select((k, i) => KeyValuePair.Create($"{prefix}@{k}", N(values[i]))));
-            json["retrieval"] = new JsonObject
-            {
-                ["layer"] = r.Best.Layer, ["relevance"] = "shares at least one label", ["queries"] = ret.Queries,
-                ["precision_at_k"] = AtK("p", ret.PrecisionAtK), ["recall_at_k"] = AtK("r", ret.RecallAtK), ["map_at_k"] = AtK("map", ret.MapAtK),
-                ["map"] = N(ret.MeanAveragePrecision), ["mrr"] = N(ret.MeanReciprocalRank),
-            };
-        }
+        if (r.Retrieval is { } ret) json["retrieval"] = RetrievalJson(ret, r.Best.Layer);
+        if (r.RetrievalByLayer is { } byLayer)
+            json["retrieval_by_layer"] = new JsonArray([.. byLayer.Select((t, i) => (JsonNode)RetrievalJson(t, r.Configs[i].Layer))]);
         return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    static JsonObject RetrievalJson(RetrievalResult ret, string layer)
+    {
+        JsonObject AtK(string prefix, double[] values) => new(ret.Ks.Select((k, i) => KeyValuePair.Create($"{prefix}@{k}", N(values[i]))));
+        return new JsonObject
+        {
+            ["layer"] = layer, ["relevance"] = "shares at least one label", ["queries"] = ret.Queries,
+            ["precision_at_k"] = AtK("p", ret.PrecisionAtK), ["recall_at_k"] = AtK("r", ret.RecallAtK), ["map_at_k"] = AtK("map", ret.MapAtK),
+            ["map"] = N(ret.MeanAveragePrecision), ["mrr"] = N(ret.MeanReciprocalRank),
+        };
     }
 
     static string F(double v) => double.IsFinite(v) ? v.ToString("0.######", Inv) : "";
@@ -94,6 +110,10 @@ public static class ProbeReport
     /// <summary>One row per (layer, lr, seed), then per (layer, lr) summary rows (seed = mean, std, ci95), each marked selected or not.</summary>
     public static string Csv(ProbeResults r)
     {
+        if (r.RetrievalByLayer is { } byLayer)
+            return IO.Csv.Format(["layer", "selected", "valid_map_at_10", "test_map_at_10", "test_mrr", "test_recall_at_1", "test_recall_at_5", "test_recall_at_10", "test_precision_at_1", "test_map"],
+                r.Configs.Select((c, i) => new[] { c.Layer, i == r.Selected ? "1" : "0", F(c.Valid.Mean), F(byLayer[i].MapAt(10)), F(byLayer[i].MeanReciprocalRank),
+                                                   F(byLayer[i].RecallAt(1)), F(byLayer[i].RecallAt(5)), F(byLayer[i].RecallAt(10)), F(byLayer[i].PrecisionAtK[0]), F(byLayer[i].MeanAveragePrecision) }));
         static string I(long v) => v.ToString(Inv);
         var rows = new List<string[]>();
         for (var i = 0; i < r.Configs.Length; i++)
@@ -115,7 +135,8 @@ public static class ProbeReport
 
     public static string Markdown(ProbeResults r)
     {
-        var multi = r.Task == ProbeTask.MultiLabel;
+        if (r.RetrievalByLayer is { } byLayer) return RetrievalMarkdown(r, byLayer);
+        var multi = r.Task == TaskType.MultiLabel;
         var sb = new StringBuilder();
         sb.Append(Inv, $"# Probe results\n\n{(multi ? "Multi-label" : "Single-label")} task, {r.Tags.Length} {(multi ? "tags" : "classes")}, " +
                        $"{r.TrainChunks} train chunks, {r.ValidTracks} valid / {r.TestTracks} test tracks; {r.Options.Seeds} seeds (from {r.Options.FirstSeed}). " +
@@ -146,6 +167,28 @@ public static class ProbeReport
                       $", mAP {ret.MeanAveragePrecision.ToString("0.0000", Inv)}, MRR {ret.MeanReciprocalRank.ToString("0.0000", Inv)}\n");
         }
         if (r.DroppedTags.Length > 0) sb.Append($"\nTags only in valid/test, dropped: {string.Join(", ", r.DroppedTags)}\n");
+        if (r.Missing.Length > 0) sb.Append($"\nManifest rows skipped for lack of embeddings ({r.Missing.Length}): {string.Join("; ", r.Missing)}\n");
+        sb.Append("\n![per-layer scores](layers.png)\n");
+        return sb.ToString();
+    }
+
+    /// <summary>A retrieval task's report: one row per layer, the layer chosen on validation MAP@10 in bold.</summary>
+    static string RetrievalMarkdown(ProbeResults r, RetrievalResult[] byLayer)
+    {
+        string F4(double v) => double.IsFinite(v) ? v.ToString("0.0000", Inv) : "–";
+        var sb = new StringBuilder();
+        sb.Append(Inv, $"# Retrieval results\n\nRetrieval task, {r.Tags.Length} labels, {r.ValidTracks} valid / {r.TestTracks} test tracks. No training: each track's ")
+          .Append("chunk embeddings are averaged, every track queries the others of its split by cosine similarity (leave-one-out), relevant = shares a label. ")
+          .Append("The layer is selected by validation MAP@10 only (bold); test numbers are one deterministic value each.\n\n")
+          .Append("| layer | valid MAP@10 | test MAP@10 | MRR | R@1 | R@5 | R@10 | P@1 | mAP |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        for (var i = 0; i < r.Configs.Length; i++)
+        {
+            var t = byLayer[i];
+            string[] cells = [r.Configs[i].Layer, F4(r.Configs[i].Valid.Mean), F4(t.MapAt(10)), F4(t.MeanReciprocalRank), F4(t.RecallAt(1)), F4(t.RecallAt(5)),
+                              F4(t.RecallAt(10)), F4(t.PrecisionAtK[0]), F4(t.MeanAveragePrecision)];
+            if (i == r.Selected) cells = [.. cells.Select(x => $"**{x}**")];
+            sb.Append("| ").Append(string.Join(" | ", cells)).Append(" |\n");
+        }
         if (r.Missing.Length > 0) sb.Append($"\nManifest rows skipped for lack of embeddings ({r.Missing.Length}): {string.Join("; ", r.Missing)}\n");
         sb.Append("\n![per-layer scores](layers.png)\n");
         return sb.ToString();

@@ -1,3 +1,4 @@
+using CultureMert.Corpus.Datasets;
 using System.Globalization;
 using static TorchSharp.torch;
 
@@ -30,11 +31,25 @@ public sealed record ConfigResult(string Layer, int? LayerIndex, double Learning
 }
 
 /// <summary>Everything <c>culturemert probe</c> reports.</summary>
-public sealed record ProbeResults(ProbeTask Task, string[] Tags, string[] DroppedTags, string[] Missing, int[] LayerIds,
+/// <remarks>A retrieval task trains nothing: each config is one layer with one run whose <see cref="SeedResult.Valid"/>
+/// is the validation MAP@10, and <see cref="RetrievalByLayer"/> holds every layer's test retrieval.</remarks>
+public sealed record ProbeResults(TaskType Task, string[] Tags, string[] DroppedTags, string[] Missing, int[] LayerIds,
                                   ConfigResult[] Configs, int Selected, RetrievalResult? Retrieval, ProbeOptions Options,
                                   int TrainChunks, int ValidTracks, int TestTracks)
 {
     public ConfigResult Best => Configs[Selected];
+
+    /// <summary>Retrieval tasks: the test retrieval of each config (aligned with <see cref="Configs"/>); null otherwise.</summary>
+    public RetrievalResult[]? RetrievalByLayer { get; init; }
+
+    /// <summary>The selected config's headline test number for a log line: "test ROC-AUC 0.8123" (accuracy for
+    /// single-label, MAP@10 for retrieval).</summary>
+    public string Headline() => FormattableString.Invariant(Task switch
+    {
+        TaskType.MultiLabel => $"test ROC-AUC {Best.RocAuc.Mean:0.0000}",
+        TaskType.SingleLabel => $"test accuracy {Best.Accuracy.Mean:0.0000}",
+        _ => $"test MAP@10 {Retrieval!.MapAt(10):0.0000}",
+    });
 }
 
 /// <summary>
@@ -47,6 +62,7 @@ public static class ProbeRunner
     /// <param name="device">where the probes train (null: the CPU)</param>
     public static ProbeResults Run(ProbeDataset data, ProbeOptions o, IProgress<string>? log = null, Device? device = null)
     {
+        if (data.Task == TaskType.Retrieval) return RunRetrieval(data, o, log);
         if (o.Seeds < 1) throw new ArgumentException($"--seeds {o.Seeds}: must be at least 1.");
         if (o.LearningRates.Length == 0) throw new ArgumentException("--lr: give at least one learning rate.");
         var choices = LayerChoices(o.Layer, data.LayerIds);
@@ -61,7 +77,7 @@ public static class ProbeRunner
                     var fit = ProbeTrainer.Fit(data, index, o.Settings with { LearningRate = lr }, seed, device);
                     runs.Add(TestMetrics(data, fit, seed));
                     log?.Report($"layer {name}, lr {lr.ToString(CultureInfo.InvariantCulture)}, seed {seed}: {fit.Epochs} epochs (best {fit.BestEpoch}), " +
-                                $"valid {fit.BestValid:0.0000}, test {(data.Task == ProbeTask.MultiLabel ? $"ROC-AUC {runs[^1].TestRocAuc:0.0000}" : $"accuracy {runs[^1].TestAccuracy:0.0000}")}");
+                                $"valid {fit.BestValid:0.0000}, test {(data.Task == TaskType.MultiLabel ? $"ROC-AUC {runs[^1].TestRocAuc:0.0000}" : $"accuracy {runs[^1].TestAccuracy:0.0000}")}");
                 }
                 configs.Add(new ConfigResult(name, index, lr, [.. runs]));
             }
@@ -69,7 +85,7 @@ public static class ProbeRunner
         for (var c = 1; c < configs.Count; c++)
             if (configs[c].Valid.Mean > configs[selected].Valid.Mean) selected = c;     // ties: the earlier (lower layer, first lr)
         RetrievalResult? retrieval = null;
-        if (o.Retrieval) retrieval = Retrieval.Evaluate(TrackEmbeddings(data, configs[selected]), data.Test.Truth, [1, 5, 10]);
+        if (o.Retrieval) retrieval = Retrieval.Evaluate(TrackEmbeddings(data, data.Test, LayerWeights(data, configs[selected])), data.Test.Truth, RetrievalKs);
         return new ProbeResults(data.Task, data.Tags, data.DroppedTags, data.Missing, data.LayerIds, [.. configs], selected, retrieval, o,
                                 data.Train.Chunks, data.Valid.Groups, data.Test.Groups);
     }
@@ -94,7 +110,7 @@ public static class ProbeRunner
     static SeedResult TestMetrics(ProbeDataset data, ProbeFit fit, long seed)
     {
         var m = MultiLabel.Compute(data.Test.Truth, fit.TestScores, 0.5, data.Tags);
-        if (data.Task == ProbeTask.MultiLabel)
+        if (data.Task == TaskType.MultiLabel)
             return new SeedResult(seed, fit.Epochs, fit.BestEpoch, fit.BestValid, m.RocAucMacro ?? double.NaN, m.ApMacro ?? double.NaN,
                                   m.F1Micro, m.F1Macro, double.NaN, fit.LayerWeights);
         // single-label: arg-max decisions; micro-F1 of a single-label arg-max equals accuracy. ROC-AUC/AP: one-vs-rest on the softmax.
@@ -103,16 +119,52 @@ public static class ProbeRunner
                               accuracy, f1Macro, accuracy, fit.LayerWeights);
     }
 
-    /// <summary>Per test track: the mean over its chunks of the selected layer (weighted: the seeds' mean softmax weights).</summary>
-    static double[][] TrackEmbeddings(ProbeDataset data, ConfigResult config)
+    /// <summary>The cut-offs k of every retrieval score (P@k, R@k, MAP@k); MAP@10 is a retrieval task's headline.</summary>
+    public static readonly int[] RetrievalKs = [1, 5, 10];
+
+    /// <summary>
+    /// A retrieval task: no probe is trained. Every layer ranks the valid split's tracks against each other (leave-one-out
+    /// cosine) and the test split's; the layer with the best validation MAP@10 is selected (ties: the lower layer), so
+    /// the test split plays no part in the choice.
+    /// </summary>
+    static ProbeResults RunRetrieval(ProbeDataset data, ProbeOptions o, IProgress<string>? log)
     {
-        var (l, h) = (data.Layers, data.Hidden);
-        var weights = new double[l];
+        var choices = LayerChoices(o.Layer, data.LayerIds);
+        if (choices.Any(c => c.Index is null))
+            throw new ArgumentException("--layer weighted: a retrieval task trains nothing, so it has no learned layer weights; give layer ids or all.");
+        var (configs, tests) = (new List<ConfigResult>(), new List<RetrievalResult>());
+        foreach (var (name, index) in choices)
+        {
+            var weights = new double[data.Layers];
+            weights[index!.Value] = 1;
+            var valid = Retrieval.Evaluate(TrackEmbeddings(data, data.Valid, weights), data.Valid.Truth, RetrievalKs);
+            var test = Retrieval.Evaluate(TrackEmbeddings(data, data.Test, weights), data.Test.Truth, RetrievalKs);
+            configs.Add(new ConfigResult(name, index, 0, [new SeedResult(0, 0, 0, valid.MapAt(10), double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, null)]));
+            tests.Add(test);
+            log?.Report(FormattableString.Invariant($"layer {name}: valid MAP@10 {valid.MapAt(10):0.0000}, test MAP@10 {test.MapAt(10):0.0000}, MRR {test.MeanReciprocalRank:0.0000}"));
+        }
+        var selected = 0;
+        for (var c = 1; c < configs.Count; c++)
+            if (configs[c].Valid.Mean > configs[selected].Valid.Mean) selected = c;
+        return new ProbeResults(TaskType.Retrieval, data.Tags, data.DroppedTags, data.Missing, data.LayerIds, [.. configs], selected, tests[selected], o,
+                                0, data.Valid.Groups, data.Test.Groups) { RetrievalByLayer = [.. tests] };
+    }
+
+    /// <summary>The selected config's weight per layer: one-hot for a single layer, the seeds' mean softmax weights for "weighted".</summary>
+    static double[] LayerWeights(ProbeDataset data, ConfigResult config)
+    {
+        var weights = new double[data.Layers];
         if (config.LayerIndex is { } index) weights[index] = 1;
         else
             foreach (var r in config.Runs)
-                for (var j = 0; j < l; j++) weights[j] += r.LayerWeights![j] / config.Runs.Length;
-        var split = data.Test;
+                for (var j = 0; j < data.Layers; j++) weights[j] += r.LayerWeights![j] / config.Runs.Length;
+        return weights;
+    }
+
+    /// <summary>Per track of <paramref name="split"/>: the mean over its chunks of the layers mixed by <paramref name="weights"/>.</summary>
+    static double[][] TrackEmbeddings(ProbeDataset data, ProbeSplit split, double[] weights)
+    {
+        var (l, h) = (data.Layers, data.Hidden);
         var result = Enumerable.Range(0, split.Groups).Select(_ => new double[h]).ToArray();
         var counts = new int[split.Groups];
         for (var c = 0; c < split.Chunks; c++)

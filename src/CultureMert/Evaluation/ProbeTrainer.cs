@@ -1,3 +1,4 @@
+using CultureMert.Corpus.Datasets;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -70,7 +71,7 @@ public static class ProbeTrainer
                     var idx = tensor(order[start..Math.Min(n, start + s.BatchSize)], device: device);
                     var logits = model.call(x.index_select(0, idx));                  // (batch, tags)
                     var target = y.index_select(0, idx);
-                    var loss = data.Task == ProbeTask.MultiLabel
+                    var loss = data.Task == TaskType.MultiLabel
                         ? nn.functional.binary_cross_entropy_with_logits(logits, target)
                         : nn.functional.cross_entropy(logits, target);
                     optimizer.zero_grad();
@@ -110,7 +111,7 @@ public static class ProbeTrainer
     static Tensor Targets(ProbeDataset data, ProbeSplit split, Device? device)
     {
         var k = data.Tags.Length;
-        if (data.Task == ProbeTask.SingleLabel)
+        if (data.Task == TaskType.SingleLabel)
         {
             var classes = split.Classes();
             return tensor(split.ChunkGroup.Select(g => (long)classes[g]).ToArray(), device: device);   // (chunks)
@@ -123,7 +124,7 @@ public static class ProbeTrainer
 
     /// <summary>Per-track scores (groups, tags): chunk logits averaged per track (MARBLE's scatter_mean), then sigmoid or softmax.</summary>
     /// <remarks>Runs on the probe's device; the logits come back to the CPU batch by batch.</remarks>
-    public static double[,] Predict(Probe model, ProbeSplit split, ProbeTask task, int batchSize)
+    public static double[,] Predict(Probe model, ProbeSplit split, TaskType task, int batchSize)
     {
         model.eval();
         var device = ComputeDevice.Of(model);
@@ -143,7 +144,7 @@ public static class ProbeTrainer
             output.data<float>().CopyTo(logits.AsSpan(start * k));
         }
         var avg = AverageByGroup(logits ?? [], split.ChunkGroup, split.Groups, k);
-        return task == ProbeTask.MultiLabel ? Sigmoid(avg) : Softmax(avg);
+        return task == TaskType.MultiLabel ? Sigmoid(avg) : Softmax(avg);
     }
 
     /// <summary>Mean of chunk rows (chunks × k, row-major) per group → (groups, k).</summary>
@@ -184,7 +185,7 @@ public static class ProbeTrainer
     }
 
     /// <summary>The validation monitor: macro ROC-AUC (multi-label; 0 when no tag has both classes) or accuracy (single-label).</summary>
-    public static double Score(ProbeTask task, bool[,] truth, double[,] scores) => task == ProbeTask.MultiLabel
+    public static double Score(TaskType task, bool[,] truth, double[,] scores) => task == TaskType.MultiLabel
         ? MultiLabel.Compute(truth, scores, 0.5, [.. Enumerable.Range(0, truth.GetLength(1)).Select(i => i.ToString())]).RocAucMacro ?? 0
         : SingleLabel.Compute(truth, scores).Accuracy;
 }

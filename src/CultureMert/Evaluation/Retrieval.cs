@@ -6,7 +6,16 @@ namespace CultureMert.Evaluation;
 /// least one relevant item (R ≥ 1).
 /// </summary>
 public sealed record RetrievalResult(int[] Ks, double[] PrecisionAtK, double MeanAveragePrecision, int Queries,
-                                     double[] RecallAtK, double[] MapAtK, double MeanReciprocalRank);
+                                     double[] RecallAtK, double[] MapAtK, double MeanReciprocalRank)
+{
+    /// <summary>MAP@k at one of <see cref="Ks"/>.</summary>
+    public double MapAt(int k) => MapAtK[IndexOf(k)];
+
+    /// <summary>Recall@k at one of <see cref="Ks"/>.</summary>
+    public double RecallAt(int k) => RecallAtK[IndexOf(k)];
+
+    int IndexOf(int k) => Array.IndexOf(Ks, k) is var i and >= 0 ? i : throw new ArgumentException($"k = {k} was not computed (k ∈ {{{string.Join(", ", Ks)}}}).");
+}
 
 /// <summary>
 /// Similarity retrieval by cosine kNN: every track queries all the others (leave-one-out), ranked by cosine similarity

@@ -24,13 +24,16 @@ public sealed record StabilityRow(string Scenario, string Sequence, int Step, do
 /// </summary>
 public static class MergeStability
 {
-    public static List<StabilityRow> Run(string baseDir, IReadOnlyList<string> modelDirs, MergeOptions options, int rounds = 4, Action<string>? log = null)
+    /// <param name="names">the models' names in the sequences (default: their folder names)</param>
+    public static List<StabilityRow> Run(string baseDir, IReadOnlyList<string> modelDirs, MergeOptions options, int rounds = 4, Action<string>? log = null,
+                                         IReadOnlyList<string>? names = null)
     {
         if (options.Method == MergeMethod.Slerp) throw new ArgumentException("--method slerp merges two models only; stability needs a method over several.");
         if (modelDirs.Count is < 2 or > 6) throw new ArgumentException($"--models: stability needs 2 to 6 models (every ordering is tried; {modelDirs.Count} given).");
         if (rounds is < 1 or > 8) throw new ArgumentException($"--rounds {rounds}: 1 to 8.");
         var lambda = options.Lambdas[0];
-        var names = modelDirs.Select(d => Path.GetFileName(Path.GetFullPath(d).TrimEnd('/'))).ToArray();
+        names ??= [.. modelDirs.Select(d => Path.GetFileName(Path.GetFullPath(d).TrimEnd('/')))];
+        if (names.Count != modelDirs.Count) throw new ArgumentException($"{names.Count} names for {modelDirs.Count} models.");
         var orders = Permutations(modelDirs.Count).ToList();
         var sequences = orders.Select(o => ("order", string.Join(">", o.Select(i => names[i])), o)).ToList();
         // accumulators per (sequence, step): ‖τ − τ*‖², ⟨τ, τ*⟩, ‖τ‖²; and ‖τ*‖²

@@ -30,6 +30,13 @@ public sealed record StudyOptions
     public int Stage1Steps { get; init; } = 35;
     public int Stage2Steps { get; init; } = 70;
     public double[] Lambdas { get; init; } = [0.2, 0.5];
+    /// <summary>The merge methods swept over <see cref="Lambdas"/> (with their default densities); method and λ are chosen
+    /// on validation. Task arithmetic (the paper's), TIES, and three that need no pruning fraction: Model Stock, TSV-Merge
+    /// and Iso-C. SLERP is left out: it merges two models, and the study has three non-Western cultures.</summary>
+    public MergeMethod[] MergeMethods { get; init; } = [MergeMethod.TaskArithmetic, MergeMethod.Ties, MergeMethod.ModelStock, MergeMethod.Tsv, MergeMethod.IsoC];
+    /// <summary>Rounds of re-merging in the repeated-merge study (the merged model merged again with the culture models;
+    /// round 1 is the one-shot merge); 1 turns the repeated-merge study off.</summary>
+    public int RemergeRounds { get; init; } = 4;
     /// <summary>Probe seeds per model and task, nested inside each pre-training seed. One by default: the intervals are
     /// over pre-training seeds, whose spread already contains the probe's, and a second probe seed doubled the probing time.</summary>
     public int Seeds { get; init; } = 1;
@@ -58,6 +65,7 @@ public sealed record StudyOptions
     {
         PiecesPerCulture = 10, TopClasses = 2, SecondsPerClip = 3, ClipsPerPiece = 1, KMeansK = 16, CropSeconds = 1, BatchSize = 4,
         BaseSteps = 12, Stage1Steps = 4, Stage2Steps = 6, Lambdas = [0.2, 0.5], Seeds = 2, PretrainSeeds = 2, MaxEpochs = 10,
+        MergeMethods = [MergeMethod.TaskArithmetic, MergeMethod.IsoC], RemergeRounds = 3,
     };
 
     /// <summary>Ten times the default's pre-training steps, nothing else changed: the scale sweep's point <c>x10</c>
@@ -107,8 +115,27 @@ public static class CultureStudy
         });
         var models = phases.Run("merging", () => RandomInits(paths, o).Concat(Merge(paths, cultures, o, log)).Concat(Trained(paths, cultures, o)).ToList());
         var tasks = corpus.TaskManifests.Select(EvalTask.FromManifest).OrderBy(t => t.Western).ThenBy(t => t.Name, StringComparer.Ordinal).ToList();
-        var cells = phases.Run("probing", () => Probe([.. models.Select(m => new EvalModel(m.Name, m.Dir))], tasks, paths, o, log, cancel));
-        var findings = StudyReport.Write(paths, corpus, cultures, [.. models, new StudyModel(HandcraftedRole, -1, "")], tasks, cells, o, phases.Times, phases.Elapsed);
+        var evaluate = EvaluateOptionsOf(o);
+        var cells = phases.Run("probing", () =>
+        {
+            // The merge sweep and the single-culture CPTs are probed on the tagging tasks only: the merge is chosen there.
+            var onTagging = models.Where(m => m.Merge is not null || m.Role.StartsWith("cpt-") && m.Role != "cpt-multi").ToList();
+            var found = Probe(models.Except(onTagging), tasks, paths, evaluate, log, cancel);
+            found.AddRange(Probe(onTagging, [.. tasks.Where(t => t.Tagging)], paths, evaluate, log, cancel));
+            found.AddRange(ProbeHandcrafted(tasks, paths, evaluate, log, cancel));
+            return found;
+        });
+        var chosen = new StudyScores(paths.Evaluation, models, tasks, cells, o.PretrainSeeds, o.EquivalenceMargin);
+        var repeated = phases.Run("repeated merges", () => Repeat(models.Where(m => m.Role == chosen.BestTa).ToList(), paths, cultures, o, log));
+        phases.Run("probing the chosen and repeated merges", () =>
+        {
+            var picked = models.Where(m => m.Role == chosen.BestTa || m.Role == chosen.BestMerge).ToList();
+            cells.AddRange(Probe(picked, [.. tasks.Where(t => !t.Tagging)], paths, evaluate, log, cancel));
+            cells.AddRange(Probe(repeated.Models, [.. tasks.Where(t => t.Tagging && !t.Western)], paths, evaluate, log, cancel));
+        });
+        models.AddRange(repeated.Models);
+        EvaluateReport.Write(paths.Evaluation, [.. models.Select(m => new EvalModel(m.Name, m.Dir))], tasks, cells);
+        var findings = StudyReport.Write(paths, corpus, cultures, [.. models, new StudyModel(HandcraftedRole, -1, "")], tasks, cells, repeated, o, phases.Times, phases.Elapsed);
         log($"wrote {paths.Report} ({phases.Elapsed:mm\\:ss})");
         return new StudyResult(paths.Report, phases.Elapsed, findings);
     }
@@ -126,7 +153,7 @@ public static class CultureStudy
         var rows = job.Run(BatchJob.Plan([Path.Combine(paths.Corpus, "audio")], paths.Targets), cancel: cancel);
         foreach (var bad in rows.Where(r => r.Status == "error")) log($"warning: {bad.Error}");
         var cultureCsv = Path.Combine(paths.Tokens, "cultures.csv");
-        Csv.Write(cultureCsv, ["path", "culture"], corpus.Clips.Select(c => new[] { c.Path, c.Culture }));
+        Csv.Write(cultureCsv, ["path", "culture", "piece"], corpus.Clips.Select(c => new[] { c.Path, c.Culture, c.PieceId }));
         TokenStatistics.Compute([paths.Targets], cultureCsv).Write(paths.Tokens);
     }
 
@@ -163,18 +190,78 @@ public static class CultureStudy
         }
     }
 
-    /// <summary>Task arithmetic over each seed's single-culture CPTs' task vectors, one merge per λ.</summary>
+    /// <summary>Every merge method of the sweep over each seed's single-culture CPTs' task vectors, one merge per λ; a
+    /// finished merge (its weights written) is reused.</summary>
     private static IEnumerable<StudyModel> Merge(StudyPaths paths, StudyCultures cultures, StudyOptions o, Action<string> log)
     {
-        var others = cultures.Others;
-        var options = new MergeOptions { Method = MergeMethod.TaskArithmetic, Lambdas = o.Lambdas }.Validate(others.Count);
+        for (var k = 0; k < o.PretrainSeeds; k++)
+            foreach (var method in o.MergeMethods)
+            {
+                var options = new MergeOptions { Method = method, Lambdas = o.Lambdas }.Validate(cultures.Others.Count);
+                var dirs = MergeOnce(paths.Export(StudyModel.RunName("base", k), "western-base"), Singles(paths, cultures, k), options,
+                                     Path.Combine(paths.Merges, $"s{k}", method.Name()), log, o.Device);
+                for (var i = 0; i < o.Lambdas.Length; i++)
+                {
+                    var merge = new StudyMerge(method, o.Lambdas[i]);
+                    yield return new StudyModel(merge.Role, k, dirs[i], merge);
+                }
+            }
+    }
+
+    /// <summary>Seed <paramref name="seed"/>'s single-culture CPT models, in the cultures' order.</summary>
+    private static List<string> Singles(StudyPaths paths, StudyCultures cultures, int seed) =>
+        [.. cultures.Others.Select(c => paths.Export(StudyModel.RunName($"cpt-{c}", seed), "adapt"))];
+
+    /// <summary><see cref="MergeJob.Run"/> unless every output folder already holds its weights (written last, so a folder
+    /// with weights is a finished merge). Returns the output folders, one per λ.</summary>
+    private static IReadOnlyList<string> MergeOnce(string baseDir, IReadOnlyList<string> models, MergeOptions options, string outDir, Action<string> log,
+                                                   TorchSharp.torch.Device? device)
+    {
+        var outputs = options.Lambdas.Select(l => MergeJob.OutputDir(outDir, options, l)).ToList();
+        if (outputs.All(d => File.Exists(Path.Combine(d, "model.safetensors")))) return outputs;
+        return MergeJob.Run(baseDir, models, options, outDir, log, device).OutputDirs;
+    }
+
+    /// <summary>
+    /// CultureMERT's open question whether merging stays stable when repeated, at the task-arithmetic λ chosen on
+    /// validation, per pre-training seed: (a) order — the left fold merge(merge(A, B), C) with each culture joining last
+    /// (the methods are symmetric in their models, so these are all the distinct orderings of three), (b) re-merging —
+    /// round k merges round k − 1's model again with every culture model (round 1 is the one-shot merge). The weight-space
+    /// measures come from <see cref="MergeStability"/>; the merged models are probed like every other.
+    /// </summary>
+    /// <param name="oneShot">the chosen task-arithmetic merge of every pre-training seed (none: nothing was chosen)</param>
+    private static RepeatedMerges Repeat(List<StudyModel> oneShot, StudyPaths paths, StudyCultures cultures, StudyOptions o, Action<string> log)
+    {
+        if (oneShot.Count == 0 || o.RemergeRounds < 2 || cultures.Others.Count < 2) return new RepeatedMerges(null, [], []);
+        var ta = oneShot[0].Merge!;
+        var (models, rows) = (new List<StudyModel>(), new List<(int, StabilityRow)>());
+        var options = new MergeOptions { Method = MergeMethod.TaskArithmetic, Lambdas = [ta.Lambda] };
+        string Merged(string baseDir, List<string> inputs, string dir) => MergeOnce(baseDir, inputs, options.Validate(inputs.Count), dir, _ => { }, o.Device)[0];
         for (var k = 0; k < o.PretrainSeeds; k++)
         {
-            var result = MergeJob.Run(paths.Export(StudyModel.RunName("base", k), "western-base"),
-                                      others.Select(c => paths.Export(StudyModel.RunName($"cpt-{c}", k), "adapt")).ToList(),
-                                      options, Path.Combine(paths.Merges, $"s{k}"), log, o.Device);
-            for (var i = 0; i < o.Lambdas.Length; i++) yield return new StudyModel(Inv($"ta-{o.Lambdas[i]}"), k, result.OutputDirs[i]);
+            var baseDir = paths.Export(StudyModel.RunName("base", k), "western-base");
+            var singles = Singles(paths, cultures, k);
+            var root = Path.Combine(paths.Merges, "repeated", $"s{k}");
+            for (var last = 0; last < singles.Count; last++)
+            {
+                var order = singles.Where((_, i) => i != last).Append(singles[last]).ToList();
+                var folded = order[0];
+                for (var j = 1; j < order.Count; j++)
+                    folded = Merged(baseDir, [folded, order[j]], Path.Combine(root, $"last-{cultures.Others[last]}", $"step-{j}"));
+                models.Add(new StudyModel(RepeatedMerges.OrderRole(cultures.Others[last]), k, folded));
+            }
+            var again = oneShot.Single(m => m.Seed == k).Dir;
+            for (var round = 2; round <= o.RemergeRounds; round++)
+            {
+                again = Merged(baseDir, [again, .. singles], Path.Combine(root, $"round-{round}"));
+                models.Add(new StudyModel(RepeatedMerges.RoundRole(round), k, again));
+            }
+            var measured = MergeStability.Run(baseDir, singles, options.Validate(singles.Count), o.RemergeRounds, names: cultures.Others);
+            MergeStability.Write(measured, root);
+            rows.AddRange(measured.Select(r => (k, r)));
+            log($"  [repeated merges s{k}] {singles.Count} orderings, {o.RemergeRounds - 1} re-merge rounds at λ = {ta.Lambda.ToString(CultureInfo.InvariantCulture)}");
         }
+        return new RepeatedMerges(ta, models, rows);
     }
 
     /// <summary>The pre-trained models to probe: base, control and multi-culture CPT of every seed; the single-culture CPTs of the first <see cref="StudyOptions.TransferSeeds"/>.</summary>
@@ -189,41 +276,58 @@ public static class CultureStudy
         }
     }
 
-    /// <summary>Probes every model on every culture's task over the seeds, and writes the evaluation's own report.</summary>
-    private static List<EvalCell> Probe(List<EvalModel> models, List<EvalTask> tasks, StudyPaths paths, StudyOptions o, Action<string> log, CancellationToken cancel)
+    /// <summary>The evaluation settings of every probing cell of the study.</summary>
+    private static EvaluateOptions EvaluateOptionsOf(StudyOptions o) => new()
     {
-        var options = new EvaluateOptions
-        {
-            Embed = new EmbedOptions { ChunkSeconds = Math.Min(5, o.SecondsPerClip) },
-            Probe = new ProbeOptions { Seeds = o.Seeds, Settings = new ProbeSettings { MaxEpochs = o.MaxEpochs } },
-            Device = o.Device,
-        };
-        var cells = new EvaluateJob(models, tasks, paths.Evaluation, options).Run(new SyncProgress<string>(line => log("  " + line)), cancel);
-        EvaluateReport.Write(paths.Evaluation, models, tasks, cells);
-        cells.AddRange(ProbeHandcrafted(tasks, paths, options, log, cancel));
-        return cells;
-    }
+        Embed = new EmbedOptions { ChunkSeconds = Math.Min(5, o.SecondsPerClip) },
+        Probe = new ProbeOptions { Seeds = o.Seeds, Settings = new ProbeSettings { MaxEpochs = o.MaxEpochs } },
+        Device = o.Device,
+    };
+
+    /// <summary>Probes the models on the tasks (cells finished earlier are skipped: the evaluation resumes).</summary>
+    private static List<EvalCell> Probe(IEnumerable<StudyModel> models, List<EvalTask> tasks, StudyPaths paths, EvaluateOptions options, Action<string> log, CancellationToken cancel) =>
+        new EvaluateJob([.. models.Select(m => new EvalModel(m.Name, m.Dir))], tasks, paths.Evaluation, options).Run(new SyncProgress<string>(line => log("  " + line)), cancel);
 
     /// <summary>The ladder's hand-crafted rung: MFCC + chroma statistics per chunk instead of a model's embeddings, the same
     /// probe and selection; a finished task (results.json present) is skipped.</summary>
     private static IEnumerable<EvalCell> ProbeHandcrafted(List<EvalTask> tasks, StudyPaths paths, EvaluateOptions options, Action<string> log, CancellationToken cancel)
     {
+        var embeddingsName = EvaluateJob.EmbeddingsNames(tasks);
         foreach (var t in tasks)
         {
             cancel.ThrowIfCancellationRequested();
             var probeDir = Path.Combine(paths.Evaluation, "probes", HandcraftedRole, t.Name);
             if (File.Exists(Path.Combine(probeDir, "results.json"))) { yield return new EvalCell(HandcraftedRole, t.Name, "skipped", null, probeDir); continue; }
-            var embDir = Path.Combine(paths.Evaluation, "embeddings", HandcraftedRole, t.Name);
+            var embDir = Path.Combine(paths.Evaluation, "embeddings", HandcraftedRole, embeddingsName[t.Name]);
             HandcraftedFeatures.Embed([t.Manifest], embDir, options.Embed.ChunkSeconds, options.Device);
-            var results = ProbeRunner.Run(ProbeDataset.Load(t.Manifest, embDir, options.Task), options.Probe, null, options.Device);
+            ProbeResults? results = null;
+            string? error = null;
+            try { results = ProbeRunner.Run(ProbeDataset.Load(t.Manifest, embDir, options.Task), options.Probe, null, options.Device); }
+            catch (InvalidDataException e) { error = e.Message; }           // data the task cannot score: as in the evaluate grid, the cell fails, the study goes on
+            if (results is null)
+            {
+                log($"  {HandcraftedRole} × {t.Name}: failed: {error}");
+                yield return new EvalCell(HandcraftedRole, t.Name, "error", error, probeDir);
+                continue;
+            }
             ProbeReport.Write(probeDir, results);
-            log(FormattableString.Invariant($"  {HandcraftedRole} × {t.Name}: done (test ROC-AUC {results.Best.RocAuc.Mean:0.0000})"));
+            log($"  {HandcraftedRole} × {t.Name}: done ({results.Headline()})");
             yield return new EvalCell(HandcraftedRole, t.Name, "ok", null, probeDir);
         }
     }
 
     /// <summary>The hand-crafted rung's name: it has no pre-training seed (<see cref="StudyModel.Seed"/> −1).</summary>
     internal const string HandcraftedRole = "handcrafted";
+}
 
-    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+/// <summary>The repeated-merge study's models and weight-space rows (per pre-training seed); empty when there is no
+/// chosen task-arithmetic merge or fewer than two rounds.</summary>
+/// <param name="Merge">the merge repeated: task arithmetic at the λ chosen on validation</param>
+internal sealed record RepeatedMerges(StudyMerge? Merge, List<StudyModel> Models, List<(int Seed, StabilityRow Row)> Rows)
+{
+    /// <summary>The left fold in which <paramref name="culture"/> joins last.</summary>
+    public static string OrderRole(string culture) => $"fold-last-{culture}";
+
+    /// <summary>Round <paramref name="round"/> of re-merging (round 1 is the one-shot merge itself).</summary>
+    public static string RoundRole(int round) => $"remerge-{round}";
 }

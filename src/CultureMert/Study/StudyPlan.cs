@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CultureMert.Corpus;
+using CultureMert.Merging;
 
 namespace CultureMert.Study;
 
@@ -37,12 +38,23 @@ internal sealed record StudyPaths(string Root, string? Shared = null)
 /// <summary>What a model of the study is: its role in the comparison and the pre-training seed it descends from.</summary>
 /// <remarks>Roles: <c>random</c> (the base's initial weights), <c>base</c>, <c>control</c> (the base continued on Western
 /// data for as many steps as CPT), <c>cpt-multi</c>, <c>ta-λ</c> (task-arithmetic merges), <c>cpt-CULTURE</c>.</remarks>
-internal sealed record StudyModel(string Role, int Seed, string Dir)
+/// <param name="Merge">the merge that made it, for a merge of the sweep (null for every other model)</param>
+internal sealed record StudyModel(string Role, int Seed, string Dir, StudyMerge? Merge = null)
 {
     /// <summary>The model's name in the evaluation (its folder under <c>evaluation/probes/</c>).</summary>
     /// <summary>Seed −1: a rung with nothing pre-trained (the hand-crafted features), the same at every pre-training seed.</summary>
     public string Name => Seed < 0 ? Role : $"{Role}-s{Seed}";
     public static string RunName(string role, int seed) => $"{role}-s{seed}";
+}
+
+/// <summary>A merge setting of the study's sweep: its method and λ, and its role name ("ta-0.2" for task arithmetic, as
+/// in the paper's figures; "ties-0.5", "iso-c-0.2" … for the others).</summary>
+internal sealed record StudyMerge(MergeMethod Method, double Lambda)
+{
+    public string Role => $"{(Method == MergeMethod.TaskArithmetic ? "ta" : Method.Name())}-{Lambda.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
+    /// <summary>"task-arithmetic, λ = 0.2", for tables.</summary>
+    public string Label => $"{Method.Name()}, λ = {Lambda.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 }
 
 /// <summary>The corpus's cultures as the study uses them: the Western ones (the base model's data, replayed in
@@ -99,7 +111,9 @@ internal static class StudyPlanFile
             ["transfer_map_seeds"] = o.TransferSeeds ?? o.PretrainSeeds,
             ["teacher_data"] = o.TeacherData.ToString().ToLowerInvariant(),
             ["lambdas"] = new System.Text.Json.Nodes.JsonArray([.. o.Lambdas.Select(l => (System.Text.Json.Nodes.JsonNode?)l)]),
-            ["selection"] = "lambda, probe layer and learning rate on the validation split; the test split is read once",
+            ["merge_methods"] = new System.Text.Json.Nodes.JsonArray([.. o.MergeMethods.Select(m => (System.Text.Json.Nodes.JsonNode?)m.Name())]),
+            ["remerge_rounds"] = o.RemergeRounds,
+            ["selection"] = "merge method, lambda, probe layer and learning rate on the validation split; the test split is read once",
         };
         var text = plan.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n";
         if (!File.Exists(path)) { IO.AtomicFile.WriteText(path, text); return; }

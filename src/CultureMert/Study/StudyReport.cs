@@ -6,6 +6,7 @@ using CultureMert.Corpus;
 using CultureMert.Evaluation;
 using CultureMert.Reports;
 using CultureMert.IO;
+using CultureMert.Merging;
 
 namespace CultureMert.Study;
 
@@ -20,7 +21,7 @@ namespace CultureMert.Study;
 /// for that seed is the mean over the probe seeds nested inside. Intervals are 95 % t intervals over pre-training seeds
 /// of the paired per-seed differences; equivalence is TOST against the margin fixed in <c>plan.json</c> before the run.
 /// </remarks>
-internal static class StudyReport
+internal static partial class StudyReport
 {
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -38,7 +39,7 @@ internal static class StudyReport
     ];
 
     public static IReadOnlyList<string> Write(StudyPaths paths, CorpusSummary corpus, StudyCultures cultures, IReadOnlyList<StudyModel> models,
-                                              IReadOnlyList<EvalTask> tasks, IReadOnlyList<EvalCell> results, StudyOptions o,
+                                              IReadOnlyList<EvalTask> tasks, IReadOnlyList<EvalCell> results, RepeatedMerges repeated, StudyOptions o,
                                               IReadOnlyList<(string Phase, TimeSpan Time)> phases, TimeSpan wall)
     {
         var scores = new StudyScores(paths.Evaluation, models, tasks, results, o.PretrainSeeds, o.EquivalenceMargin);
@@ -48,9 +49,11 @@ internal static class StudyReport
         var ladder = LadderTable(sb, scores, paths.Root);
         var comparisons = ComparisonTable(sb, scores, paths.ComparisonsCsv);
         TaskDeltas(sb, scores);
-        LambdaSweep(sb, scores, paths.Root);
+        ClassesAndRetrieval(sb, scores);
+        MergeSweep(sb, scores, paths.Root);
+        RepeatedMergeSection(sb, scores, repeated, paths.Root);
         TransferMap(sb, scores, cultures.Others, paths.Root);
-        TokenSimilarity(sb, paths.Root);
+        TokenSimilarity(sb, scores, cultures.Others, paths);
         var objective = ObjectiveVsPrior.Measure(paths, cultures, o.PretrainSeeds);
         LossCurves(sb, paths.Runs, objective);
         var (learned, findings) = Reading(sb, scores);
@@ -98,7 +101,8 @@ internal static class StudyReport
     static JsonObject LadderTable(StringBuilder sb, StudyScores s, string outDir)
     {
         var rungs = Ladder.Where(r => s.Has(r.Role)).ToList();
-        if (s.BestTa is { } ta) rungs.Add((ta, $"(f) task arithmetic, λ = {StudyScores.LambdaOf(ta)} (chosen on validation)"));
+        if (s.BestTa is { } ta) rungs.Add((ta, $"(f) {s.MergeOf(ta)!.Label} (chosen on validation)"));
+        if (s.BestMerge is { } best && best != s.BestTa) rungs.Add((best, $"(g) {s.MergeOf(best)!.Label} (best merge of any method, chosen on validation)"));
         sb.Append("## Sanity ladder\n\nTest mean of ROC-AUC and AP (×100) per group, mean ± 95 % t interval over pre-training seeds ")
           .Append("(the hand-crafted rung has no pre-training, so one value). Pre-training *learned* when the base beats both (a) and (b) on the Western tasks.\n\n")
           .Append("| rung | Western avg | non-Western avg | pre-training seeds |\n| --- | --- | --- | --- |\n");
@@ -130,7 +134,8 @@ internal static class StudyReport
         var pairs = new List<(string, string, bool)> { ("base", "random", true), ("base", "random", false), ("base", "handcrafted", true), ("base", "handcrafted", false),
                                                        ("cpt-multi", "control", false), ("cpt-multi", "control", true),
                                                        ("cpt-multi", "base", false), ("cpt-multi", "base", true), ("control", "base", false), ("control", "base", true) };
-        if (s.BestTa is { } ta) pairs.AddRange([(ta, "base", false), (ta, "base", true), (ta, "cpt-multi", false)]);
+        foreach (var merge in new[] { s.BestTa, s.BestMerge }.OfType<string>().Distinct())
+            pairs.AddRange([(merge, "base", false), (merge, "base", true), (merge, "cpt-multi", false)]);
         return pairs.Where(p => s.Has(p.Item1) && s.Has(p.Item2));
     }
 
@@ -167,7 +172,7 @@ internal static class StudyReport
         sb.Append("\n## Per-task deltas\n\nTest ROC-AUC Δ (×100) per task, mean ± 95 % t interval over pre-training seeds.\n\n| task | ")
           .Append(string.Join(" | ", pairs.Select(p => $"{p.Item1} − {p.Item2}"))).Append(" |\n| --- |").Append(string.Concat(pairs.Select(_ => " --- |"))).Append('\n');
         var regressions = new List<string>();
-        for (var t = 0; t < s.Tasks.Count; t++)
+        foreach (var t in Enumerable.Range(0, s.Tasks.Count).Where(t => s.Tasks[t].Tagging))
         {
             var cells = pairs.Select(p => s.CompareTask(p.Item1, p.Item2, t)).ToList();
             sb.Append($"| {s.Tasks[t].Name}{(s.Tasks[t].Western ? " (W)" : "")} | ").Append(string.Join(" | ", cells.Select(e => $"{Pm(e.Diff)} {Verdict(e.Verdict)}"))).Append(" |\n");
@@ -176,52 +181,25 @@ internal static class StudyReport
         sb.Append(regressions.Count == 0 ? "\nNo task's interval lies below 0.\n" : $"\nRegressions (interval below 0): {string.Join("; ", regressions)}.\n");
     }
 
-    /// <summary>The merges by λ: validation score (what chooses λ) and test group averages, and <c>lambda-sweep.png</c>.</summary>
-    static void LambdaSweep(StringBuilder sb, StudyScores s, string outDir)
-    {
-        var roles = s.LambdaRoles;
-        if (roles.Count == 0) return;
-        sb.Append("\n## Task arithmetic: λ sweep\n\nθ = θ_base + λ Σ_c τ_c over the single-culture CPT models' task vectors τ_c, one merge per pre-training seed. ")
-          .Append("λ is chosen by the non-Western average of the probes' **validation** ROC-AUC (mean over pre-training seeds); the test columns are read only for the chosen λ.\n\n")
-          .Append("| λ | validation non-Western ROC-AUC | test non-Western avg | test Western avg |\n| --- | --- | --- | --- |\n");
-        foreach (var role in roles)
-            sb.Append($"| {StudyScores.LambdaOf(role)}{(role == s.BestTa ? " (chosen)" : "")} | {Ci(Summary.Of(s.ValidNonWestern(role)))} | {Ci(Summary.Of(s.Group(role, false)))} | {Ci(Summary.Of(s.Group(role, true)))} |\n");
-        var groups = roles.Select(r => $"λ {StudyScores.LambdaOf(r)}").Prepend("base").ToArray();
-        var all = roles.Prepend("base").ToArray();
-        if (all.Any(r => double.IsFinite(Summary.Of(s.Group(r, false)).Mean)))
-        {
-            BarPlot.SavePng(Path.Combine(outDir, "lambda-sweep.png"), "task arithmetic: group averages by λ (over pre-training seeds)", "mean ROC-AUC & AP (×100)", groups,
-                [.. new[] { false, true }.Select(w => (w ? "Western" : "non-Western", all.Select(r => Summary.Of(s.Group(r, w)).Mean).ToArray(), all.Select(r => Summary.Of(s.Group(r, w)).HalfWidth).ToArray()))]);
-            sb.Append("\n![λ sweep](lambda-sweep.png)\n");
-        }
-    }
-
     /// <summary><c>transfer.png</c>: single-culture CPT (rows) × task (columns), ΔROC-AUC vs the base, mean over pre-training seeds.</summary>
     static void TransferMap(StringBuilder sb, StudyScores s, IReadOnlyList<string> others, string outDir)
     {
         var singles = others.Select(c => $"cpt-{c}").Where(s.Has).ToList();
         if (singles.Count == 0 || !s.Has("base")) return;
         var seeds = s.Models.Count(m => m.Role == singles[0]);
-        var grid = new double[singles.Count, s.Tasks.Count];
+        var tagging = Enumerable.Range(0, s.Tasks.Count).Where(t => s.Tasks[t].Tagging).ToList();
+        var grid = new double[singles.Count, tagging.Count];
         for (var r = 0; r < singles.Count; r++)
-            for (var t = 0; t < s.Tasks.Count; t++)
-                grid[r, t] = s.CompareTask(singles[r], "base", t).Diff.Mean;
+            for (var t = 0; t < tagging.Count; t++)
+                grid[r, t] = s.CompareTask(singles[r], "base", tagging[t]).Diff.Mean;
         if (grid.Cast<double>().Any(double.IsFinite))
             Heatmap.SavePng(Path.Combine(outDir, "transfer.png"), seeds == 1 ? "ΔROC-AUC vs base (×100), pre-training seed 0: CPT on one culture (rows) → task (columns)" : "ΔROC-AUC vs base (×100), mean over pre-training seeds: CPT on one culture (rows) → task (columns)",
-                            [.. singles], [.. s.Tasks.Select(t => t.Name)], grid, "+0.0;-0.0;0.0");
+                            [.. singles], [.. tagging.Select(t => s.Tasks[t].Name)], grid, "+0.0;-0.0;0.0");
         sb.Append("\n## Culture × culture transfer\n\nEach row: the base continually pre-trained on one culture; each column: a task. Cell: ΔROC-AUC vs the ")
           .Append(seeds == 1 ? "base (×100) of pre-training seed 0 only: descriptive, one run per cell, no interval and no verdict (`--full` probes every seed). "
                              : FormattableString.Invariant($"base (×100), mean over {seeds} pre-training seeds (per-seed values: `scores.csv`). "))
           .Append("The diagonal is a culture's gain on its own task.\n\n")
           .Append(File.Exists(Path.Combine(outDir, "transfer.png")) ? "![transfer](transfer.png)\n" : "(no cell could be scored)\n");
-    }
-
-    /// <summary>The token statistics' JSD heat map, when they wrote one.</summary>
-    static void TokenSimilarity(StringBuilder sb, string outDir)
-    {
-        if (!File.Exists(Path.Combine(outDir, "tokens", "jsd-heatmap.png"))) return;
-        sb.Append("\n## Token similarity across cultures\n\nJensen–Shannon divergence (bits) between the cultures' token histograms under the study's teacher ")
-          .Append("(`tokens/divergence.csv`): how differently the cultures use the pre-training vocabulary.\n\n![token JSD](tokens/jsd-heatmap.png)\n");
     }
 
     /// <summary>The bases' objective against the token prior, and the loss curves of pre-training seed 0's runs (the
@@ -264,7 +242,7 @@ internal static class StudyReport
         };
         if (s.BestTa is { } ta)
         {
-            claims.Add(($"Task arithmetic (λ = {StudyScores.LambdaOf(ta)}, chosen on validation) improves the non-Western tasks ({ta} − base)", $"paper: +{PaperTaGain:0.0} at λ = 0.2", ta, "base", false, Comparison.Higher));
+            claims.Add(($"Task arithmetic (λ = {s.MergeOf(ta)!.Lambda.ToString(Inv)}, chosen on validation) improves the non-Western tasks ({ta} − base)", $"paper: +{PaperTaGain:0.0} at λ = 0.2", ta, "base", false, Comparison.Higher));
             claims.Add(($"Task arithmetic is on par with multi-culture CPT ({ta} − cpt-multi)", $"paper: {PaperTaVsCpt:+0.0;-0.0}", ta, "cpt-multi", false, Comparison.Equivalent));
         }
         foreach (var c in claims.Where(c => s.Has(c.A) && s.Has(c.B)))
@@ -304,9 +282,17 @@ internal static class StudyReport
                 if (s.Cells[m, t] is { } c)
                     for (var p = 0; p < c.SeedRocAuc.Length; p++)
                         rows.Add([s.Models[m].Name, s.Models[m].Role, s.Models[m].Seed.ToString(Inv), s.Tasks[t].Name, s.Tasks[t].Western ? "western" : "non-western",
-                                  p.ToString(Inv), c.Layer, R(c.LearningRate), R(p < c.SeedValid.Length ? c.SeedValid[p] : double.NaN), R(c.SeedRocAuc[p]), R(c.SeedAp[p])]);
-        Csv.Write(path, ["model", "role", "pretrain_seed", "task", "group", "probe_seed", "layer", "lr", "valid_roc_auc", "test_roc_auc", "test_ap"], rows);
+                                  TaskKind(s.Tasks[t]), p.ToString(Inv), c.Layer, R(c.LearningRate), R(p < c.SeedValid.Length ? c.SeedValid[p] : double.NaN),
+                                  R(c.SeedRocAuc[p]), R(c.SeedAp[p]), R(At(c.SeedAccuracy, p)), R(At(c.SeedF1Macro, p)),
+                                  R(c.Retrieval?.MapAt10 ?? double.NaN), R(c.Retrieval?.Mrr ?? double.NaN), R(c.Retrieval?.RecallAt10 ?? double.NaN)]);
+        Csv.Write(path, ["model", "role", "pretrain_seed", "task", "group", "task_type", "probe_seed", "layer", "lr", "valid_score", "test_roc_auc", "test_ap",
+                         "test_accuracy", "test_f1_macro", "test_map_at_10", "test_mrr", "test_recall_at_10"], rows);
     }
+
+    static double At(double[] xs, int i) => i < xs.Length ? xs[i] : double.NaN;
+
+    /// <summary>scores.csv's task_type: the declared type, "tagging" for an undeclared manifest.</summary>
+    static string TaskKind(EvalTask t) => t.Type is { } type ? Corpus.Datasets.TaskManifest.Name(type) : "tagging";
 
     /// <summary><c>report.json</c>: the plan, the times, the ladder, every comparison and the findings.</summary>
     static void WriteJson(string path, StudyScores s, IReadOnlyList<(string Phase, TimeSpan Time)> phases, TimeSpan wall, JsonObject ladder,
@@ -318,7 +304,8 @@ internal static class StudyReport
             ["phases"] = new JsonObject(phases.Select(p => KeyValuePair.Create(p.Phase, (JsonNode?)JsonValue.Create(Math.Round(p.Time.TotalSeconds, 1))))),
             ["pretrain_seeds"] = s.PretrainSeeds,
             ["equivalence_margin"] = s.Margin,
-            ["chosen_lambda"] = s.BestTa is { } ta ? StudyScores.LambdaOf(ta) : null,
+            ["chosen_lambda"] = s.BestTa is { } ta ? s.MergeOf(ta)!.Lambda : null,
+            ["chosen_merge"] = s.BestMerge is { } best ? new JsonObject { ["method"] = s.MergeOf(best)!.Method.Name(), ["lambda"] = s.MergeOf(best)!.Lambda } : null,
             ["learned"] = learned,
             ["objective"] = objective is not { } o ? null : new JsonObject
             {

@@ -1,5 +1,7 @@
 using System.Globalization;
+using CultureMert.Corpus.Datasets;
 using CultureMert.Evaluation;
+using CultureMert.Merging;
 
 namespace CultureMert.Study;
 
@@ -17,11 +19,13 @@ internal sealed class StudyScores
     public CellScores?[,] Cells { get; }
     public int PretrainSeeds { get; }
     public double Margin { get; }
-    /// <summary>The task-arithmetic roles ("ta-λ") in the λ grid's order.</summary>
-    public IReadOnlyList<string> LambdaRoles { get; }
-    /// <summary>The merge chosen on the VALIDATION split (best non-Western validation ROC-AUC averaged over pre-training
-    /// seeds, the first of equals); null when there is none. Test numbers play no part in the choice.</summary>
+    /// <summary>The merge sweep's settings, by method, then λ in the grid's order.</summary>
+    public IReadOnlyList<StudyMerge> Merges { get; }
+    /// <summary>The task-arithmetic merge chosen on the VALIDATION split (best non-Western validation ROC-AUC averaged over
+    /// pre-training seeds, the first of equals); null when there is none. Test numbers play no part in the choice.</summary>
     public string? BestTa { get; }
+    /// <summary>The merge of any method and λ chosen the same way.</summary>
+    public string? BestMerge { get; }
 
     public StudyScores(string evalDir, IReadOnlyList<StudyModel> models, IReadOnlyList<EvalTask> tasks, IReadOnlyList<EvalCell> results, int pretrainSeeds, double margin)
     {
@@ -34,10 +38,18 @@ internal sealed class StudyScores
                 if (results.Any(c => c.Model == models[m].Name && c.Task == tasks[t].Name && c.Status is "ok" or "skipped") && File.Exists(file))
                     Cells[m, t] = CellScores.Read(file);
             }
-        LambdaRoles = [.. models.Select(x => x.Role).Where(r => r.StartsWith("ta-")).Distinct()];
-        BestTa = LambdaRoles.Select(r => (Role: r, Valid: Summary.Of(ValidNonWestern(r)).Mean))
-                            .Where(x => double.IsFinite(x.Valid)).OrderByDescending(x => x.Valid).Select(x => x.Role).FirstOrDefault();
+        Merges = [.. models.Select(x => x.Merge).OfType<StudyMerge>().Distinct()];
+        BestTa = Best(Merges.Where(m => m.Method == MergeMethod.TaskArithmetic));
+        BestMerge = Best(Merges);
     }
+
+    /// <summary>The role of the merge with the best mean validation score over pre-training seeds (the first of equals).</summary>
+    public string? Best(IEnumerable<StudyMerge> merges) =>
+        merges.Select(m => (m.Role, Valid: Summary.Of(ValidNonWestern(m.Role)).Mean))
+              .Where(x => double.IsFinite(x.Valid)).OrderByDescending(x => x.Valid).Select(x => x.Role).FirstOrDefault();
+
+    /// <summary>The sweep's setting of a merge role, null for any other role.</summary>
+    public StudyMerge? MergeOf(string role) => Merges.FirstOrDefault(m => m.Role == role);
 
     public bool Has(string role) => Models.Any(m => m.Role == role);
 
@@ -48,11 +60,21 @@ internal sealed class StudyScores
     /// <summary>Whether the role is the same at every pre-training seed (its spread over seeds is 0 by construction).</summary>
     public bool SeedIndependent(string role) => Models.Any(m => m.Role == role && m.Seed < 0);
 
-    /// <summary>The role's group average on the test split, one value per pre-training seed (NaN where a cell is missing).</summary>
-    public double[] Group(string role, bool western) => PerSeed(role, m => GroupOf(m, western, c => [c.RocAuc, c.Ap]));
+    /// <summary>The role's group average over the tagging tasks on the test split, one value per pre-training seed (NaN
+    /// where a cell is missing).</summary>
+    public double[] Group(string role, bool western) => PerSeed(role, m => GroupOf(m, western, t => t.Tagging, c => [c.RocAuc, c.Ap]));
 
-    /// <summary>The role's non-Western average of the VALIDATION score (the probe's selection metric, ×100), per pre-training seed.</summary>
-    public double[] ValidNonWestern(string role) => PerSeed(role, m => GroupOf(m, false, c => [c.Valid]));
+    /// <summary>The role's non-Western average of the VALIDATION score over the tagging tasks (the probe's selection
+    /// metric, ×100), per pre-training seed.</summary>
+    public double[] ValidNonWestern(string role) => PerSeed(role, m => GroupOf(m, false, t => t.Tagging, c => [c.Valid]));
+
+    /// <summary>A metric's group average (×100) over the tasks of one declared type, per pre-training seed; each cell
+    /// contributes the mean of <paramref name="numbers"/> (its probe seeds' values).</summary>
+    public double[] Group(string role, bool western, TaskType type, Func<CellScores, double[]> numbers) =>
+        PerSeed(role, m => GroupOf(m, western, t => t.Type == type, c => [numbers(c).Average()]));
+
+    /// <summary>Whether any task of the group has the declared type.</summary>
+    public bool HasTasks(bool western, TaskType type) => Tasks.Any(t => t.Western == western && t.Type == type);
 
     /// <summary>Test ROC-AUC ×100 of one task, per pre-training seed.</summary>
     public double[] TaskRocAuc(string role, int task) => PerSeed(role, m => Cells[m, task] is { } c ? 100 * c.RocAuc : double.NaN);
@@ -68,15 +90,13 @@ internal sealed class StudyScores
     double[] PerSeed(string role, Func<int, double> value) =>
         [.. Enumerable.Range(0, PretrainSeeds).Select(k => Index(role, k) is var m and >= 0 ? value(m) : double.NaN)];
 
-    double GroupOf(int m, bool western, Func<CellScores, double[]> numbers)
+    double GroupOf(int m, bool western, Func<EvalTask, bool> which, Func<CellScores, double[]> numbers)
     {
-        var idx = Enumerable.Range(0, Tasks.Count).Where(t => Tasks[t].Western == western).ToList();
+        var idx = Enumerable.Range(0, Tasks.Count).Where(t => Tasks[t].Western == western && which(Tasks[t])).ToList();
         if (idx.Count == 0 || idx.Any(t => Cells[m, t] is null)) return double.NaN;
         return 100 * idx.SelectMany(t => numbers(Cells[m, t]!)).Average();
     }
 
-    /// <summary>The λ of a "ta-λ" role, for labels.</summary>
-    public static string LambdaOf(string role) => role["ta-".Length..];
 
     public static string Inv(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -10,17 +10,23 @@ using CultureMert.IO;
 
 namespace CultureMert.Teachers;
 
+/// <summary>The label of one audio file: its culture and, when the labels give one, the piece it belongs to.</summary>
+/// <param name="Piece">the <c>piece</c> (or <c>track</c>) column; null when absent or empty: the file is a piece of its own</param>
+public sealed record FileLabel(string Culture, string? Piece);
+
 /// <summary>
-/// Culture labels of audio files, read from a CSV with columns <c>path</c> and <c>culture</c>. A token file is matched
-/// through its audio path (the <c>source</c> metadata written by <c>culturemert tokenize</c>): first by full path
+/// Culture labels of audio files, read from a CSV with columns <c>path</c> and <c>culture</c>, and optionally
+/// <c>piece</c> (or <c>track</c>): files of one piece (excerpts or chunks of one recording) are one unit for the
+/// bootstrap of <see cref="TokenTransfer"/>, which must resample recordings, not their correlated chunks. A token file is
+/// matched through its audio path (the <c>source</c> metadata written by <c>culturemert tokenize</c>): first by full path
 /// (relative paths in the labels file are taken relative to the labels file's folder; a token file's relative
 /// <c>source</c> relative to the current folder, where tokenize ran), then by file name without extension. A name that
-/// two label rows give different cultures matches by full path only. Rows with an empty culture label nothing.
+/// two label rows give different labels matches by full path only. Rows with an empty culture label nothing.
 /// </summary>
 public sealed class CultureLabels
 {
-    readonly Dictionary<string, string> byPath = new(StringComparer.Ordinal);
-    readonly Dictionary<string, (string? Culture, string Full)> byStem = new(StringComparer.Ordinal);   // Culture null: ambiguous name
+    readonly Dictionary<string, FileLabel> byPath = new(StringComparer.Ordinal);
+    readonly Dictionary<string, (FileLabel? Label, string Full)> byStem = new(StringComparer.Ordinal);   // Label null: ambiguous name
     readonly HashSet<string> matched = new(StringComparer.Ordinal);
 
     public string Source { get; }
@@ -40,31 +46,69 @@ public sealed class CultureLabels
         var (pathCol, cultureCol) = (table.Column("path"), table.Column("culture"));
         if (pathCol < 0 || cultureCol < 0)
             throw new InvalidDataException($"{labelsCsv}: the header needs 'path' and 'culture' columns, found: {string.Join(",", table.Header)}.");
+        var pieceCol = table.Column("piece") is var p and >= 0 ? p : table.Column("track");   // -1: no pieces, Get gives ""
         var folder = Path.GetDirectoryName(Path.GetFullPath(labelsCsv))!;
         foreach (var r in table.Rows)
         {
             if (r.Count <= Math.Max(pathCol, cultureCol))
                 throw table.Error(r, $"{r.Count} fields, expected at least {Math.Max(pathCol, cultureCol) + 1}.");
-            var (path, culture) = (r.Get(pathCol), r.Get(cultureCol));
+            var (path, culture, piece) = (r.Get(pathCol), r.Get(cultureCol), r.Get(pieceCol));
             if (path.Length == 0) throw table.Error(r, "no path in this row.");
             if (culture.Length == 0) continue;
+            var label = new FileLabel(culture, piece.Length > 0 ? piece : null);
             var full = Path.GetFullPath(path, folder);
-            if (byPath.TryGetValue(full, out var earlier) && earlier != culture)
-                throw table.Error(r, $"{path} is labelled both '{earlier}' and '{culture}'; keep one row per file.");
-            byPath[full] = culture;
+            if (byPath.TryGetValue(full, out var earlier) && earlier != label)
+                throw table.Error(r, $"{path} is labelled both {Describe(earlier)} and {Describe(label)}; keep one row per file.");
+            byPath[full] = label;
             var stem = Path.GetFileNameWithoutExtension(path);
-            byStem[stem] = byStem.TryGetValue(stem, out var other) ? (other.Culture == culture ? other.Culture : null, other.Full) : (culture, full);
+            byStem[stem] = byStem.TryGetValue(stem, out var other) ? (other.Label == label ? other.Label : null, other.Full) : (label, full);
         }
     }
 
+    static string Describe(FileLabel l) => l.Piece is null ? $"'{l.Culture}'" : $"'{l.Culture}' (piece '{l.Piece}')";
+
     /// <summary>The culture of an audio path, or null when no row matches (see the class summary for the rules).</summary>
-    public string? Find(string audioPath)
+    public string? Find(string audioPath) => Label(audioPath)?.Culture;
+
+    /// <summary>The label (culture and piece) of an audio path, or null when no row matches (see the class summary).</summary>
+    public FileLabel? Label(string audioPath)
     {
         var full = Path.GetFullPath(audioPath);
-        if (byPath.TryGetValue(full, out var culture)) { matched.Add(full); return culture; }
-        if (!byStem.TryGetValue(Path.GetFileNameWithoutExtension(audioPath), out var entry) || entry.Culture is null) return null;
+        if (byPath.TryGetValue(full, out var label)) { matched.Add(full); return label; }
+        if (!byStem.TryGetValue(Path.GetFileNameWithoutExtension(audioPath), out var entry) || entry.Label is null) return null;
         matched.Add(entry.Full);
-        return entry.Culture;
+        return entry.Label;
+    }
+}
+
+/// <summary>
+/// The token counts of one piece (the files that one label gives the same culture and piece, or one file without a
+/// piece): per codebook, its unigram counts and its bigram counts (consecutive frames within each file, never across
+/// two files). The unit that <see cref="TokenTransfer"/>'s bootstrap resamples.
+/// </summary>
+public sealed class TokenPiece
+{
+    readonly SparseCounts[] unigrams, bigrams;
+
+    internal TokenPiece(string name, int codebooks) =>
+        (Name, unigrams, bigrams) = (name, Enumerable.Repeat(SparseCounts.Empty, codebooks).ToArray(), Enumerable.Repeat(SparseCounts.Empty, codebooks).ToArray());
+
+    /// <summary>The piece label, or the audio path of a file that has none.</summary>
+    public string Name { get; }
+    public int Files { get; private set; }
+    public long Frames { get; private set; }
+
+    /// <summary>Per codebook: token → count.</summary>
+    public IReadOnlyList<SparseCounts> Unigrams => unigrams;
+
+    /// <summary>Per codebook: a·K + b → count of frame pairs (a, b).</summary>
+    public IReadOnlyList<SparseCounts> Bigrams => bigrams;
+
+    /// <summary>Adds one file's counts (per codebook).</summary>
+    internal void Add(long frames, SparseCounts[] fileUnigrams, SparseCounts[] fileBigrams)
+    {
+        for (var q = 0; q < unigrams.Length; q++) (unigrams[q], bigrams[q]) = (unigrams[q].Plus(fileUnigrams[q]), bigrams[q].Plus(fileBigrams[q]));
+        (Files, Frames) = (Files + 1, Frames + frames);
     }
 }
 
@@ -72,12 +116,17 @@ public sealed class CultureLabels
 /// Token statistics per culture: for each culture and codebook, the histogram of teacher tokens (EnCodec RVQ codes or
 /// k-means units) over all its files; between cultures, the Jensen–Shannon divergence (base 2, so in [0, 1]) of the token
 /// distributions and the cosine similarity of the count vectors, per codebook and averaged over codebooks. Files are read
-/// one at a time, so memory is cultures × codebooks × codebook size counts whatever the corpus size.
+/// one at a time, so memory is cultures × codebooks × codebook size counts whatever the corpus size — unless per-piece
+/// counts are kept (<c>keepPieces</c>, for <see cref="TokenTransfer"/>): those cost 8 bytes per distinct token and per
+/// distinct token pair, per codebook and piece. For 2,000 30-second excerpts of 8 EnCodec codebooks (K = 1024, 75 Hz)
+/// that is at most 290 MB of pairs (no pair repeated) and 130 MB of tokens; real music repeats, so less.
 /// </summary>
 public sealed class TokenStatistics
 {
     const string CodesTensor = "codes";
+    const int MaxPairCodebook = 46340;                                         // K·K must fit an int bigram key
     readonly CultureLabels labels;
+    readonly Dictionary<string, SortedDictionary<string, TokenPiece>>? pieces;  // culture → piece key → counts (kept on request)
     readonly Dictionary<string, long[][]> counts = new(StringComparer.Ordinal);  // culture → [codebook][token]
     readonly Dictionary<string, (int Files, long Frames)> sizes = new(StringComparer.Ordinal);
     readonly HashSet<string> sources = new(StringComparer.Ordinal);
@@ -99,12 +148,19 @@ public sealed class TokenStatistics
     /// <summary>Cultures seen so far, in ordinal order.</summary>
     public string[] Cultures => counts.Keys.Order(StringComparer.Ordinal).ToArray();
 
-    public TokenStatistics(CultureLabels labels) => this.labels = labels;
+    /// <param name="keepPieces">also keep per-piece unigram and bigram counts (see <see cref="Pieces"/>); off by
+    /// default, since only <see cref="TokenTransfer"/> needs them and they grow with the corpus</param>
+    public TokenStatistics(CultureLabels labels, bool keepPieces = false) =>
+        (this.labels, pieces) = (labels, keepPieces ? new(StringComparer.Ordinal) : null);
+
+    /// <summary>Whether per-piece counts are kept (the <c>keepPieces</c> argument).</summary>
+    public bool KeepsPieces => pieces is not null;
 
     /// <summary>Statistics of every token file in <paramref name="codeDirs"/> (see <see cref="FindTokenFiles"/>).</summary>
-    public static TokenStatistics Compute(IEnumerable<string> codeDirs, string labelsCsv)
+    /// <param name="keepPieces">also keep per-piece counts, which <see cref="TokenTransfer.Analyze"/> needs</param>
+    public static TokenStatistics Compute(IEnumerable<string> codeDirs, string labelsCsv, bool keepPieces = false)
     {
-        var stats = new TokenStatistics(new CultureLabels(labelsCsv));
+        var stats = new TokenStatistics(new CultureLabels(labelsCsv), keepPieces);
         foreach (var dir in codeDirs)
         {
             stats.CodeDirs.Add(dir);
@@ -155,14 +211,16 @@ public sealed class TokenStatistics
         if (info.Shape.Length != 2 || info.Shape[0] != nq)
             throw new InvalidDataException($"{file}: codes have shape [{string.Join(", ", info.Shape)}], expected [{nq}, frames] (codebooks = {nq}).");
         if (info.DType != "I64") throw new InvalidDataException($"{file}: codes are {info.DType}, expected I64.");
+        if (pieces is not null && size > MaxPairCodebook)
+            throw new InvalidDataException($"{file}: codebook_size {size} is above {MaxPairCodebook}, too large for bigram keys (a·K + b must fit an int).");
         if (firstFile is null) (firstFile, CodebookSize, Codebooks) = (file, size, nq);
         else if (size != CodebookSize || nq != Codebooks)
             throw new InvalidDataException($"{file}: {nq} codebooks of {size} tokens, but {firstFile} has {Codebooks} of {CodebookSize}; " +
                                            "token statistics compare codes of one teacher only (tokenize all folders with the same teacher).");
 
         var audio = meta.TryGetValue("source", out var s) && s.Length > 0 ? s : audioPath ?? Path.ChangeExtension(file, null);
-        var culture = labels.Find(audio);
-        if (culture is null)
+        var label = labels.Label(audio);
+        if (label is null)
         {
             UnlabeledFiles++;
             if (UnlabeledExamples.Count < 5) UnlabeledExamples.Add(audio);
@@ -170,9 +228,11 @@ public sealed class TokenStatistics
         }
         if (!sources.Add(Path.GetFullPath(audio))) { DuplicateFiles++; return; }
 
+        var culture = label.Culture;
         if (!counts.TryGetValue(culture, out var hist))
             counts[culture] = hist = Enumerable.Range(0, nq).Select(_ => new long[size]).ToArray();
         var frames = (int)info.Shape[1];
+        var (unigrams, bigrams) = (new SparseCounts[nq], new SparseCounts[nq]);
         using (var codes = SafeTensors.LoadTensor(file, CodesTensor))            // (n_q, frames) int64
         {
             var all = MemoryMarshal.Cast<byte, long>(codes.bytes);
@@ -186,11 +246,25 @@ public sealed class TokenStatistics
                         throw new InvalidDataException($"{file}: codebook {q} holds token {token}, outside 0..{size - 1} (codebook_size = {size}).");
                     h[token]++;
                 }
+                if (pieces is not null) (unigrams[q], bigrams[q]) = (SparseCounts.Tokens(row), SparseCounts.Pairs(row, size));
             }
         }
         var (files, total) = sizes.GetValueOrDefault(culture);
         sizes[culture] = (files + 1, total + frames);
+        if (pieces is not null) Piece(culture, label.Piece ?? Path.GetFullPath(audio)).Add(frames, unigrams, bigrams);
     }
+
+    TokenPiece Piece(string culture, string name)
+    {
+        if (!pieces!.TryGetValue(culture, out var ofCulture)) pieces[culture] = ofCulture = new(StringComparer.Ordinal);
+        if (!ofCulture.TryGetValue(name, out var piece)) ofCulture[name] = piece = new TokenPiece(name, Codebooks);
+        return piece;
+    }
+
+    /// <summary>The pieces of <paramref name="culture"/> in ordinal order of their names (kept only with <c>keepPieces</c>).</summary>
+    public IReadOnlyList<TokenPiece> Pieces(string culture) =>
+        pieces is null ? throw new InvalidOperationException("per-piece counts were not kept: compute the token statistics with keepPieces: true.")
+        : [.. pieces[culture].Values];
 
     static int MetaInt(string file, Dictionary<string, string> meta, string key) =>
         meta.TryGetValue(key, out var v) && int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n

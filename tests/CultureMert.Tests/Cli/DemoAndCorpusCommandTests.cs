@@ -40,6 +40,18 @@ public class DemoAndCorpusCommandTests
         }
         Assert.Contains(TaskManifest.Read(dir["a/tasks/turkish-makam.csv"]).Vocabulary, l => l.StartsWith("makam--"));
         Assert.Contains(TaskManifest.Read(dir["a/tasks/hindustani.csv"]).Vocabulary, l => l.StartsWith("raga--"));
+        // Each culture's class label (the first label type every clip has once) as a single-label and a retrieval task over the same clips.
+        foreach (var (culture, type) in new[] { ("turkish-makam", "makam"), ("hindustani", "raga") })
+        {
+            var tagging = TaskManifest.Read(dir[$"a/tasks/{culture}.csv"]);
+            var single = TaskManifest.Read(dir[$"a/tasks/{culture}-{type}.csv"]);
+            var retrieval = TaskManifest.Read(dir[$"a/tasks/{culture}-{type}-retrieval.csv"]);
+            Assert.Equal((TaskType.SingleLabel, TaskType.Retrieval), (single.Type!.Value, retrieval.Type!.Value));
+            Assert.Null(tagging.Type);
+            Assert.Equal(tagging.Rows.Select(r => (r.Path, r.Split, r.Labels.Single(l => l.StartsWith(type + "--")))),
+                         single.Rows.Select(r => (r.Path, r.Split, Assert.Single(r.Labels))));
+            Assert.Equal(single.Rows.Select(r => (r.Path, r.Labels[0])), retrieval.Rows.Select(r => (r.Path, r.Labels[0])));
+        }
         var summary = JsonNode.Parse(File.ReadAllText(dir["a/corpus.json"]))!;
         var clips = summary["cultures"]!["hindustani"]!["clips"]!.GetValue<int>();
         Assert.Equal(clips * 2.0 / 3600, summary["cultures"]!["hindustani"]!["hours"]!.GetValue<double>(), 4);
@@ -52,12 +64,20 @@ public class DemoAndCorpusCommandTests
         var (code, err) = MergeFixtures.Run("demo", "--quick", "--out", dir["demo"]);
         Assert.True(code == 0, err);
         var report = File.ReadAllText(dir["demo/REPORT.md"]);
-        foreach (var section in new[] { "## Corpus", "## Sanity ladder", "## Paired comparisons", "## Per-task deltas", "## Task arithmetic: λ sweep",
-                                        "## Culture × culture transfer", "## Token similarity across cultures", "## Pre-training", "## Reading", "## Time" })
+        foreach (var section in new[] { "## Corpus", "## Sanity ladder", "## Paired comparisons", "## Per-task deltas", "## Classification and retrieval",
+                                        "## Merging: methods and λ", "## Repeated merges", "## Culture × culture transfer", "## Token similarity across cultures",
+                                        "## Pre-training", "## Reading", "## Time" })
             Assert.Contains(section, report);
-        foreach (var row in new[] { "(a) random-init", "(b) hand-crafted", "base − handcrafted", "(c) base", "(d) matched-compute control", "(e) multi-culture CPT", "cpt-multi − control", "(chosen)" })
+        foreach (var row in new[] { "(a) random-init", "(b) hand-crafted", "base − handcrafted", "(c) base", "(d) matched-compute control", "(e) multi-culture CPT",
+                                    "cpt-multi − control", "(chosen: task arithmetic", "| iso-c | 0.5", "re-merge round 3", "last |" })
             Assert.Contains(row, report);
+        foreach (var png in new[] { "merge-sweep.png", "repeated-distance.png", "repeated-roc-auc.png" }) Assert.True(File.Exists(dir[$"demo/{png}"]), png);
         var json = JsonNode.Parse(File.ReadAllText(dir["demo/report.json"]))!;
+        // The repeated merges' rows are recomputable: round 2 of task arithmetic is θ_base + λ(1 + λ)Στ, so its effective λ is λ(1 + λ).
+        var repeated = CultureMert.IO.Csv.Read(dir["demo/repeated-merges.csv"]);
+        var lambda = json["chosen_lambda"]!.GetValue<double>();
+        foreach (var r in repeated.Rows.Where(r => r[repeated.Column("merge")] == "remerge-2"))
+            Assert.Equal(lambda * (1 + lambda), double.Parse(r[repeated.Column("effective_lambda")], System.Globalization.CultureInfo.InvariantCulture), 4);
         Assert.True(json["wall_seconds"]!.GetValue<double>() > 0);
         Assert.Equal(5, json["findings"]!.AsArray().Count);
         Assert.Equal(2, json["pretrain_seeds"]!.GetValue<int>());

@@ -25,6 +25,32 @@ public class TaskManifestTests
     }
 
     [Fact]
+    public void TaskColumn_RoundTripsTheType_UndeclaredIsNull()
+    {
+        using var dir = new TempDir();
+        var rows = new List<TaskRow> { new(dir["a.wav"], "train", ["makam--hicaz"]), new(dir["b.wav"], "test", ["makam--rast"]) };
+        new TaskManifest(rows, []) { Type = TaskType.Retrieval }.Write(dir["r.csv"]);
+        Assert.Equal("path,split,labels,track,culture,task\na.wav,train,makam--hicaz,,,retrieval\nb.wav,test,makam--rast,,,retrieval\n", File.ReadAllText(dir["r.csv"]));
+        Assert.Equal(TaskType.Retrieval, TaskManifest.Read(dir["r.csv"]).Type);
+        File.WriteAllText(dir["s.csv"], "path,split,labels,task\na.wav,train,x,Single-Label\nb.wav,test,y,singlelabel\n");
+        Assert.Equal(TaskType.SingleLabel, TaskManifest.Read(dir["s.csv"]).Type);      // spelled with a hyphen or without, any case
+        new TaskManifest(rows, []).Write(dir["u.csv"]);
+        Assert.Null(TaskManifest.Read(dir["u.csv"]).Type);
+    }
+
+    [Theory]
+    [InlineData("a.wav,train,x,retrieval\nb.wav,test,y,multilabel\n", "m.csv:3", "earlier rows declare retrieval")]
+    [InlineData("a.wav,train,x,ranking\n", "m.csv:2", "'ranking' is not multilabel, singlelabel or retrieval")]
+    public void TaskColumn_MixedOrUnknown_NamesFileLineAndValue(string body, string where, string what)
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["m.csv"], "path,split,labels,task\n" + body);
+        var e = Assert.Throws<InvalidDataException>(() => TaskManifest.Read(dir["m.csv"]));
+        Assert.Contains(where, e.Message);
+        Assert.Contains(what, e.Message);
+    }
+
+    [Fact]
     public void Read_MissingColumn_NamesIt()
     {
         using var dir = new TempDir();

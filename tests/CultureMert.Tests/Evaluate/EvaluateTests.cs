@@ -129,6 +129,44 @@ public class EvaluateTests
         Assert.Contains("Failed cells", File.ReadAllText(Path.Combine(outDir, "report.md")));
     }
 
+    /// <summary>
+    /// Manifests declaring single-label and retrieval over the tagging task's audio: the paper's table keeps the tagging
+    /// task alone, the classification-and-retrieval table shows each cell's accuracy / macro-F1 (mean over probe seeds)
+    /// and MAP@10 / MRR / R@10 as its results.json has them, and the three tasks share one embeddings folder.
+    /// </summary>
+    [Fact]
+    public void Evaluate_DeclaredSingleLabelAndRetrieval_OwnTableAndSharedEmbeddings()
+    {
+        using var dir = new Fixtures.TempDir();
+        var (makam, _) = WriteTasks(dir);
+        var lines = File.ReadAllLines(makam);
+        File.WriteAllLines(dir["makam-class.csv"], [lines[0] + ",task", .. lines.Skip(1).Select(l => l + ",singlelabel")]);
+        File.WriteAllLines(dir["makam-retrieval.csv"], [lines[0] + ",task", .. lines.Skip(1).Select(l => l + ",retrieval")]);
+        var outDir = dir["eval"];
+        Assert.Equal(0, CliApp.Run(["evaluate", "--models", $"base={Fixtures.Dir("mert-tiny")}", "--tasks", makam, dir["makam-class.csv"], dir["makam-retrieval.csv"],
+                                    "--out", outDir, "--seeds", "2", "--max-epochs", "3", "--hidden", "8", "--batch-size", "8", "--chunk-seconds", "1"]));
+        Assert.Equal(["turkish-makam"], Directory.GetDirectories(Path.Combine(outDir, "embeddings", "base")).Select(Path.GetFileName));
+
+        var single = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "probes", "base", "makam-class", "results.json")))!;
+        Assert.Equal("singlelabel", single["task"]!.GetValue<string>());
+        var runs = single["best"]!["runs"]!.AsArray();
+        var accuracy = 100 * runs.Average(x => D(x!["test_accuracy"]));
+        var f1 = 100 * runs.Average(x => D(x!["test_f1_macro"]));
+        var retrieval = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "probes", "base", "makam-retrieval", "results.json")))!["retrieval"]!;
+        var report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        var tagging = report[..report.IndexOf("## Classification and retrieval", StringComparison.Ordinal)];
+        Assert.DoesNotContain("makam-class", tagging.Split('\n').First(l => l.StartsWith("| model |")));
+        var row = report[report.IndexOf("## Classification and retrieval", StringComparison.Ordinal)..].Split('\n').First(l => l.StartsWith("| base |"))
+                        .Split('|', StringSplitOptions.TrimEntries)[1..^1];
+        Assert.StartsWith($"{F1(accuracy)} ± ", row[1].Trim('*'));
+        Assert.Contains($" / {F1(f1)}", row[1].Replace("**", ""));
+        Assert.Equal($"{F1(100 * D(retrieval["map_at_k"]!["map@10"]))} / {F1(100 * D(retrieval["mrr"]))} / {F1(100 * D(retrieval["recall_at_k"]!["r@10"]))}",
+                     row[2].Replace("**", ""));
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "report.json")))!["table"]![0]!["values"]!;
+        Assert.Equal(accuracy, D(json["makam-class/accuracy"]), 9);
+        Assert.Equal(100 * D(retrieval["mrr"]), D(json["makam-retrieval/mrr"]), 9);
+    }
+
     [Fact]
     public void EvalTask_WesternByMajorityOfCultureColumn()
     {

@@ -1,3 +1,4 @@
+using CultureMert.Corpus.Datasets;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using CultureMert.Checkpoints;
@@ -16,14 +17,14 @@ public class ProbingTests
     /// set per track, shared by its chunks, plus small chunk noise); every other layer is pure noise. Single-label: the
     /// class is "a" or "b" by feature 0 alone.
     /// </summary>
-    static string Write(Fixtures.TempDir dir, bool singleLabel = false, int tracks = 90, int chunks = 2, bool writeIndex = true)
+    static string Write(Fixtures.TempDir dir, bool singleLabel = false, int tracks = 90, int chunks = 2, bool writeIndex = true, string? task = null)
     {
         var rng = new Random(7);
         double Normal() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
         var emb = dir["emb"];
         Directory.CreateDirectory(emb);
         Directory.CreateDirectory(dir["audio"]);
-        var manifest = new List<string> { "path,split,labels,track,culture" };
+        var manifest = new List<string> { "path,split,labels,track,culture" + (task is null ? "" : ",task") };
         var index = new List<string> { "path,output,duration_s,chunks,status,error" };
         for (var t = 0; t < tracks; t++)
         {
@@ -44,7 +45,7 @@ public class ProbingTests
             var labels = singleLabel ? (signal[0] > 0 ? "a" : "b")
                 : string.Join(";", new[] { signal[0] > 0 ? "a" : null, signal[1] > 0 ? "b" : null }.Where(s => s is not null));
             var split = t % 3 == 0 ? "valid" : t % 3 == 1 ? "test" : "train";
-            manifest.Add($"audio/t{t:000}.wav,{(t < tracks / 2 ? "train" : split)},{labels},track{t},c{t % 2}");
+            manifest.Add($"audio/t{t:000}.wav,{(t < tracks / 2 ? "train" : split)},{labels},track{t},c{t % 2}" + (task is null ? "" : $",{task}"));
         }
         if (writeIndex) File.WriteAllLines(Path.Combine(emb, "index.csv"), index);
         File.WriteAllLines(dir["manifest.csv"], manifest);
@@ -62,7 +63,7 @@ public class ProbingTests
     {
         using var dir = new Fixtures.TempDir();
         var data = ProbeDataset.Load(Write(dir), dir["emb"]);
-        Assert.Equal(ProbeTask.MultiLabel, data.Task);
+        Assert.Equal(TaskType.MultiLabel, data.Task);
         Assert.Equal(["a", "b"], data.Tags);
         var r = ProbeRunner.Run(data, Small("all"));
         Assert.Equal(4, r.Configs.Length);
@@ -122,10 +123,56 @@ public class ProbingTests
     {
         using var dir = new Fixtures.TempDir();
         var data = ProbeDataset.Load(Write(dir, singleLabel: true), dir["emb"]);
-        Assert.Equal(ProbeTask.SingleLabel, data.Task);
+        Assert.Equal(TaskType.SingleLabel, data.Task);
         var r = ProbeRunner.Run(data, Small("2"));
         Assert.True(r.Best.Accuracy.Mean > 0.9, $"accuracy {r.Best.Accuracy.Mean}");
         Assert.Equal((1.0, 0.5), SingleLabel.Compute(new bool[,] { { true, false }, { true, false } }, new double[,] { { 0.9, 0.1 }, { 0.8, 0.2 } }));
+    }
+
+    /// <summary>
+    /// A manifest declaring <c>task = retrieval</c>: nothing is trained; the layer is chosen by validation MAP@10 (layer 2
+    /// carries the classes), and the test numbers equal the (scikit-learn-checked) retrieval scores of the test tracks'
+    /// chunk means at that layer, computed here from the embedding files.
+    /// </summary>
+    [Fact]
+    public void RetrievalTask_ChoosesLayerOnValidation_ScoresTestTrackMeans()
+    {
+        using var dir = new Fixtures.TempDir();
+        var manifest = Write(dir, singleLabel: true, task: "retrieval");
+        var data = ProbeDataset.Load(manifest, dir["emb"]);
+        Assert.Equal(TaskType.Retrieval, data.Task);
+        var r = ProbeRunner.Run(data, Small("all", seeds: 3));
+        Assert.Equal("2", r.Best.Layer);
+        Assert.Equal(4, r.RetrievalByLayer!.Length);
+        Assert.All(r.Configs, c => Assert.Single(c.Runs));                                  // deterministic: one run, whatever --seeds says
+
+        var rows = TaskManifest.Read(manifest).Rows.Where(x => x.Split == "test").ToList();
+        var means = rows.Select(x =>
+        {
+            using var reader = new SafeTensorsReader(Path.Combine(dir["emb"], Path.ChangeExtension(Path.GetFileName(x.Path), ".safetensors")));
+            using var ce = reader.Read("chunk_embeddings");
+            var v = ce.data<float>().ToArray();
+            var chunks = v.Length / (Layers * Hidden);
+            return Enumerable.Range(0, Hidden).Select(h => Enumerable.Range(0, chunks).Average(c => (double)v[(c * Layers + Informative) * Hidden + h])).ToArray();
+        }).ToArray();
+        var labels = new bool[rows.Count, 2];
+        for (var i = 0; i < rows.Count; i++) labels[i, rows[i].Labels[0] == "a" ? 0 : 1] = true;
+        var expected = Retrieval.Evaluate(means, labels, [1, 5, 10]);
+        Assert.Equal(expected.MapAt(10), r.Retrieval!.MapAt(10), 12);
+        Assert.Equal(expected.MeanReciprocalRank, r.Retrieval.MeanReciprocalRank, 12);
+        Assert.Equal(expected.RecallAt(10), r.Retrieval.RecallAt(10), 12);
+        foreach (var (c, t) in r.Configs.Zip(r.RetrievalByLayer).Where(x => x.First.Layer != "2"))     // the noise layers rank worse
+            Assert.True(t.MapAt(10) < r.Retrieval.MapAt(10), $"layer {c.Layer}: MAP@10 {t.MapAt(10)} ≥ layer 2's {r.Retrieval.MapAt(10)}");
+        Assert.Contains("MAP@10", r.Headline());
+
+        var e = Assert.Throws<ArgumentException>(() => ProbeRunner.Run(data, Small("weighted")));
+        Assert.Contains("trains nothing", e.Message);
+        ProbeReport.Write(dir["out"], r);
+        var json = JsonNode.Parse(File.ReadAllText(dir["out/results.json"]))!;
+        Assert.Equal("retrieval", json["task"]!.GetValue<string>());
+        Assert.Equal(r.Retrieval.MapAt(10), json["retrieval"]!["map_at_k"]!["map@10"]!.GetValue<double>(), 12);
+        Assert.Equal(r.Retrieval.MapAt(10), CellScores.Read(dir["out/results.json"]).Retrieval!.Value.MapAt10, 12);
+        Assert.Contains("| **2** |", File.ReadAllText(dir["out/report.md"]));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using CultureMert.Evaluation;
+using CultureMert.Merging;
 using CultureMert.Study;
 
 namespace CultureMert.Tests.Study;
@@ -43,7 +44,9 @@ public class StudyScoresTests
         foreach (var (role, f) in east)
             for (var k = 0; k < 3; k++)
             {
-                var m = new StudyModel(role, k, "unused");
+                var merge = role.StartsWith("ta-") ? new StudyMerge(MergeMethod.TaskArithmetic, double.Parse(role[3..], System.Globalization.CultureInfo.InvariantCulture)) : null;
+                var m = new StudyModel(role, k, "unused", merge);
+                Assert.Equal(role, merge?.Role ?? role);
                 models.Add(m);
                 var (valid, test) = f(k);
                 var west = (role == "base" ? 0.7 : 0.6) + 0.01 * k;

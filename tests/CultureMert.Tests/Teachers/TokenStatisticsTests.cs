@@ -67,7 +67,7 @@ public class TokenStatisticsTests
     // ---- reading token files -----------------------------------------------------------------------------------
 
     /// <summary>A token file as `culturemert tokenize` writes it: codes (n_q, T) int64 and the metadata.</summary>
-    static void WriteCodes(string path, long[][] codes, string source, int codebookSize, int? codebooksMeta = null)
+    internal static void WriteCodes(string path, long[][] codes, string source, int codebookSize, int? codebooksMeta = null)
     {
         var (nq, t) = (codes.Length, codes[0].Length);
         using var codesTensor = tensor(codes.SelectMany(r => r).ToArray(), [nq, t]);
@@ -79,7 +79,7 @@ public class TokenStatisticsTests
         });
     }
 
-    static long[] Repeat(int length, params long[] pattern) => Enumerable.Range(0, length).Select(i => pattern[i % pattern.Length]).ToArray();
+    internal static long[] Repeat(int length, params long[] pattern) => Enumerable.Range(0, length).Select(i => pattern[i % pattern.Length]).ToArray();
 
     [Fact]
     public void Add_LabelsByFullPathAndFileName_GroupsCulturesAndCountsUnlabeled()
@@ -320,7 +320,7 @@ public class TokenStatisticsTests
     }
 
     /// <summary>PNG signature, and an IHDR size that a culture × culture heatmap with labels needs.</summary>
-    static void AssertPng(string path)
+    internal static void AssertPng(string path)
     {
         var bytes = File.ReadAllBytes(path);
         Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, bytes[..8]);
