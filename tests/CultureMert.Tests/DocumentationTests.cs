@@ -116,13 +116,5 @@ public class DocumentationTests
         return found;
     }
 
-    /// <summary>The repository: the folder above the test binaries that holds CultureMert.slnx.</summary>
-    static readonly string Root = FindRoot();
-
-    static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "CultureMert.slnx"))) return d.FullName;
-        throw new DirectoryNotFoundException($"no CultureMert.slnx above {AppContext.BaseDirectory}");
-    }
+    static readonly string Root = Fixtures.RepoRoot;
 }

@@ -9,6 +9,16 @@ public static class Fixtures
 {
     public static string Dir(string name) => Path.Combine(AppContext.BaseDirectory, "fixtures", name);
 
+    /// <summary>The repository: the folder above the test binaries that holds CultureMert.slnx.</summary>
+    public static string RepoRoot { get; } = FindRoot();
+
+    static string FindRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "CultureMert.slnx"))) return d.FullName;
+        throw new DirectoryNotFoundException($"no CultureMert.slnx above {AppContext.BaseDirectory}");
+    }
+
     public static Tensor Expected(string fixture, string tensor) => SafeTensors.LoadTensor(Path.Combine(Dir(fixture), "expected.safetensors"), tensor);
 
     /// <summary>Two safetensors files hold the same tensors byte for byte (same names, dtypes and shapes).</summary>

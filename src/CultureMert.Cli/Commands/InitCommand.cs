@@ -23,6 +23,14 @@ static class InitCommand
             // The draws come from a CPU generator on every device: a seed writes the same weights with any --device.
             using var model = new MertModel(MertConfig.Preset(r.GetValue(preset)!)).to(device).InitializeWeights(r.GetValue(seed));
             MertCheckpoint.Save(model, dir);
+            new ModelCard
+            {
+                Title = $"randomly initialised MERT ({r.GetValue(preset)}, seed {r.GetValue(seed)})",
+                Summary = "A MERT model with Hugging Face's initialisation and nothing learned, written by CultureMERT.NET (`culturemert init`): " +
+                          "a starting point for pre-training from scratch, or the random-init rung of a comparison.",
+                Tags = ["random-init"],
+                Facts = [("preset", r.GetValue(preset)!), ("seed", r.GetValue(seed).ToString(System.Globalization.CultureInfo.InvariantCulture))],
+            }.Write(dir);
             var count = model.parameters().Sum(p => p.numel());
             Console.WriteLine($"wrote {dir}: {r.GetValue(preset)}, {model.NumLayers} layers × {model.Config.HiddenSize}, {count:N0} parameters, seed {r.GetValue(seed)}");
             return ExitCodes.Ok;

@@ -37,9 +37,16 @@ public sealed class MonoAudioStream : IDisposable
     public static MonoAudioStream Open(string path, int targetRate)
     {
         if (targetRate <= 0) throw new ArgumentOutOfRangeException(nameof(targetRate), $"{path}: target sample rate must be positive (got {targetRate}).");
-        var reader = AudioDecoder.Open(path);
+        return Open(AudioDecoder.Open(path), targetRate);
+    }
+
+    /// <summary>The same over an open reader (a decoder, or samples already in memory), which the stream then owns.</summary>
+    public static MonoAudioStream Open(IAudioReader reader, int targetRate)
+    {
+        var path = reader.Path;
         try
         {
+            if (targetRate <= 0) throw new ArgumentOutOfRangeException(nameof(targetRate), $"{path}: target sample rate must be positive (got {targetRate}).");
             if (reader.SampleRate is <= 0 or > MaxSampleRate)
                 throw new InvalidDataException($"{path}: implausible sample rate {reader.SampleRate} Hz (corrupt header?); supported: 1 to {MaxSampleRate} Hz.");
             if (reader.Channels is <= 0 or > MaxChannels)

@@ -39,11 +39,16 @@ public sealed class ChunkPrefetch : IDisposable
     public string Path { get; }
 
     public ChunkPrefetch(string path, int targetRate, int chunkSamples, int ahead, BufferPool pool)
+        : this(path, () => MonoAudioStream.Open(path, targetRate), chunkSamples, ahead, pool) { }
+
+    /// <param name="name">what messages call the source</param>
+    /// <param name="open">opens the mono stream at the model's rate (on the decoder's thread)</param>
+    public ChunkPrefetch(string name, Func<MonoAudioStream> open, int chunkSamples, int ahead, BufferPool pool)
     {
-        Path = path;
+        Path = name;
         this.pool = pool;
         ready = new BlockingCollection<Chunk>(Math.Max(1, ahead));
-        decoder = Task.Factory.StartNew(() => Decode(targetRate, chunkSamples), TaskCreationOptions.LongRunning);
+        decoder = Task.Factory.StartNew(() => Decode(open, chunkSamples), TaskCreationOptions.LongRunning);
     }
 
     /// <summary>Rate, channels and length of the source; valid once a chunk has been read or the chunks have ended.</summary>
@@ -56,11 +61,11 @@ public sealed class ChunkPrefetch : IDisposable
         if (error is not null) throw Rethrow();
     }
 
-    void Decode(int targetRate, int chunkSamples)
+    void Decode(Func<MonoAudioStream> open, int chunkSamples)
     {
         try
         {
-            using var stream = MonoAudioStream.Open(Path, targetRate);
+            using var stream = open();
             info = new SourceInfo(stream.SourceRate, stream.SourceChannels, stream.DurationSeconds);
             var scratch = new float[1 << 15];
             int scratchPos = 0, scratchLen = 0;

@@ -1,3 +1,4 @@
+using CultureMert.Audio;
 using CultureMert.Checkpoints;
 using CultureMert.IO;
 using CultureMert.Model;
@@ -107,7 +108,7 @@ public sealed class Embedder
     /// <summary>Chunks decoded ahead of the model: two batches (a few MB), enough to hide decoding behind one batch.</summary>
     int ChunksAhead => 2 * sizer.Largest;
 
-    /// <summary>Starts decoding <paramref name="path"/> in the background for the next <see cref="Embed"/> call.</summary>
+    /// <summary>Starts decoding <paramref name="path"/> in the background for the next <see cref="Embed(string, CancellationToken, Action{double}?)"/> call.</summary>
     public void Prefetch(string path)
     {
         next?.Dispose();
@@ -123,6 +124,18 @@ public sealed class Embedder
         next = null;
         using var source = prefetched ?? new ChunkPrefetch(path, rate, chunkSamples, ChunksAhead, buffers);
         return options.Pool == Pooling.None ? EmbedWhole(source, cancel) : EmbedChunks(source, cancel, progress);
+    }
+
+    /// <summary>
+    /// Embeds samples already in memory: interleaved float32 frames at <paramref name="sampleRate"/>, mixed to mono and
+    /// resampled exactly as a decoded file is, then the same chunking and model as <see cref="Embed(string, CancellationToken, Action{double}?)"/>.
+    /// </summary>
+    /// <param name="name">what messages call the samples</param>
+    public FileEmbedding Embed(ReadOnlySpan<float> samples, int sampleRate, int channels, string name = "samples", CancellationToken cancel = default)
+    {
+        var reader = new MemoryAudioReader(name, samples.ToArray(), sampleRate, channels);
+        using var source = new ChunkPrefetch(name, () => MonoAudioStream.Open(reader, rate), chunkSamples, ChunksAhead, buffers);
+        return options.Pool == Pooling.None ? EmbedWhole(source, cancel) : EmbedChunks(source, cancel, null);
     }
 
     /// <summary>Stops a prefetch that will not be used (the end of a batch, an interruption); the embedder stays usable.</summary>

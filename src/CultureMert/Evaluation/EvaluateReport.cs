@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CultureMert.Batch;
+using CultureMert.Checkpoints;
 using CultureMert.Corpus.Datasets;
 using CultureMert.Reports;
 using CultureMert.IO;
@@ -139,6 +140,9 @@ public static class EvaluateReport
                                                                 ClassesAndRetrieval(models, [.. tasks.Where(t => !t.Tagging)], cols));
         AtomicFile.WriteText(Path.Combine(outDir, "report.csv"), Csv(models, cols));
         AtomicFile.WriteText(Path.Combine(outDir, "report.json"), Json(models, tasks, cols, cells, status, results));
+        for (var m = 0; m < models.Count; m++)                                  // a model card written by this toolkit gets its numbers
+            ModelCard.AddResults(models[m].Dir, [.. cols.Where(c => c.Task != "" && double.IsFinite(c.Values[m]))
+                                                     .Select(c => new CardResult(c.Task, c.Metric, c.Values[m], double.IsFinite(c.Ci[m]) ? c.Ci[m] : null))]);
     }
 
     static string Markdown(string outDir, IReadOnlyList<EvalModel> models, IReadOnlyList<EvalTask> tasks, List<Column> cols, IReadOnlyList<EvalCell> results)

@@ -154,6 +154,7 @@ public static class MergeJob
                 CopyConfig(baseDir, outputs[j]);
                 var json = MergeJson(baseT, baseHash, models, hashes, options, weights, options.Lambdas[j], baseT.Tensors.Count, merged, copied);
                 AtomicFile.WriteText(Path.Combine(outputs[j], "merge.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
+                Card(baseDir, modelDirs, baseHash, hashes, options, weights, options.Lambdas[j]).Write(outputs[j]);
                 writers[j].Commit();                                             // the weights appear last: a folder with weights is complete
             }
             return new MergeResult(outputs, baseT.Tensors.Count, merged, copied, parameters);
@@ -216,6 +217,37 @@ public static class MergeJob
             var bytes = File.ReadAllBytes(f);
             AtomicFile.Write(Path.Combine(outDir, Path.GetFileName(f)), s => s.Write(bytes));
         }
+    }
+
+    /// <summary>The merged model's card: the method and its settings, and every input with its weights' hash.</summary>
+    static ModelCard Card(string baseDir, IReadOnlyList<string> modelDirs, string baseHash, IReadOnlyList<string> hashes, MergeOptions o, double[] weights, double lambda)
+    {
+        string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        var setting = o.Method == MergeMethod.Slerp ? ("t", F(lambda)) : ("λ", F(lambda));
+        var ids = modelDirs.Select(ModelCard.IdOf).ToList();
+        return new ModelCard
+        {
+            Title = $"{o.Method.Name()} merge of {string.Join(", ", ids)}",
+            Summary = $"{ids.Count} model{(ids.Count == 1 ? "" : "s")} continually pre-trained from `{ModelCard.IdOf(baseDir)}`, merged by " +
+                      $"{o.Method.Name()} at {setting.Item1} = {setting.Item2} with CultureMERT.NET (`culturemert merge`).",
+            BaseModels = [ModelCard.IdOf(baseDir), .. ids],
+            Relation = "merge",
+            License = ModelCard.LicenseOf(baseDir),
+            Tags = ["merge", o.Method.Name()],
+            Facts =
+            [
+                ("method", $"{o.Method.Name()}: `{o.Method.Formula()}`"),
+                setting,
+                .. o.Method.UsesWeights() ? [("weights", string.Join(", ", weights.Select(F)))] : Array.Empty<(string, string)>(),
+                .. o.UsesDensity ? [("density", F(o.Density))] : Array.Empty<(string, string)>(),
+                .. o.Method == MergeMethod.Breadcrumbs ? [("gamma", F(o.Gamma))] : Array.Empty<(string, string)>(),
+                .. o.Method == MergeMethod.Della ? [("epsilon", F(o.Epsilon))] : Array.Empty<(string, string)>(),
+                .. o.UsesSeed ? [("seed", o.Seed.ToString(CultureInfo.InvariantCulture))] : Array.Empty<(string, string)>(),
+                ("base", $"`{ModelCard.IdOf(baseDir)}` (weights sha256 {baseHash})"),
+                .. ids.Select((id, i) => ($"model {i + 1}", $"`{id}` (weights sha256 {hashes[i]})")),
+                ("provenance", "`merge.json` beside this card"),
+            ],
+        };
     }
 
     static JsonObject MergeJson(CheckpointTensors baseT, string baseHash, IReadOnlyList<CheckpointTensors> models, IReadOnlyList<string> hashes,

@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CultureMert.Checkpoints;
 using CultureMert.IO;
 using CultureMert.Model;
 
@@ -82,7 +84,45 @@ public sealed class RunFolder(string path)
                 ["seconds_per_source"] = new JsonObject(seconds.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(Math.Round(kv.Value, 3))))),
             };
             AtomicFile.WriteText(System.IO.Path.Combine(dir, "training.json"), info.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            Card(recipe, stage, step, seconds).Write(dir);
         });
+
+    /// <summary>The stage's model card: base, recipe, stages so far, data hours per source, steps and the logged step time.</summary>
+    ModelCard Card(Recipe recipe, string stage, int step, IReadOnlyDictionary<string, double> seconds)
+    {
+        var fromFolder = !recipe.Base.StartsWith("init:", StringComparison.Ordinal);
+        var index = recipe.Stages.ToList().FindIndex(s => s.Name == stage);
+        var ms = 0.0;
+        if (File.Exists(Log))
+        {
+            var (table, rows) = TrainingLog.Read(Log);
+            int stepColumn = table.Column("step"), msColumn = table.Column("ms_per_step");
+            ms = rows.Where(r => r.Int(stepColumn) <= step).Sum(r => r.Double(msColumn) ?? 0);
+        }
+        return new ModelCard
+        {
+            Title = $"{System.IO.Path.GetFileName(System.IO.Path.GetFullPath(Path).TrimEnd('/'))} — stage {stage}",
+            Summary = $"{(fromFolder ? $"`{ModelCard.IdOf(recipe.Base)}` continually pre-trained" : $"A MERT model ({recipe.Base["init:".Length..]}) pre-trained from scratch")} " +
+                      "with MERT's masked-prediction objective by CultureMERT.NET (`culturemert pretrain`), " +
+                      $"up to the end of stage {index + 1} of {recipe.Stages.Count}, `{stage}`.",
+            BaseModels = fromFolder ? [ModelCard.IdOf(recipe.Base)] : [],
+            Relation = fromFolder ? "finetune" : null,
+            License = fromFolder ? ModelCard.LicenseOf(recipe.Base) : null,
+            Datasets = [.. seconds.Keys.Order(StringComparer.Ordinal)],
+            Tags = ["continual-pretraining"],
+            Facts =
+            [
+                ("base", fromFolder ? $"`{ModelCard.IdOf(recipe.Base)}`" : $"`{recipe.Base}` (seed {recipe.InitSeed})"),
+                ("recipe", $"`{System.IO.Path.GetFileName(recipe.SourceFile)}` (sha256 {recipe.Hash})"),
+                ("stages", string.Join("; ", recipe.Stages.Take(index + 1).Select(s => $"{s.Name}: {s.Steps} steps"))),
+                ("steps", step.ToString(CultureInfo.InvariantCulture)),
+                .. seconds.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => ($"data: {kv.Key}", $"{ModelCard.Hours(kv.Value)} of audio drawn")),
+                ("precision", recipe.Precision.Name()),
+                ("wall time (logged steps, h:mm:ss)", ms > 0 ? TimeSpan.FromMilliseconds(ms).ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : "–"),
+                ("provenance", "`training.json` beside this card (recipe hash, seconds per source)"),
+            ],
+        };
+    }
 }
 
 /// <summary>state.json of a checkpoint: where the run stands (the weights and moments are beside it).</summary>

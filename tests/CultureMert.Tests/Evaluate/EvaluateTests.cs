@@ -105,6 +105,12 @@ public class EvaluateTests
         var deltaRow = lines.Skip(deltaHeader).First(l => l.StartsWith("| init3 |")).Split('|', StringSplitOptions.TrimEntries)[1..^1];
         Assert.Equal((expected[1][4] - expected[0][4]).ToString("0.0", Inv).TrimStart('+'), deltaRow[3].TrimStart('+'));
 
+        // init3's model card (written by init) now carries its numbers; the fixture's folder has no card and gets none.
+        var card = File.ReadAllText(Path.Combine(dir["init3"], "README.md"));
+        Assert.Contains($"| turkish-makam | roc_auc | {F1(roc[1, 0])}", card);
+        Assert.Contains($"| western-pop | ap | {F1(ap[1, 1])}", card);
+        Assert.False(File.Exists(Path.Combine(Fixtures.Dir("mert-tiny"), "README.md")));
+
         // Rerun: every cell skipped, nothing re-probed.
         var stamps = models.SelectMany(m => tasks.Select(t => File.GetLastWriteTimeUtc(Path.Combine(outDir, "probes", m, t, "results.json")))).ToArray();
         Assert.Equal(0, CliApp.Run(args));

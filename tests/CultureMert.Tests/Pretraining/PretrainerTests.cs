@@ -85,6 +85,14 @@ public class PretrainerTests
         Assert.True(File.Exists(Path.Combine(dir["a"], "loss.png")));
         Assert.Equal(precision, RunFolder.LoadState(third.LastCheckpoint).Precision);
         Assert.Contains($"\"precision\": \"{precision}\"", File.ReadAllText(Path.Combine(dir["a"], "stages", "s2", "training.json")));
+        // Each stage's model card states the steps and the hours of audio drawn per source, as training.json records them.
+        var training = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir["b"], "stages", "s2", "training.json")))!;
+        var card = File.ReadAllText(Path.Combine(dir["b"], "stages", "s2", "README.md"));
+        Assert.StartsWith("---\nlicense: other\n", card);
+        Assert.Contains("| steps | 12 |", card);
+        Assert.Contains("s1: 6 steps; s2: 6 steps", card);
+        foreach (var (source, seconds) in training["seconds_per_source"]!.AsObject())
+            Assert.Contains($"| data: {source} | {(seconds!.GetValue<double>() / 3600).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} h of audio drawn |", card);
     }
 
     [Fact]
