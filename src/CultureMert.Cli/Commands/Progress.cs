@@ -37,28 +37,33 @@ static class Progress
     public static bool Interactive => !(Console.IsOutputRedirected || Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null);
 
     /// <summary>
-    /// A progress bar over a grid of steps whose log lines start with "[k/N]" (evaluate's model × task cells) on a
-    /// terminal; the lines themselves otherwise.
+    /// A progress bar with the time remaining over steps whose log lines start with "[k/N]" (evaluate's model × task
+    /// cells, merge's tensors, probe's runs) on a terminal; the lines themselves otherwise. A line "[k/N]" without
+    /// ": done" or ": failed" counts step k as done only when <paramref name="startLines"/> is false (steps that log
+    /// once, when they end).
     /// </summary>
-    public static T RunGrid<T>(int total, Func<IProgress<string>, T> work)
+    /// <param name="total">steps, or 0: N of the first "[k/N]" line</param>
+    public static T RunGrid<T>(int total, Func<IProgress<string>, T> work, bool startLines = true)
     {
         if (!Interactive) return work(Lines(Console.Out));
         T result = default!;
         AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
-                var bar = ctx.AddTask("grid", maxValue: total);
+                var bar = ctx.AddTask("grid", maxValue: Math.Max(1, total));
                 result = work(new SyncProgress<string>(line =>
                 {
-                    var done = line.Contains(": done") || line.Contains(": failed");
+                    var done = !startLines || line.Contains(": done") || line.Contains(": failed");
                     var open = line.IndexOf('[');
                     var slash = line.IndexOf('/');
+                    var close = line.IndexOf(']');
+                    if (total == 0 && open == 0 && close > slash && int.TryParse(line[(slash + 1)..close], out var n)) bar.MaxValue = n;
                     if (open == 0 && slash > 1 && int.TryParse(line[1..slash], out var k)) bar.Value = done ? k : k - 1;
                     bar.Description = Markup.Escape(line.Length > 70 ? line[..70] + "…" : line);
                     if (line.Contains(": failed")) AnsiConsole.MarkupLine($"[red]{Markup.Escape(line)}[/]");
                 }));
-                bar.Value = total;
+                bar.Value = bar.MaxValue;
             });
         return result;
     }

@@ -67,6 +67,7 @@ public static class ProbeRunner
         if (o.LearningRates.Length == 0) throw new ArgumentException("--lr: give at least one learning rate.");
         var choices = LayerChoices(o.Layer, data.LayerIds);
         var configs = new List<ConfigResult>();
+        var (done, total) = (0, choices.Count * o.LearningRates.Length * o.Seeds);
         foreach (var (name, index) in choices)
             foreach (var lr in o.LearningRates)
             {
@@ -76,7 +77,7 @@ public static class ProbeRunner
                     var seed = o.FirstSeed + i;
                     var fit = ProbeTrainer.Fit(data, index, o.Settings with { LearningRate = lr }, seed, device);
                     runs.Add(TestMetrics(data, fit, seed));
-                    log?.Report($"layer {name}, lr {lr.ToString(CultureInfo.InvariantCulture)}, seed {seed}: {fit.Epochs} epochs (best {fit.BestEpoch}), " +
+                    log?.Report($"[{++done}/{total}] layer {name}, lr {lr.ToString(CultureInfo.InvariantCulture)}, seed {seed}: {fit.Epochs} epochs (best {fit.BestEpoch}), " +
                                 $"valid {fit.BestValid:0.0000}, test {(data.Task == TaskType.MultiLabel ? $"ROC-AUC {runs[^1].TestRocAuc:0.0000}" : $"accuracy {runs[^1].TestAccuracy:0.0000}")}");
                 }
                 configs.Add(new ConfigResult(name, index, lr, [.. runs]));
@@ -141,7 +142,7 @@ public static class ProbeRunner
             var test = Retrieval.Evaluate(TrackEmbeddings(data, data.Test, weights), data.Test.Truth, RetrievalKs);
             configs.Add(new ConfigResult(name, index, 0, [new SeedResult(0, 0, 0, valid.MapAt(10), double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, null)]));
             tests.Add(test);
-            log?.Report(FormattableString.Invariant($"layer {name}: valid MAP@10 {valid.MapAt(10):0.0000}, test MAP@10 {test.MapAt(10):0.0000}, MRR {test.MeanReciprocalRank:0.0000}"));
+            log?.Report(FormattableString.Invariant($"[{configs.Count}/{choices.Count}] layer {name}: valid MAP@10 {valid.MapAt(10):0.0000}, test MAP@10 {test.MapAt(10):0.0000}, MRR {test.MeanReciprocalRank:0.0000}"));
         }
         var selected = 0;
         for (var c = 1; c < configs.Count; c++)

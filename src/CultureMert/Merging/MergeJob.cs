@@ -145,7 +145,7 @@ public static class MergeJob
                     for (var j = 0; j < writers.Count; j++) writers[j].Write(info.Name, TaskVectors.Apply(b, combined, options.Lambdas[j]));
                 }
                 merged++;
-                if ((i + 1) % 50 == 0) log?.Invoke($"{i + 1}/{baseT.Tensors.Count} tensors");
+                if ((i + 1) % 50 == 0 || i + 1 == baseT.Tensors.Count) log?.Invoke($"[{i + 1}/{baseT.Tensors.Count}] tensors merged");
             }
 
             for (var j = 0; j < outputs.Count; j++)

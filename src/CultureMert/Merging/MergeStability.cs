@@ -70,7 +70,7 @@ public static class MergeStability
                     again = Merge(cat([again.unsqueeze(0), deltas]));
                     Add(acc, ("remerge", "all", k), again, star);
                 }
-                if ((t + 1) % 50 == 0) log?.Invoke($"{t + 1}/{baseT.Tensors.Count} tensors");
+                if ((t + 1) % 50 == 0 || t + 1 == baseT.Tensors.Count) log?.Invoke($"[{t + 1}/{baseT.Tensors.Count}] tensors measured");
             }
         }
         finally { foreach (var m in models) m.Dispose(); }

@@ -246,7 +246,7 @@ public class MergeTests
         Assert.Equal(c.Models.Select(m => MertCheckpoint.HashFiles([WeightsOf(m)])), json["models"]!.AsArray().Select(x => x!["sha256_16"]!.GetValue<string>()));
         Assert.Equal(51, json["tensors"]!.GetValue<int>());
         Assert.Equal(System.IO.Directory.GetFiles(outDir).Select(Path.GetFileName).Order(),
-                     new[] { "config.json", "merge.json", "model.safetensors", "preprocessor_config.json" });
+                     new[] { "README.md", "config.json", "merge.json", "model.safetensors", "preprocessor_config.json" });
     }
 
     [Fact]
