@@ -50,7 +50,8 @@ public static class ProbeTrainer
         using var model = new Probe(l, layer, h, s.Hidden, k, s.Dropout, generator).to(device ?? CPU);
         using var x = tensor(data.Train.X, [n, l, h], device: device);           // (chunks, layers, hidden)
         using var y = Targets(data, data.Train, device);                          // (chunks, tags) float or (chunks) long
-        using var optimizer = optim.Adam(model.parameters(), s.LearningRate);
+        // torch.optim.Adam's defaults (β 0.9, 0.999, eps 1e-8), written out: TorchSharp's Adam hands libtorch Scalar temporaries.
+        using var optimizer = new AdamW([.. model.named_parameters().Select(p => (p.name, (Tensor)p.parameter))], s.LearningRate, 0.9, 0.999, 1e-8, weightDecay: 0);
         var shuffle = new Random(unchecked((int)seed));
         var order = Enumerable.Range(0, n).Select(i => (long)i).ToArray();
 
@@ -74,9 +75,9 @@ public static class ProbeTrainer
                     var loss = data.Task == TaskType.MultiLabel
                         ? nn.functional.binary_cross_entropy_with_logits(logits, target)
                         : nn.functional.cross_entropy(logits, target);
-                    optimizer.zero_grad();
+                    optimizer.ZeroGrad();
                     loss.backward();
-                    optimizer.step();
+                    optimizer.Take();
                 }
                 var valid = Score(data.Task, data.Valid.Truth, Predict(model, data.Valid, data.Task, s.BatchSize));
                 history.Add(valid);
@@ -94,7 +95,7 @@ public static class ProbeTrainer
                 else if (++plateauBad > s.LrPatience)
                 {
                     lr *= s.LrFactor;
-                    foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+                    optimizer.LearningRate = lr;
                     plateauBad = 0;
                 }
             }

@@ -2,7 +2,7 @@ using System.Numerics;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace CultureMert.Pretraining;
+namespace CultureMert;
 
 /// <summary>
 /// AdamW's update of one CPU parameter in a single pass over its memory. PyTorch's single-tensor AdamW runs seven

@@ -2,10 +2,11 @@ using TorchSharp;
 using static TorchSharp.torch;
 using static CultureMert.Scalars;
 
-namespace CultureMert.Pretraining;
+namespace CultureMert;
 
 /// <summary>
-/// PyTorch's <c>torch.optim.AdamW</c> (amsgrad off) over named parameters, with its state as named tensors.
+/// PyTorch's <c>torch.optim.AdamW</c> (amsgrad off) over named parameters, with its state as named tensors; with weight
+/// decay 0 it is <c>torch.optim.Adam</c> (the probes' optimiser).
 /// </summary>
 /// <remarks>
 /// Written out rather than using TorchSharp's AdamW because a pre-training checkpoint must hold the moments by parameter
@@ -18,6 +19,8 @@ namespace CultureMert.Pretraining;
 /// Parameters whose gradient is undefined in a step are skipped (no decay, no state change) and, as in PyTorch, each
 /// parameter counts its own updates t for the bias corrections.
 /// Only the parameters given are optimised: frozen ones get neither updates nor state.
+/// TorchSharp's own optimisers pass their per-step numbers to libtorch as Scalar temporaries, which the finaliser may free
+/// during the call (a probe once failed in <c>addcdiv_</c> with a garbage Scalar); here every Scalar lives in a <c>using</c>.
 /// </remarks>
 public sealed class AdamW : IDisposable
 {
