@@ -41,7 +41,8 @@ internal static partial class StudyReport
                                                                           .Where(p => s.Has(p.Item1) && s.Has(p.Item2)).ToList();
         var headline = measures.Where(m => !m.Western && m.Name is "accuracy" or "MAP@10").ToList();
         if (pairs.Count == 0 || headline.Count == 0) return;
-        sb.Append(System.FormattableString.Invariant($"\nPaired by pre-training seed (Δ ×100, 95 % CI; verdict as in the paired comparisons, margin ±{s.Margin:0.###}):\n\n| comparison | "))
+        sb.Append(System.FormattableString.Invariant($"\nPaired by pre-training seed (Δ ×100, 95 % CI; verdict as in the paired comparisons, margin ±{s.Margin:0.###}; "))
+          .Append("where pre-training did not learn (*Reading*), these differences are not read either):\n\n| comparison | ")
           .Append(string.Join(" | ", headline.Select(m => $"non-Western {m.Name}"))).Append(" |\n| --- |").Append(string.Concat(headline.Select(_ => " --- |"))).Append('\n');
         foreach (var (a, b) in pairs)
             sb.Append($"| {a} − {b} | ").Append(string.Join(" | ", headline.Select(m =>
