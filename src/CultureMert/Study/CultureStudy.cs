@@ -88,8 +88,9 @@ public sealed record StudyResult(string Report, TimeSpan WallTime, IReadOnlyList
 /// <summary>
 /// CultureMERT's study in miniature, end to end: corpus → k-means teacher and target cache → a base MERT pre-trained
 /// from scratch on the Western cultures only (the stand-in for MERT-v1) → multi-culture two-stage continual pre-training
-/// with 20 % Western replay → one single-culture CPT per non-Western culture → task-arithmetic merges of those (λ sweep)
-/// → probing of every model on every culture's task over seeds → <c>REPORT.md</c>.
+/// with 20 % Western replay → one single-culture CPT per non-Western culture → merges of those (methods × λ) → probing
+/// of every model on every culture's tagging task over seeds (the ladder's models also on its class and retrieval tasks)
+/// → the chosen merge repeated (orderings, re-merge rounds) and probed → <c>REPORT.md</c>.
 /// </summary>
 /// <remarks>
 /// Every step is a library call that the CLI also exposes (<c>corpus build</c>, <c>teacher fit-kmeans</c>,
