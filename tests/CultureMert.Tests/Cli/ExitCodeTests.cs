@@ -10,6 +10,7 @@ namespace CultureMert.Tests.Cli;
 /// terminated (SIGTERM); and the
 /// deploy examples map only 1 to success.
 /// </summary>
+[Collection(ProcessWideMeasurements.Name)]       // alone: a loaded machine once let embed finish all files before SIGINT arrived
 public class ExitCodeTests
 {
     static (int Code, string Err) RunCli(string[] args, Action<Process>? whileRunning = null) => CliProcess.Run(args, whileRunning);

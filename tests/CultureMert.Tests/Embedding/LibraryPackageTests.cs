@@ -4,7 +4,9 @@ using CultureMert.Embedding;
 
 namespace CultureMert.Tests.Embedding;
 
-/// <summary>`dotnet pack` of the library, and docs/library's sample built from a copy against that package alone and run.</summary>
+/// <summary>`dotnet pack` of the library, and docs/library's sample built from a copy against that package alone and run.
+/// Alone: it edits NuGet's global packages folder and its builds load both cores.</summary>
+[Collection(ProcessWideMeasurements.Name)]
 public class LibraryPackageTests
 {
     static (int Code, string Output) Dotnet(string workDir, params string[] args)
