@@ -8,7 +8,9 @@ static class CliProcess
     /// <summary>Runs the CLI to its end (3 minutes at most); <paramref name="whileRunning"/> may signal or kill it.</summary>
     public static (int Code, string Output) Run(string[] args, Action<Process>? whileRunning = null)
     {
-        var start = new ProcessStartInfo("dotnet", [typeof(CultureMert.Cli.CliApp).Assembly.Location, .. args])
+        // env --default-signal: SIGINT as a shell user's process has it, even when something in the test process left it
+        // ignored (an ignored signal stays ignored across exec, and the signal test then saw embed run to its end).
+        var start = new ProcessStartInfo("env", ["--default-signal=INT", "dotnet", typeof(CultureMert.Cli.CliApp).Assembly.Location, .. args])
             { RedirectStandardError = true, RedirectStandardOutput = true };
         using var p = Process.Start(start)!;
         var err = p.StandardError.ReadToEndAsync();
