@@ -6,12 +6,15 @@ namespace CultureMert.Tests;
 static class CliProcess
 {
     /// <summary>Runs the CLI to its end (3 minutes at most); <paramref name="whileRunning"/> may signal or kill it.</summary>
-    public static (int Code, string Output) Run(string[] args, Action<Process>? whileRunning = null)
+    /// <param name="path">the child's PATH, when not this process's (dotnet is then started by its full path)</param>
+    public static (int Code, string Output) Run(string[] args, Action<Process>? whileRunning = null, string? path = null)
     {
         // env --default-signal: SIGINT as a shell user's process has it, even when something in the test process left it
         // ignored (an ignored signal stays ignored across exec, and the signal test then saw embed run to its end).
-        var start = new ProcessStartInfo("env", ["--default-signal=INT", "dotnet", typeof(CultureMert.Cli.CliApp).Assembly.Location, .. args])
+        var dotnet = path is null ? "dotnet" : CultureMert.Setup.SystemPackages.Which("dotnet")!;
+        var start = new ProcessStartInfo("env", ["--default-signal=INT", dotnet, typeof(CultureMert.Cli.CliApp).Assembly.Location, .. args])
             { RedirectStandardError = true, RedirectStandardOutput = true };
+        if (path is not null) start.Environment["PATH"] = path;
         using var p = Process.Start(start)!;
         var err = p.StandardError.ReadToEndAsync();
         var output = p.StandardOutput.ReadToEndAsync();

@@ -4,14 +4,16 @@ namespace CultureMert.Audio;
 
 /// <summary>
 /// Opens any supported audio file as an <see cref="IAudioReader"/> at its native rate. The format is sniffed from the
-/// first bytes (RIFF/WAVE, fLaC, ID3 or an MPEG frame sync, OggS), falling back to the extension, so a mis-named file
-/// still decodes. Decoders: WAV → NAudio.Core, MP3 → NLayer, Ogg Vorbis → NVorbis (all managed); FLAC and other Ogg
-/// codecs (Opus, FLAC-in-Ogg) → native libsndfile. Every reader is wrapped so that NaN/Inf samples, a stream with 0 frames
-/// and decoder exceptions surface as <see cref="InvalidDataException"/> naming the file.
+/// first bytes, falling back to the extension, so a mis-named file still decodes. Decoders: WAV → NAudio.Core, MP3 →
+/// NLayer, Ogg Vorbis → NVorbis (all managed); FLAC, AIFF and other Ogg codecs (Opus, FLAC-in-Ogg) → native libsndfile;
+/// MP4/M4A (AAC, ALAC), ADTS AAC, WMA, Matroska/WebM and CAF → FFmpeg. The exact decoders keep the formats they read
+/// (libsndfile's Ogg Opus is libopus's float output). Every reader is wrapped so that NaN/Inf samples, a stream with 0
+/// frames and decoder exceptions surface as <see cref="InvalidDataException"/> naming the file.
 /// </summary>
 public static class AudioDecoder
 {
-    public static readonly string[] Extensions = [".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga"];
+    public static readonly string[] Extensions =
+        [".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".m4a", ".mp4", ".aac", ".alac", ".wma", ".webm", ".mka", ".caf"];
 
     /// <summary>
     /// Fills <paramref name="buffer"/> with whole interleaved frames from a decoder whose <c>ReadSamples(buffer, offset,
@@ -48,9 +50,16 @@ public static class AudioDecoder
             ".flac" => Format.Flac,
             ".mp3" => Format.Mp3,
             ".ogg" or ".oga" => Format.Vorbis,
+            ".opus" => Format.OtherOgg,
+            ".aif" or ".aiff" or ".aifc" => Format.Aiff,
+            ".m4a" or ".mp4" or ".alac" => Format.Mp4,
+            ".aac" => Format.Adts,
+            ".wma" => Format.Asf,
+            ".webm" or ".mka" => Format.Matroska,
+            ".caf" => Format.Caf,
             var ext => throw new NotSupportedException(
-                $"{path}: unsupported audio format (extension \"{ext}\", content not recognised as WAV, FLAC, MP3 or Ogg); " +
-                $"supported: {string.Join(' ', Extensions)}."),
+                $"{path}: unsupported audio format (extension \"{ext}\", content not recognised as WAV, FLAC, AIFF, MP3, Ogg, MP4/M4A, AAC, " +
+                $"WMA, Matroska/WebM or CAF); supported: {string.Join(' ', Extensions)}."),
         };
         IAudioReader reader = format switch
         {
@@ -58,7 +67,13 @@ public static class AudioDecoder
             Format.Mp3 => new Mp3Reader(path),
             Format.Vorbis => new VorbisReader(path),
             Format.Flac => new SndFileReader(path, "FLAC"),
-            _ => new SndFileReader(path, "Ogg"),
+            Format.Aiff => new SndFileReader(path, "AIFF"),
+            Format.OtherOgg => new SndFileReader(path, "Ogg"),
+            Format.Mp4 => new FfmpegReader(path, "MP4/M4A"),
+            Format.Adts => new FfmpegReader(path, "AAC"),
+            Format.Asf => new FfmpegReader(path, "WMA/ASF"),
+            Format.Matroska => new FfmpegReader(path, "Matroska/WebM"),
+            _ => new FfmpegReader(path, "CAF"),
         };
         var declared = reader switch
         {
@@ -99,7 +114,10 @@ public static class AudioDecoder
         return false;
     }
 
-    enum Format { Wav, Flac, Mp3, Vorbis, OtherOgg }
+    enum Format { Wav, Flac, Mp3, Vorbis, OtherOgg, Aiff, Mp4, Adts, Asf, Matroska, Caf }
+
+    /// <summary>The GUID that opens every ASF (WMA) file: 75B22630-668E-11CF-A6D9-00AA0062CE6C.</summary>
+    static ReadOnlySpan<byte> AsfHeader => [0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C];
 
     static Format? Sniff(ReadOnlySpan<byte> h)
     {
@@ -108,8 +126,14 @@ public static class AudioDecoder
         if (h.Length >= 4 && h[..4].SequenceEqual("OggS"u8))
             // the first page carries the codec's identification header: "\x01vorbis", "OpusHead", "\x7fFLAC"
             return h.IndexOf("\u0001vorbis"u8) >= 0 ? Format.Vorbis : Format.OtherOgg;
+        if (h.Length >= 12 && h[..4].SequenceEqual("FORM"u8) && (h[8..12].SequenceEqual("AIFF"u8) || h[8..12].SequenceEqual("AIFC"u8))) return Format.Aiff;
+        if (h.Length >= 8 && h[4..8].SequenceEqual("ftyp"u8)) return Format.Mp4;
+        if (h.Length >= 16 && h[..16].SequenceEqual(AsfHeader)) return Format.Asf;
+        if (h.Length >= 4 && h[..4].SequenceEqual((ReadOnlySpan<byte>)[0x1A, 0x45, 0xDF, 0xA3])) return Format.Matroska;  // EBML
+        if (h.Length >= 4 && h[..4].SequenceEqual("caff"u8)) return Format.Caf;
         if (h.Length >= 3 && h[..3].SequenceEqual("ID3"u8)) return Format.Mp3;
         if (h.Length >= 2 && h[0] == 0xFF && (h[1] & 0xE0) == 0xE0 && (h[1] & 0x06) != 0) return Format.Mp3;  // sync + a layer
+        if (h.Length >= 2 && h[0] == 0xFF && (h[1] & 0xF6) == 0xF0) return Format.Adts;                       // sync + layer 0
         return null;
     }
 

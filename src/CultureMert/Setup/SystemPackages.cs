@@ -38,6 +38,9 @@ public static class SystemPackages
     public static readonly SystemFeature Flac = new("flac", "Decoding FLAC (and other libsndfile formats)",
         ["libsndfile1"], () => HasLibrary("libsndfile.so.1"));
 
+    public static readonly SystemFeature Ffmpeg = new("ffmpeg", "Decoding MP4/M4A (AAC, ALAC), WMA, WebM and CAF audio",
+        ["ffmpeg"], () => OnPath("ffmpeg") && OnPath("ffprobe"));
+
     public static readonly SystemFeature Plots = new("plots", "Text in PNG plots", ["fonts-dejavu-core"],
         () => FindFontFile() is not null);
 
@@ -65,7 +68,7 @@ public static class SystemPackages
         return file;
     }
 
-    public static IReadOnlyList<SystemFeature> All { get; } = [Render, Flac, Plots, Mpi];
+    public static IReadOnlyList<SystemFeature> All { get; } = [Render, Flac, Ffmpeg, Plots, Mpi];
 
     private static readonly object gate = new();
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> ready = new();   // checked once, not per file

@@ -144,7 +144,7 @@ public class AudioDecoderTests
 
     [Theory]
     [InlineData("notes.txt")]
-    [InlineData("song.aiff")]
+    [InlineData("song.xyz")]
     public void Decoder_UnsupportedFormat_ThrowsNotSupported(string name)
     {
         using var dir = new Fixtures.TempDir();
@@ -181,7 +181,10 @@ public class AudioDecoderTests
     [InlineData("e.ogg", true)]
     [InlineData("f.oga", true)]
     [InlineData("g.txt", false)]
-    [InlineData("h.aiff", false)]
+    [InlineData("h.aiff", true)]
+    [InlineData("i.M4A", true)]
+    [InlineData("j.opus", true)]
+    [InlineData("k.mid", false)]
     [InlineData("wav", false)]
     public void AudioDecoder_IsAudioFile_ByExtension(string path, bool expected) =>
         Assert.Equal(expected, AudioDecoder.IsAudioFile(path));
