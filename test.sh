@@ -6,9 +6,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 fail() { echo "0 passed, 1 failed"; echo "$1" >&2; exit 1; }
 dll=$("$here/scripts/bootstrap.sh") || fail "build failed (see above)"
-# The tests use every feature: install the system packages they need now (stock packages of this release; as root,
+# The tests use every feature, and render HTML reports in a browser: install the system packages they need now (stock packages of this release; as root,
 # else it says what to install), rather than from inside parallel tests.
-dotnet "$dll" setup all > /dev/null || fail "system packages missing (see above)"
+dotnet "$dll" setup all browser > /dev/null || fail "system packages missing (see above)"
 "$here/scripts/test-slurm.sh"
 # A libstdc++ without GLIBCXX_3.4.32 for NativeLibraryLoadTests: the system's, or where an earlier set-up replaced it,
 # Debian 12's own, downloaded (not installed) into artifacts/.

@@ -13,16 +13,16 @@ static class SetupCommand
     {
         var features = new Argument<string[]>("feature")
         {
-            Description = $"Features to install now: {string.Join(", ", SystemPackages.All.Select(f => f.Name))}, or all. None: only list them.",
+            Description = $"Features to install now: {string.Join(", ", SystemPackages.Known.Select(f => f.Name))}, or all (every one but browser, which only the tests use). None: only list them.",
             Arity = ArgumentArity.ZeroOrMore,
         };
         var command = new Command("setup", "List the system packages each feature needs, or install them now (each is otherwise installed at its first use).") { features };
         command.SetAction(r => Common.Guard(() =>
         {
             var names = r.GetValue(features) ?? [];
-            var chosen = names.Contains("all") ? SystemPackages.All : names.Select(Find).ToList();
+            var chosen = names.SelectMany(n => n == "all" ? SystemPackages.All : [Find(n)]).Distinct();
             foreach (var feature in chosen) SystemPackages.Require(feature);
-            foreach (var f in SystemPackages.All)
+            foreach (var f in SystemPackages.Known)
             {
                 var present = f.IsPresent();
                 Console.WriteLine($"{f.Name,-7} {(present ? "ready  " : "missing")}  {f.Purpose}: {string.Join(" ", f.Packages)}" +
@@ -33,9 +33,9 @@ static class SetupCommand
         return Examples.Add(command,
             ("Which features have their system packages, and what each needs", "culturemert setup"),
             ("Install what rendering MIDI and reading FLAC need, now (as root)", "culturemert setup render flac"),
-            ("Install every feature's packages, as ./test.sh does", "culturemert setup all"));
+            ("Install every feature's packages and the tests' browser, as ./test.sh does", "culturemert setup all browser"));
     }
 
-    static SystemFeature Find(string name) => SystemPackages.All.FirstOrDefault(f => f.Name == name)
-        ?? throw new ArgumentException($"unknown feature '{name}' (known: {string.Join(", ", SystemPackages.All.Select(f => f.Name))}, all).");
+    static SystemFeature Find(string name) => SystemPackages.Known.FirstOrDefault(f => f.Name == name)
+        ?? throw new ArgumentException($"unknown feature '{name}' (known: {string.Join(", ", SystemPackages.Known.Select(f => f.Name))}, all).");
 }

@@ -138,6 +138,7 @@ public static class EvaluateReport
         Plots(outDir, models, [.. tagging.Select(t => tasks[t])], tagCells);
         AtomicFile.WriteText(Path.Combine(outDir, "report.md"), Markdown(outDir, models, [.. tagging.Select(t => tasks[t])], cols, results) +
                                                                 ClassesAndRetrieval(models, [.. tasks.Where(t => !t.Tagging)], cols));
+        HtmlReport.Write(Path.Combine(outDir, "report.md"));
         AtomicFile.WriteText(Path.Combine(outDir, "report.csv"), Csv(models, cols));
         AtomicFile.WriteText(Path.Combine(outDir, "report.json"), Json(models, tasks, cols, cells, status, results));
         for (var m = 0; m < models.Count; m++)                                  // a model card written by this toolkit gets its numbers

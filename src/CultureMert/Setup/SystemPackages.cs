@@ -68,7 +68,15 @@ public static class SystemPackages
         return file;
     }
 
+    /// <summary>Headless Chromium, which the tests use to render the HTML reports; no command of the toolkit needs it.</summary>
+    public static readonly SystemFeature Browser = new("browser", "Rendering HTML reports in the tests (headless Chromium)",
+        ["chromium"], () => OnPath("chromium"));
+
+    /// <summary>Every feature of the toolkit (<c>culturemert setup all</c>).</summary>
     public static IReadOnlyList<SystemFeature> All { get; } = [Render, Flac, Ffmpeg, Plots, Mpi];
+
+    /// <summary>What <c>culturemert setup</c> knows: the toolkit's features and what only the tests need.</summary>
+    public static IReadOnlyList<SystemFeature> Known { get; } = [.. All, Browser];
 
     private static readonly object gate = new();
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> ready = new();   // checked once, not per file

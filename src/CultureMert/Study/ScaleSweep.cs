@@ -126,6 +126,7 @@ public static class ScaleSweep
             sb.Append(FormattableString.Invariant($"\n**{points.Count} of {planned} points finished**; run the same command again to resume the others.\n"));
         var path = Path.Combine(outDir, "SCALE.md");
         AtomicFile.WriteText(path, sb.ToString());
+        HtmlReport.Write(path);
         return path;
     }
 

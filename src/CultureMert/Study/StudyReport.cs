@@ -63,6 +63,7 @@ internal static partial class StudyReport
           .Append("[evaluation/report.md](evaluation/report.md). Recipes: `recipes/`. Plan fixed before the run: [`plan.json`](plan.json). Corpus: `corpus/corpus.json`.\n");
         WriteScoresCsv(paths.ScoresCsv, scores);
         AtomicFile.WriteText(paths.Report, sb.ToString());
+        HtmlReport.Write(paths.Report);
         WriteJson(Path.Combine(paths.Root, "report.json"), scores, phases, wall, ladder, comparisons, objective, learned, findings);
         return findings;
     }

@@ -72,6 +72,12 @@ public class DemoAndCorpusCommandTests
                                     "cpt-multi − control", "(chosen: task arithmetic", "| iso-c | 0.5", "re-merge round 3", "last |" })
             Assert.Contains(row, report);
         foreach (var png in new[] { "merge-sweep.png", "repeated-distance.png", "repeated-roc-auc.png" }) Assert.True(File.Exists(dir[$"demo/{png}"]), png);
+        // REPORT.html as a browser shows it: every plot of REPORT.md inline and drawn, the sections and the ladder's rows.
+        var page = Reports.RenderedPage.Load(dir["demo/REPORT.html"]);
+        page.AssertSelfContainedWithVisiblePlots(images: System.Text.RegularExpressions.Regex.Count(report, @"!\[[^\]]*\]\([^)]+\.png\)"));
+        Assert.Contains("Sanity ladder", page.Text);
+        Assert.Contains("(c) base", page.Text);
+        Assert.True(page.Images.Count >= 8, $"{page.Images.Count} plots");
         var json = JsonNode.Parse(File.ReadAllText(dir["demo/report.json"]))!;
         // The repeated merges' rows are recomputable: round 2 of task arithmetic is θ_base + λ(1 + λ)Στ, so its effective λ is λ(1 + λ).
         var repeated = CultureMert.IO.Csv.Read(dir["demo/repeated-merges.csv"]);

@@ -105,6 +105,13 @@ public class EvaluateTests
         var deltaRow = lines.Skip(deltaHeader).First(l => l.StartsWith("| init3 |")).Split('|', StringSplitOptions.TrimEntries)[1..^1];
         Assert.Equal((expected[1][4] - expected[0][4]).ToString("0.0", Inv).TrimStart('+'), deltaRow[3].TrimStart('+'));
 
+        // report.html, as a browser shows it: the same numbers in its table, the four plots inline and drawn.
+        var page = Reports.RenderedPage.Load(Path.Combine(outDir, "report.html"));
+        page.AssertSelfContainedWithVisiblePlots(images: 4);
+        Assert.Contains("Deltas", page.Text);
+        for (var m = 0; m < 2; m++)
+            Assert.Contains($"{models[m]}\t{F1(expected[m][0])} / {F1(expected[m][1])}", page.Text.Replace("*", ""));
+
         // init3's model card (written by init) now carries its numbers; the fixture's folder has no card and gets none.
         var card = File.ReadAllText(Path.Combine(dir["init3"], "README.md"));
         Assert.Contains($"| turkish-makam | roc_auc | {F1(roc[1, 0])}", card);
