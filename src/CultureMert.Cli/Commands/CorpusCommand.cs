@@ -36,7 +36,7 @@ static class CorpusCommand
             var all = CorpusSources.Gather(sources, w => Console.Error.WriteLine($"warning: {w}"));
             return Cancellation.RunCommand(cancel =>
             {
-                var corpus = Progress.RunGrid(all.Count, p => CorpusBuilder.Build(all, r.GetValue(output)!, new CorpusOptions(secs, perPiece, r.GetValue(seed)),
+                var corpus = Progress.RunGrid("corpus build", all.Count, p => CorpusBuilder.Build(all, r.GetValue(output)!, new CorpusOptions(secs, perPiece, r.GetValue(seed)),
                     (piece, max) => FluidSynth.Render(piece, new FluidSynthOptions { MaxSeconds = max }), p.Report, cancel));
                 foreach (var g in corpus.Clips.GroupBy(x => x.Culture))
                     Console.WriteLine($"{g.Key,-14} {g.Select(x => x.PieceId).Distinct().Count(),4} pieces {g.Count(),5} clips {g.Sum(x => x.Seconds) / 60,7:F1} min");

@@ -47,11 +47,12 @@ static class DemoCommand
             {
                 if (sweep is not null)
                 {
-                    var result = ScaleSweep.Run(pieces, dir, options, sweep, render, Console.WriteLine, cancel);
+                    var stages = CultureStudy.PhaseCount * ScaleSweep.Points(options, sweep).Count;
+                    var result = Progress.RunStages(stages, log => ScaleSweep.Run(pieces, dir, options, sweep, render, log, cancel));
                     Console.WriteLine($"\nscale sweep: {result.Report}");
                     return ExitCodes.Ok;
                 }
-                var study = CultureStudy.Run(pieces, dir, options, render, Console.WriteLine, cancel);
+                var study = Progress.RunStages(CultureStudy.PhaseCount, log => CultureStudy.Run(pieces, dir, options, render, log, cancel));
                 Console.WriteLine();
                 foreach (var f in study.Findings) Console.WriteLine($"- {f}");
                 Console.WriteLine($"\nreport: {study.Report} (wall time {study.WallTime:mm\\:ss})");

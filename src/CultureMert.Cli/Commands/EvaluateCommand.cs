@@ -66,7 +66,7 @@ static class EvaluateCommand
             List<EvalCell> cells;
             try
             {
-                cells = Cancellation.Run(cancel => Progress.RunGrid(modelList.Count * taskList.Count, log => job.Run(log, cancel)),
+                cells = Cancellation.Run(cancel => Progress.RunGrid("evaluate", modelList.Count * taskList.Count, log => job.Run(log, cancel)),
                                          "interrupted: stopping after the current step.");
             }
             catch (OperationCanceledException) { return Cancellation.StoppedCode; }

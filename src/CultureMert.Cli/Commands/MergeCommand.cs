@@ -63,7 +63,7 @@ static class MergeCommand
             }
             options.Validate(inputs.Length);
             var clock = Stopwatch.StartNew();
-            var result = Progress.RunGrid(0, log => MergeJob.Run(baseFolder, inputs, options, r.GetValue(output)!, log.Report, device), startLines: false);
+            var result = Progress.RunGrid("merge", 0, log => MergeJob.Run(baseFolder, inputs, options, r.GetValue(output)!, log.Report, device), startLines: false);
             Console.WriteLine($"merged {inputs.Length} model{(inputs.Length > 1 ? "s" : "")} with base {baseFolder} by {options.Method.Name()}: " +
                               $"{result.MergedTensors} tensors merged, {result.CopiedTensors} copied, {result.Parameters:N0} parameters, {clock.Elapsed.TotalSeconds:0.0} s");
             foreach (var (dir, l) in result.OutputDirs.Zip(options.Lambdas))
@@ -104,7 +104,7 @@ static class MergeCommand
             var inputs = r.GetValue(models)!;
             var options = new MergeOptions { Method = MergeMethods.Parse(r.GetValue(method)!), Lambdas = [r.GetValue(lambda)], Density = r.GetValue(density) };
             options.Validate(Math.Max(2, inputs.Length));
-            var rows = Progress.RunGrid(0, log => MergeStability.Run(r.GetValue(baseDir)!, inputs, options, r.GetValue(rounds), log.Report), startLines: false);
+            var rows = Progress.RunGrid("merge stability", 0, log => MergeStability.Run(r.GetValue(baseDir)!, inputs, options, r.GetValue(rounds), log.Report), startLines: false);
             var outDir = r.GetValue(output)!;
             using (IO.FolderLock.Acquire(outDir)) MergeStability.Write(rows, outDir);
             foreach (var row in rows.Where(x => x.Scenario == "remerge").OrderBy(x => x.Step))

@@ -49,7 +49,7 @@ static class ProbeCommand
             var data = ProbeDataset.Load(r.GetValue(manifest)!, r.GetValue(embeddings)!, kind, r.GetValue(skipMissing));
             foreach (var m in data.Missing) Console.Error.WriteLine($"skipped (no embeddings): {m}");
             if (data.DroppedTags.Length > 0) Console.Error.WriteLine($"tags only in valid/test, dropped: {string.Join(", ", data.DroppedTags)}");
-            var results = Progress.RunGrid(0, log => ProbeRunner.Run(data, options, log, device), startLines: false);
+            var results = Progress.RunGrid("probe", 0, log => ProbeRunner.Run(data, options, log, device), startLines: false);
             ProbeReport.Write(r.GetValue(outDir)!, results);
             var best = results.Best;
             var report = $"report: {Path.Combine(r.GetValue(outDir)!, "report.md")}, {clock.Elapsed.TotalSeconds:0.0} s";

@@ -3,17 +3,19 @@ using Spectre.Console;
 
 namespace CultureMert.Cli.Commands;
 
-/// <summary>Spectre.Console progress bars on a terminal; plain lines otherwise (CI logs, pipes).</summary>
+/// <summary>
+/// Spectre.Console progress bars with the time remaining on a terminal. Otherwise (CI logs, pipes, cron) quiet: one line
+/// on stderr per stage, and the lines that report a failure or a warning; the command's results and summary as always.
+/// </summary>
 static class Progress
 {
     public static List<IndexRow> Run(IReadOnlyList<BatchTask> tasks, Func<IProgress<JobProgress>, CancellationToken, List<IndexRow>> work, CancellationToken cancel)
     {
         if (!Interactive)
-            return work(new SyncProgress<JobProgress>(p =>
-            {
-                if (p.Current is null || p.CurrentFraction > 0) return;       // one line per file
-                Console.WriteLine($"[{p.FilesDone + 1}/{p.FilesTotal}] {p.Current}  ({p.AudioSeconds:F0} audio-s done, {p.Throughput:F2} audio-s/s, {p.Failed} failed{Eta(p)})");
-            }), cancel);
+        {
+            Console.Error.WriteLine($"{tasks.Count} files to process");     // per-file errors and the summary follow at the end
+            return work(new SyncProgress<JobProgress>(_ => { }), cancel);
+        }
         List<IndexRow> rows = [];
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
@@ -30,22 +32,23 @@ static class Progress
         return rows;
     }
 
-    static string Eta(JobProgress p) =>
-        p.FilesDone == 0 ? "" : $", ETA {TimeSpan.FromSeconds(p.Elapsed.TotalSeconds / p.FilesDone * (p.FilesTotal - p.FilesDone)):hh\\:mm\\:ss}";
-
-
     public static bool Interactive => !(Console.IsOutputRedirected || Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null);
 
     /// <summary>
     /// A progress bar with the time remaining over steps whose log lines start with "[k/N]" (evaluate's model × task
-    /// cells, merge's tensors, probe's runs) on a terminal; the lines themselves otherwise. A line "[k/N]" without
+    /// cells, merge's tensors, probe's runs) on a terminal; otherwise one line for the stage and the notable lines. A line "[k/N]" without
     /// ": done" or ": failed" counts step k as done only when <paramref name="startLines"/> is false (steps that log
     /// once, when they end).
     /// </summary>
+    /// <param name="stage">the command's stage, for the one line of a log: "merge", "evaluate", …</param>
     /// <param name="total">steps, or 0: N of the first "[k/N]" line</param>
-    public static T RunGrid<T>(int total, Func<IProgress<string>, T> work, bool startLines = true)
+    public static T RunGrid<T>(string stage, int total, Func<IProgress<string>, T> work, bool startLines = true)
     {
-        if (!Interactive) return work(Lines(Console.Out));
+        if (!Interactive)
+        {
+            Console.Error.WriteLine(total > 0 ? $"{stage}: {total} steps" : stage);
+            return work(Notable(Console.Error));
+        }
         T result = default!;
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
@@ -70,5 +73,71 @@ static class Progress
 
     /// <summary>Progress lines printed at once, in order, to <paramref name="writer"/>.</summary>
     public static IProgress<string> Lines(TextWriter writer) => new SyncProgress<string>(writer.WriteLine);
+
+    /// <summary>Only the lines that report a failure, an error or a warning, printed to <paramref name="writer"/>.</summary>
+    static IProgress<string> Notable(TextWriter writer) => new SyncProgress<string>(line => { if (IsNotable(line)) writer.WriteLine(line.Trim()); });
+
+    static bool IsNotable(string line) =>
+        line.Contains(": failed", StringComparison.Ordinal) || line.Contains("warning", StringComparison.OrdinalIgnoreCase) ||
+        line.Contains("error", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// A job of stages that logs each as a line "== name" and its steps as lines holding "k/N" (the demo: corpus pieces,
+    /// pre-training steps, evaluation cells). On a terminal: a bar over the stages, with the elapsed time, and one over the
+    /// current run of steps, with the time remaining; the stage lines stay on screen. Otherwise the stage lines (numbered,
+    /// with the elapsed time) and the notable lines only.
+    /// </summary>
+    /// <param name="stages">how many "== " lines the job logs</param>
+    public static T RunStages<T>(int stages, Func<Action<string>, T> work)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var stage = 0;
+        string Header(string line) => $"[stage {++stage}/{stages}, {clock.Elapsed:hh\\:mm\\:ss}] {line[3..]}";
+        if (!Interactive)
+            return work(line =>
+            {
+                if (line.StartsWith("== ", StringComparison.Ordinal)) Console.Error.WriteLine(Header(line));
+                else if (line.StartsWith("===", StringComparison.Ordinal) || IsNotable(line)) Console.Error.WriteLine(line.Trim());   // a sweep's points
+            });
+        T result = default!;
+        AnsiConsole.Progress().HideCompleted(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var all = ctx.AddTask("stages", maxValue: stages);
+                ProgressTask? steps = null;
+                result = work(line =>
+                {
+                    if (line.StartsWith("== ", StringComparison.Ordinal))
+                    {
+                        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(Header(line))}[/]");
+                        all.Value = stage - 1;
+                        all.Description = Markup.Escape(line[3..]);
+                        steps?.StopTask();
+                        steps = null;
+                        return;
+                    }
+                    if (line.StartsWith("===", StringComparison.Ordinal)) AnsiConsole.MarkupLine($"[bold]{Markup.Escape(line)}[/]");
+                    if (IsNotable(line)) AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(line.Trim())}[/]");
+                    if (StepOf(line) is not var (k, n)) return;
+                    if (steps is null || steps.MaxValue != n || k < steps.Value)   // a new run of steps: a new bar, so its time remaining is its own
+                    {
+                        steps?.StopTask();
+                        steps = ctx.AddTask("steps", maxValue: n);
+                    }
+                    steps.Value = k;
+                    steps.Description = Markup.Escape(line.Trim() is var t && t.Length > 40 ? t[..40] + "…" : t);
+                });
+                all.Value = stages;
+            });
+        return result;
+    }
+
+    /// <summary>The first "k/N" of a line (whole numbers, 0 &lt; k ≤ N), or null.</summary>
+    static (int K, int N)? StepOf(string line)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(line, @"(?<![\d.])(\d+)/(\d+)(?![\d.])");
+        return m.Success && int.TryParse(m.Groups[1].Value, out var k) && int.TryParse(m.Groups[2].Value, out var n) && k > 0 && k <= n ? (k, n) : null;
+    }
 
 }

@@ -99,6 +99,9 @@ public sealed record StudyResult(string Report, TimeSpan WallTime, IReadOnlyList
 /// </remarks>
 public static class CultureStudy
 {
+    /// <summary>The phases <see cref="Run"/> goes through, each logged as a line "== name" when it starts.</summary>
+    public const int PhaseCount = 7;
+
     public static StudyResult Run(IReadOnlyList<MusicPiece> pieces, string outDir, StudyOptions o, Func<MusicPiece, double, float[]> render,
                                   Action<string> log, CancellationToken cancel = default)
     {

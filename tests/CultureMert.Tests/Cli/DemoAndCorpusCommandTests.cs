@@ -63,6 +63,12 @@ public class DemoAndCorpusCommandTests
         using var dir = new Fixtures.TempDir();
         var (code, err) = MergeFixtures.Run("demo", "--quick", "--out", dir["demo"]);
         Assert.True(code == 0, err);
+        // Not on a terminal: one line per phase on stderr (numbered, with the time), none per step.
+        var stages = err.Split('\n').Where(l => l.StartsWith("[stage ")).ToList();
+        Assert.Equal(CultureMert.Study.CultureStudy.PhaseCount, stages.Count);
+        Assert.StartsWith($"[stage 1/{CultureMert.Study.CultureStudy.PhaseCount}, 00:00:0", stages[0]);
+        Assert.EndsWith("probing the chosen and repeated merges", stages[^1].TrimEnd());
+        Assert.DoesNotContain(": done", err);
         var report = File.ReadAllText(dir["demo/REPORT.md"]);
         foreach (var section in new[] { "## Corpus", "## Sanity ladder", "## Paired comparisons", "## Per-task deltas", "## Classification and retrieval",
                                         "## Merging: methods and λ", "## Repeated merges", "## Culture × culture transfer", "## Token similarity across cultures",
