@@ -110,16 +110,22 @@ public sealed record ModelCard
         return Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd('/', '\\'));
     }
 
-    /// <summary>The <c>license</c> of a model folder's card front matter, null when it has none.</summary>
+    /// <summary>
+    /// The <c>license</c> of a model folder's card front matter (any card: Hugging Face's, ours, a person's); null when
+    /// there is no card, no front matter, no license, or front matter that is not YAML.
+    /// </summary>
     public static string? LicenseOf(string modelDir)
     {
         var path = Path.Combine(modelDir, "README.md");
         if (!File.Exists(path)) return null;
-        var lines = File.ReadLines(path).Take(200).ToList();
+        var lines = File.ReadLines(path).Take(500).ToList();
         if (lines.Count == 0 || lines[0].Trim() != "---") return null;
-        foreach (var line in lines.Skip(1).TakeWhile(l => l.Trim() != "---"))
-            if (line.StartsWith("license:", StringComparison.Ordinal)) return line["license:".Length..].Trim().Trim('"', '\'') is { Length: > 0 } l ? l : null;
-        return null;
+        var yaml = new YamlDotNet.RepresentationModel.YamlStream();
+        try { yaml.Load(new StringReader(string.Join('\n', lines.Skip(1).TakeWhile(l => l.Trim() != "---")))); }
+        catch (YamlDotNet.Core.YamlException) { return null; }
+        return yaml.Documents.FirstOrDefault()?.RootNode is YamlDotNet.RepresentationModel.YamlMappingNode map &&
+               map.Children.TryGetValue(new YamlDotNet.RepresentationModel.YamlScalarNode("license"), out var license) &&
+               license is YamlDotNet.RepresentationModel.YamlScalarNode { Value: { Length: > 0 } value } ? value : null;
     }
 
     /// <summary>"1.25 h" for a number of seconds.</summary>

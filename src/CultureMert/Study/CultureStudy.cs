@@ -112,7 +112,7 @@ public static class CultureStudy
         var corpus = phases.Run("corpus", () => CorpusBuilder.Build(pieces, paths.Corpus, corpusOptions, render, log, cancel));
         var cultures = StudyCultures.Of(corpus, corpusOptions);
         StudyPlanFile.FixOrCheck(paths.Plan, o);
-        phases.Run("teacher and targets", () => TeacherAndTargets(corpus, cultures, paths, o, log, cancel));
+        var tokens = phases.Run("teacher and targets", () => TeacherAndTargets(corpus, cultures, paths, o, log, cancel));
         phases.Run("pre-training", () =>
         {
             foreach (var (run, recipe) in new StudyRecipes(paths, cultures, o).All()) Pretrain(run, recipe, paths, o, log, cancel);
@@ -139,14 +139,15 @@ public static class CultureStudy
         });
         models.AddRange(repeated.Models);
         EvaluateReport.Write(paths.Evaluation, [.. models.Select(m => new EvalModel(m.Name, m.Dir))], tasks, cells);
-        var findings = StudyReport.Write(paths, corpus, cultures, [.. models, new StudyModel(HandcraftedRole, -1, "")], tasks, cells, repeated, o, phases.Times, phases.Elapsed);
+        var findings = StudyReport.Write(paths, corpus, cultures, [.. models, new StudyModel(HandcraftedRole, -1, "")], tasks, cells, repeated, tokens, o, phases.Times, phases.Elapsed);
         log($"wrote {paths.Report} ({phases.Elapsed:mm\\:ss})");
         return new StudyResult(paths.Report, phases.Elapsed, findings);
     }
 
     /// <summary>The k-means teacher, fitted on the Western training audio (or every culture's, <see cref="TeacherData.All"/>),
-    /// the target cache of every clip, and the token statistics by culture.</summary>
-    private static void TeacherAndTargets(CorpusSummary corpus, StudyCultures cultures, StudyPaths paths, StudyOptions o, Action<string> log, CancellationToken cancel)
+    /// the target cache of every clip, and the token statistics by culture (written, and returned with the per-piece counts
+    /// that the report's token-transfer section resamples).</summary>
+    private static TokenStatistics TeacherAndTargets(CorpusSummary corpus, StudyCultures cultures, StudyPaths paths, StudyOptions o, Action<string> log, CancellationToken cancel)
     {
         var train = corpus.Clips.Where(c => c.Split == "train" && (o.TeacherData == TeacherData.All || cultures.Western.Contains(c.Culture))).Select(c => c.Path).ToList();
         if (!File.Exists(paths.Teacher))
@@ -158,7 +159,9 @@ public static class CultureStudy
         foreach (var bad in rows.Where(r => r.Status == "error")) log($"warning: {bad.Error}");
         var cultureCsv = Path.Combine(paths.Tokens, "cultures.csv");
         Csv.Write(cultureCsv, ["path", "culture", "piece"], corpus.Clips.Select(c => new[] { c.Path, c.Culture, c.PieceId }));
-        TokenStatistics.Compute([paths.Targets], cultureCsv).Write(paths.Tokens);
+        var tokens = TokenStatistics.Compute([paths.Targets], cultureCsv, keepPieces: true);
+        tokens.Write(paths.Tokens);
+        return tokens;
     }
 
     /// <summary>Saves the run's recipe and pre-trains from it as <c>culturemert pretrain --resume</c> would: a finished
@@ -236,8 +239,9 @@ public static class CultureStudy
     /// <param name="oneShot">the chosen task-arithmetic merge of every pre-training seed (none: nothing was chosen)</param>
     private static RepeatedMerges Repeat(List<StudyModel> oneShot, StudyPaths paths, StudyCultures cultures, StudyOptions o, Action<string> log)
     {
-        if (oneShot.Count == 0 || o.RemergeRounds < 2 || cultures.Others.Count < 2) return new RepeatedMerges(null, [], []);
+        if (oneShot.Count == 0 || o.RemergeRounds < 2 || cultures.Others.Count < 2) return new RepeatedMerges(null, [], [], []);
         var ta = oneShot[0].Merge!;
+        var kinds = cultures.Others.Select(RepeatedMerge.Fold).Concat(Enumerable.Range(2, o.RemergeRounds - 1).Select(RepeatedMerge.Remerge)).ToList();
         var (models, rows) = (new List<StudyModel>(), new List<(int, StabilityRow)>());
         var options = new MergeOptions { Method = MergeMethod.TaskArithmetic, Lambdas = [ta.Lambda] };
         string Merged(string baseDir, List<string> inputs, string dir) => MergeOnce(baseDir, inputs, options.Validate(inputs.Count), dir, _ => { }, o.Device)[0];
@@ -252,20 +256,20 @@ public static class CultureStudy
                 var folded = order[0];
                 for (var j = 1; j < order.Count; j++)
                     folded = Merged(baseDir, [folded, order[j]], Path.Combine(root, $"last-{cultures.Others[last]}", $"step-{j}"));
-                models.Add(new StudyModel(RepeatedMerges.OrderRole(cultures.Others[last]), k, folded));
+                models.Add(new StudyModel(RepeatedMerge.Fold(cultures.Others[last]).Role, k, folded));
             }
             var again = oneShot.Single(m => m.Seed == k).Dir;
             for (var round = 2; round <= o.RemergeRounds; round++)
             {
                 again = Merged(baseDir, [again, .. singles], Path.Combine(root, $"round-{round}"));
-                models.Add(new StudyModel(RepeatedMerges.RoundRole(round), k, again));
+                models.Add(new StudyModel(RepeatedMerge.Remerge(round).Role, k, again));
             }
             var measured = MergeStability.Run(baseDir, singles, options.Validate(singles.Count), o.RemergeRounds, names: cultures.Others);
             MergeStability.Write(measured, root);
             rows.AddRange(measured.Select(r => (k, r)));
             log($"  [repeated merges s{k}] {singles.Count} orderings, {o.RemergeRounds - 1} re-merge rounds at λ = {ta.Lambda.ToString(CultureInfo.InvariantCulture)}");
         }
-        return new RepeatedMerges(ta, models, rows);
+        return new RepeatedMerges(ta, kinds, models, rows);
     }
 
     /// <summary>The pre-trained models to probe: base, control and multi-culture CPT of every seed; the single-culture CPTs of the first <see cref="StudyOptions.TransferSeeds"/>.</summary>
@@ -324,14 +328,21 @@ public static class CultureStudy
     internal const string HandcraftedRole = "handcrafted";
 }
 
-/// <summary>The repeated-merge study's models and weight-space rows (per pre-training seed); empty when there is no
-/// chosen task-arithmetic merge or fewer than two rounds.</summary>
-/// <param name="Merge">the merge repeated: task arithmetic at the λ chosen on validation</param>
-internal sealed record RepeatedMerges(StudyMerge? Merge, List<StudyModel> Models, List<(int Seed, StabilityRow Row)> Rows)
+/// <summary>
+/// One kind of repeated merge, a model per pre-training seed: the left fold in which a culture joins last, or a round of
+/// re-merging (round 1 is the one-shot merge itself). <paramref name="Measures"/> picks its rows of <see cref="MergeStability"/>.
+/// </summary>
+/// <param name="Round">the re-merge round, 0 for a fold</param>
+internal sealed record RepeatedMerge(string Role, string Label, int Round, Func<StabilityRow, bool> Measures)
 {
-    /// <summary>The left fold in which <paramref name="culture"/> joins last.</summary>
-    public static string OrderRole(string culture) => $"fold-last-{culture}";
+    public static RepeatedMerge Fold(string lastCulture) => new($"fold-last-{lastCulture}", $"fold, {lastCulture} last", 0,
+        r => r.Scenario == "order" && r.Sequence.EndsWith(">" + lastCulture, StringComparison.Ordinal) && r.Step == r.Sequence.Count(c => c == '>'));
 
-    /// <summary>Round <paramref name="round"/> of re-merging (round 1 is the one-shot merge itself).</summary>
-    public static string RoundRole(int round) => $"remerge-{round}";
+    public static RepeatedMerge Remerge(int round) => new($"remerge-{round}", round == 1 ? "one-shot merge (round 1)" : $"re-merge round {round}", round,
+        r => r.Scenario == "remerge" && r.Step == round);
 }
+
+/// <summary>The repeated-merge study's kinds of merge (in the report's order), their models and weight-space rows (per
+/// pre-training seed); empty when there is no chosen task-arithmetic merge or fewer than two rounds.</summary>
+/// <param name="Merge">the merge repeated: task arithmetic at the λ chosen on validation</param>
+internal sealed record RepeatedMerges(StudyMerge? Merge, List<RepeatedMerge> Kinds, List<StudyModel> Models, List<(int Seed, StabilityRow Row)> Rows);

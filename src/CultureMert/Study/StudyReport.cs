@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using CultureMert.Corpus;
 using CultureMert.Evaluation;
 using CultureMert.Reports;
+using CultureMert.Teachers;
 using CultureMert.IO;
 using CultureMert.Merging;
 
@@ -39,7 +40,7 @@ internal static partial class StudyReport
     ];
 
     public static IReadOnlyList<string> Write(StudyPaths paths, CorpusSummary corpus, StudyCultures cultures, IReadOnlyList<StudyModel> models,
-                                              IReadOnlyList<EvalTask> tasks, IReadOnlyList<EvalCell> results, RepeatedMerges repeated, StudyOptions o,
+                                              IReadOnlyList<EvalTask> tasks, IReadOnlyList<EvalCell> results, RepeatedMerges repeated, TokenStatistics tokens, StudyOptions o,
                                               IReadOnlyList<(string Phase, TimeSpan Time)> phases, TimeSpan wall)
     {
         var scores = new StudyScores(paths.Evaluation, models, tasks, results, o.PretrainSeeds, o.EquivalenceMargin);
@@ -53,7 +54,7 @@ internal static partial class StudyReport
         MergeSweep(sb, scores, paths.Root);
         RepeatedMergeSection(sb, scores, repeated, paths.Root);
         TransferMap(sb, scores, cultures.Others, paths.Root);
-        TokenSimilarity(sb, scores, cultures.Others, paths);
+        TokenSimilarity(sb, scores, cultures.Others, tokens, paths);
         var objective = ObjectiveVsPrior.Measure(paths, cultures, o.PretrainSeeds);
         LossCurves(sb, paths.Runs, objective);
         var (learned, findings) = Reading(sb, scores);

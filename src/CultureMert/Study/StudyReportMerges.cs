@@ -44,16 +44,7 @@ internal static partial class StudyReport
     {
         if (r.Merge is not { } merge || s.BestTa is not { } oneShot) return;
         var cultures = Enumerable.Range(0, s.Tasks.Count).Where(t => s.Tasks[t].Tagging && !s.Tasks[t].Western).ToList();
-        var rounds = r.Models.Select(m => m.Role).Where(x => x.StartsWith("remerge-")).Distinct().ToList();
-        var merges = new List<(string Role, string Label, Func<StabilityRow, bool> Rows)> { (oneShot, "one-shot merge (round 1)", x => x.Scenario == "remerge" && x.Step == 1) };
-        var others = r.Models.Select(m => m.Role).Where(x => x.StartsWith("fold-last-")).Distinct().ToList();
-        foreach (var role in others)
-        {
-            var last = role["fold-last-".Length..];
-            merges.Add((role, $"fold, {last} last", x => x.Scenario == "order" && x.Sequence.EndsWith(">" + last) && x.Step == x.Sequence.Count(c => c == '>')));
-        }
-        merges.AddRange(rounds.Select(role => (role, $"re-merge round {role["remerge-".Length..]}",
-                                               (Func<StabilityRow, bool>)(x => x.Scenario == "remerge" && x.Step == int.Parse(role["remerge-".Length..], Inv)))));
+        var merges = r.Kinds.Prepend(RepeatedMerge.Remerge(1) with { Role = oneShot }).ToList();
         double[] Measure(Func<StabilityRow, bool> which, Func<StabilityRow, double> pick) =>
             [.. Enumerable.Range(0, s.PretrainSeeds).Select(k => r.Rows.Where(x => x.Seed == k && which(x.Row)).Select(x => pick(x.Row)).DefaultIfEmpty(double.NaN).Average())];
 
@@ -66,7 +57,7 @@ internal static partial class StudyReport
           .Append("| --- | --- | --- | --- |").Append(string.Concat(cultures.Select(_ => " --- |"))).Append(" --- | --- |\n");
         var rows = new List<string[]>();
         var findings = new List<string>();
-        foreach (var (role, label, which) in merges)
+        foreach (var (role, label, _, which) in merges)
         {
             var (d, c, l) = (Measure(which, x => x.RelativeDistance), Measure(which, x => x.Cosine), Measure(which, x => x.EffectiveLambda));
             var e = role == oneShot ? null : s.Compare(role, oneShot, western: false);
@@ -83,11 +74,11 @@ internal static partial class StudyReport
           .Append(findings.Count == 0 ? "no repeated merge differs from the one-shot merge beyond its interval, and none is shown equivalent either (inconclusive at this size)."
                                       : string.Join("; ", findings) + "; every other row is inconclusive.")
           .Append(" Per-seed rows: [`repeated-merges.csv`](repeated-merges.csv); every ordering's weight-space rows: `merges/repeated/s*/stability.csv`.\n");
-        RoundPlots(sb, s, merges.Where(m => m.Role == oneShot || rounds.Contains(m.Role)).ToList(), cultures, Measure, outDir);
+        RoundPlots(sb, s, [.. merges.Where(m => m.Round > 0)], cultures, Measure, outDir);
     }
 
     /// <summary>One plot per measure against the re-merge round k: the weight-space measures, and the per-culture ROC-AUC.</summary>
-    static void RoundPlots(StringBuilder sb, StudyScores s, List<(string Role, string Label, Func<StabilityRow, bool> Rows)> rounds, List<int> cultures,
+    static void RoundPlots(StringBuilder sb, StudyScores s, List<RepeatedMerge> rounds, List<int> cultures,
                            Func<Func<StabilityRow, bool>, Func<StabilityRow, double>, double[]> measure, string outDir)
     {
         string[] ks = [.. Enumerable.Range(1, rounds.Count).Select(k => k.ToString(Inv))];
@@ -95,9 +86,9 @@ internal static partial class StudyReport
             (name, [.. Enumerable.Range(0, rounds.Count).Select(i => Summary.Of(perSeed(i)).Mean)], [.. Enumerable.Range(0, rounds.Count).Select(i => Summary.Of(perSeed(i)).HalfWidth)]);
         var plots = new (string File, string Measure, (string, double[], double[])[] Series)[]
         {
-            ("repeated-distance.png", "relative distance to the one-shot merge", [Series("distance", i => measure(rounds[i].Rows, x => x.RelativeDistance))]),
-            ("repeated-cosine.png", "cosine with the one-shot task vector", [Series("cosine", i => measure(rounds[i].Rows, x => x.Cosine))]),
-            ("repeated-lambda.png", "effective λ", [Series("effective λ", i => measure(rounds[i].Rows, x => x.EffectiveLambda))]),
+            ("repeated-distance.png", "relative distance to the one-shot merge", [Series("distance", i => measure(rounds[i].Measures, x => x.RelativeDistance))]),
+            ("repeated-cosine.png", "cosine with the one-shot task vector", [Series("cosine", i => measure(rounds[i].Measures, x => x.Cosine))]),
+            ("repeated-lambda.png", "effective λ", [Series("effective λ", i => measure(rounds[i].Measures, x => x.EffectiveLambda))]),
             ("repeated-roc-auc.png", "test ROC-AUC ×100", [.. cultures.Select(t => Series(s.Tasks[t].Name, i => s.TaskRocAuc(rounds[i].Role, t)))]),
         };
         sb.Append('\n');

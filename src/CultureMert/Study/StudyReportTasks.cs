@@ -55,12 +55,12 @@ internal static partial class StudyReport
     }
 
     /// <summary>The token statistics' JSD heat map, and the token divergences against the transfer map's gains.</summary>
-    static void TokenSimilarity(StringBuilder sb, StudyScores s, IReadOnlyList<string> others, StudyPaths paths)
+    static void TokenSimilarity(StringBuilder sb, StudyScores s, IReadOnlyList<string> others, TokenStatistics tokens, StudyPaths paths)
     {
         if (!File.Exists(Path.Combine(paths.Root, "tokens", "jsd-heatmap.png"))) return;
         sb.Append("\n## Token similarity across cultures\n\nJensen–Shannon divergence (bits) between the cultures' token histograms under the study's teacher ")
           .Append("(`tokens/divergence.csv`): how differently the cultures use the pre-training vocabulary.\n\n![token JSD](tokens/jsd-heatmap.png)\n\n");
-        if (TokenTransferOf(s, others, paths) is not { } transfer) return;
+        if (TokenTransferOf(s, others, tokens) is not { } transfer) return;
         transfer.Write(Path.Combine(paths.Root, TokenTransferFolder));
         sb.Append("Does token similarity predict transfer? The gains are the transfer map's cells (single-culture CPT on the row culture, ")
           .Append("ΔROC-AUC ×100 against the base on the column culture's task); the divergences and the pieces bootstrapped are the ")
@@ -76,16 +76,14 @@ internal static partial class StudyReport
 
     /// <summary>The token divergences against the transfer gains of the single-culture CPTs on every tagging task; null
     /// when no gain was measured.</summary>
-    static TokenTransferResult? TokenTransferOf(StudyScores s, IReadOnlyList<string> others, StudyPaths paths)
+    static TokenTransferResult? TokenTransferOf(StudyScores s, IReadOnlyList<string> others, TokenStatistics tokens)
     {
         var gains = (from c in others
                      where s.Has($"cpt-{c}") && s.Has("base")
                      from t in Enumerable.Range(0, s.Tasks.Count)
                      where s.Tasks[t].Tagging
                      select new TransferGain(c, s.Tasks[t].Name, s.CompareTask($"cpt-{c}", "base", t).Diff.Mean)).ToList();
-        var labels = Path.Combine(paths.Tokens, "cultures.csv");
-        if (!gains.Any(g => double.IsFinite(g.Gain)) || !File.Exists(labels)) return null;
-        var stats = TokenStatistics.Compute([paths.Targets], labels, keepPieces: true);
-        return TokenTransfer.Analyze(stats, [.. gains.Where(g => stats.Cultures.Contains(g.TaskCulture))]);
+        if (!gains.Any(g => double.IsFinite(g.Gain))) return null;
+        return TokenTransfer.Analyze(tokens, [.. gains.Where(g => tokens.Cultures.Contains(g.TaskCulture))]);
     }
 }

@@ -71,4 +71,18 @@ public class ModelCardTests
         Assert.Equal("local", ModelCard.IdOf(tmp["local"]));
         Assert.Null(ModelCard.LicenseOf(tmp["a"]));
     }
+
+    [Theory]
+    [InlineData("---\nlicense: cc-by-nc-4.0\ntags:\n- music\n---\n# MERT", "cc-by-nc-4.0")]
+    [InlineData("---\ntags: [music, audio]\nlicense: \"apache-2.0\"   # as the Hub writes it\n---\n", "apache-2.0")]
+    [InlineData("---\nmodel-index:\n- name: x\n  license: not-this-one\n---\n", null)]     // only the top-level key
+    [InlineData("---\nlicense: [unclosed\n---\n", null)]                                     // not YAML: no license, no error
+    [InlineData("# A card without front matter\nlicense: mit\n", null)]
+    public void LicenseOf_ReadsTheFrontMattersTopLevelKey(string card, string? expected)
+    {
+        using var tmp = new Fixtures.TempDir();
+        Directory.CreateDirectory(tmp["m"]);
+        File.WriteAllText(tmp["m/README.md"], card);
+        Assert.Equal(expected, ModelCard.LicenseOf(tmp["m"]));
+    }
 }
