@@ -138,12 +138,13 @@ static class PretrainCommand
             }), cancel);
         }
         PretrainResult result = null!;
-        AnsiConsole.Progress()
+        var terminal = Progress.Terminal();
+        terminal.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
                 var bar = ctx.AddTask("pre-training", maxValue: recipe.TotalSteps);
-                result = Pretrainer.Run(recipe, outDir, options, line => AnsiConsole.MarkupLine(Markup.Escape(line)), new SyncProgress<PretrainProgress>(p =>
+                result = Pretrainer.Run(recipe, outDir, options, line => terminal.MarkupLine(Markup.Escape(line)), new SyncProgress<PretrainProgress>(p =>
                 {
                     bar.Value = p.Step;
                     bar.Description = Markup.Escape(Line(p));

@@ -17,7 +17,7 @@ static class Progress
             return work(new SyncProgress<JobProgress>(_ => { }), cancel);
         }
         List<IndexRow> rows = [];
-        AnsiConsole.Progress()
+        Terminal().Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
@@ -32,7 +32,11 @@ static class Progress
         return rows;
     }
 
-    public static bool Interactive => !(Console.IsOutputRedirected || Console.IsErrorRedirected || Environment.GetEnvironmentVariable("CI") is not null);
+    /// <summary>Whether stderr, where progress goes, is a terminal (and not a CI runner's, which records it as a log).</summary>
+    public static bool Interactive => !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") is null;
+
+    /// <summary>Spectre.Console on stderr: progress never mixes with the results a user redirects from stdout.</summary>
+    public static IAnsiConsole Terminal() => AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
 
     /// <summary>
     /// A progress bar with the time remaining over steps whose log lines start with "[k/N]" (evaluate's model × task
@@ -50,7 +54,8 @@ static class Progress
             return work(Notable(Console.Error));
         }
         T result = default!;
-        AnsiConsole.Progress()
+        var terminal = Terminal();
+        terminal.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
@@ -64,7 +69,7 @@ static class Progress
                     if (total == 0 && open == 0 && close > slash && int.TryParse(line[(slash + 1)..close], out var n)) bar.MaxValue = n;
                     if (open == 0 && slash > 1 && int.TryParse(line[1..slash], out var k)) bar.Value = done ? k : k - 1;
                     bar.Description = Markup.Escape(line.Length > 70 ? line[..70] + "…" : line);
-                    if (line.Contains(": failed")) AnsiConsole.MarkupLine($"[red]{Markup.Escape(line)}[/]");
+                    if (line.Contains(": failed")) terminal.MarkupLine($"[red]{Markup.Escape(line)}[/]");
                 }));
                 bar.Value = bar.MaxValue;
             });
@@ -100,7 +105,8 @@ static class Progress
                 else if (line.StartsWith("===", StringComparison.Ordinal) || IsNotable(line)) Console.Error.WriteLine(line.Trim());   // a sweep's points
             });
         T result = default!;
-        AnsiConsole.Progress().HideCompleted(true)
+        var terminal = Terminal();
+        terminal.Progress().HideCompleted(true)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
@@ -110,15 +116,15 @@ static class Progress
                 {
                     if (line.StartsWith("== ", StringComparison.Ordinal))
                     {
-                        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(Header(line))}[/]");
+                        terminal.MarkupLine($"[bold]{Markup.Escape(Header(line))}[/]");
                         all.Value = stage - 1;
                         all.Description = Markup.Escape(line[3..]);
                         steps?.StopTask();
                         steps = null;
                         return;
                     }
-                    if (line.StartsWith("===", StringComparison.Ordinal)) AnsiConsole.MarkupLine($"[bold]{Markup.Escape(line)}[/]");
-                    if (IsNotable(line)) AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(line.Trim())}[/]");
+                    if (line.StartsWith("===", StringComparison.Ordinal)) terminal.MarkupLine($"[bold]{Markup.Escape(line)}[/]");
+                    if (IsNotable(line)) terminal.MarkupLine($"[yellow]{Markup.Escape(line.Trim())}[/]");
                     if (StepOf(line) is not var (k, n)) return;
                     if (steps is null || steps.MaxValue != n || k < steps.Value)   // a new run of steps: a new bar, so its time remaining is its own
                     {
