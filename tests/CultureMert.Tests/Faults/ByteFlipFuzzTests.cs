@@ -6,7 +6,7 @@ namespace CultureMert.Tests.Faults;
 
 /// <summary>
 /// Seeded byte-flip fuzzing of every input format we parse: a few hundred mutations of a valid WAV, FLAC, MP3, Ogg Vorbis
-/// and safetensors file each. Every mutant either decodes (finite samples) / loads, or fails with a per-file error naming
+/// and safetensors file each, and 80 of an M4A (AAC) and a WMA file, which FFmpeg decodes. Every mutant either decodes (finite samples) / loads, or fails with a per-file error naming
 /// the file (InvalidDataException, NotSupportedException, IOException); never another exception, a crash or a hang.
 /// </summary>
 public class ByteFlipFuzzTests
@@ -42,12 +42,28 @@ public class ByteFlipFuzzTests
     [InlineData("flac_s16_stereo.flac")]
     [InlineData("lossy_mono44100.mp3")]
     [InlineData("lossy_mono22050.ogg")]
-    public async Task Audio_Mutants_DecodeOrFailWithAPerFileError(string name)
+    public Task Audio_Mutants_DecodeOrFailWithAPerFileError(string name) =>
+        MutantsDecodeOrFail(name, System.IO.File.ReadAllBytes(File(name)), Mutations);
+
+    /// <summary>The formats FFmpeg decodes (a process per file: fewer mutants), from a file the ffmpeg program makes here.</summary>
+    [Theory]
+    [InlineData("m4a", "aac")]
+    [InlineData("wma", "wmav2")]
+    public Task Audio_FfmpegMutants_DecodeOrFailWithAPerFileError(string container, string codec)
+    {
+        CultureMert.Setup.SystemPackages.Require(CultureMert.Setup.SystemPackages.Ffmpeg);
+        using var dir = new Fixtures.TempDir();
+        var path = dir[$"source.{container}"];
+        using (var p = System.Diagnostics.Process.Start("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=2:sample_rate=44100", "-c:a", codec, path]))
+            p.WaitForExit();
+        return MutantsDecodeOrFail(Path.GetFileName(path), System.IO.File.ReadAllBytes(path), 80);
+    }
+
+    static async Task MutantsDecodeOrFail(string name, byte[] original, int mutations)
     {
         using var dir = new Fixtures.TempDir();
-        var original = System.IO.File.ReadAllBytes(File(name));
         var outcomes = new Dictionary<string, int>();
-        for (var k = 0; k < Mutations; k++)
+        for (var k = 0; k < mutations; k++)
         {
             var path = dir[$"m{k:D3}{Path.GetExtension(name)}"];
             var mutant = Mutate(original, k);
@@ -80,7 +96,7 @@ public class ByteFlipFuzzTests
             AudioWarnings.Take(path);
             System.IO.File.Delete(path);
         }
-        Assert.Equal(Mutations, outcomes.Values.Sum());
+        Assert.Equal(mutations, outcomes.Values.Sum());
         Console.WriteLine($"FUZZ {name}: {string.Join(", ", outcomes.Select(kv => $"{kv.Key} {kv.Value}"))}");
     }
 
