@@ -40,9 +40,9 @@ static class Progress
 
     /// <summary>
     /// A progress bar with the time remaining over steps whose log lines start with "[k/N]" (evaluate's model × task
-    /// cells, merge's tensors, probe's runs) on a terminal; otherwise one line for the stage and the notable lines. A line "[k/N]" without
-    /// ": done" or ": failed" counts step k as done only when <paramref name="startLines"/> is false (steps that log
-    /// once, when they end).
+    /// cells, merge's tensors, probe's runs) on a terminal; otherwise one line for the stage and the notable lines. A
+    /// line "[k/N]" without ": done" or ": failed" counts step k as done only when <paramref name="startLines"/> is false
+    /// (steps that log once, when they end).
     /// </summary>
     /// <param name="stage">the command's stage, for the one line of a log: "merge", "evaluate", …</param>
     /// <param name="total">steps, or 0: N of the first "[k/N]" line</param>
@@ -63,11 +63,11 @@ static class Progress
                 result = work(new SyncProgress<string>(line =>
                 {
                     var done = !startLines || line.Contains(": done") || line.Contains(": failed");
-                    var open = line.IndexOf('[');
-                    var slash = line.IndexOf('/');
-                    var close = line.IndexOf(']');
-                    if (total == 0 && open == 0 && close > slash && int.TryParse(line[(slash + 1)..close], out var n)) bar.MaxValue = n;
-                    if (open == 0 && slash > 1 && int.TryParse(line[1..slash], out var k)) bar.Value = done ? k : k - 1;
+                    if (line.StartsWith('[') && StepOf(line) is var (k, n))
+                    {
+                        if (total == 0) bar.MaxValue = n;
+                        bar.Value = done ? k : k - 1;
+                    }
                     bar.Description = Markup.Escape(line.Length > 70 ? line[..70] + "…" : line);
                     if (line.Contains(": failed")) terminal.MarkupLine($"[red]{Markup.Escape(line)}[/]");
                 }));
