@@ -1,5 +1,6 @@
 using CultureMert.Corpus.Datasets;
 using System.CommandLine;
+using CultureMert.Reports;
 using System.Diagnostics;
 using System.Globalization;
 using CultureMert.Evaluation;
@@ -51,8 +52,9 @@ static class ProbeCommand
             if (data.DroppedTags.Length > 0) Console.Error.WriteLine($"tags only in valid/test, dropped: {string.Join(", ", data.DroppedTags)}");
             var results = Progress.RunGrid("probe", 0, log => ProbeRunner.Run(data, options, log, device), startLines: false);
             ProbeReport.Write(r.GetValue(outDir)!, results);
+            var html = HtmlReport.Write(Path.Combine(r.GetValue(outDir)!, "report.md"));
             var best = results.Best;
-            var report = $"report: {Path.Combine(r.GetValue(outDir)!, "report.md")}, {clock.Elapsed.TotalSeconds:0.0} s";
+            var report = $"report: {html}, {clock.Elapsed.TotalSeconds:0.0} s";
             if (results.Retrieval is { } ret && results.Task == TaskType.Retrieval)
                 Console.WriteLine(FormattableString.Invariant($"selected layer {best.Layer} (validation MAP@10 {best.Valid.Mean:0.0000}); test MAP@10 {ret.MapAt(10):0.0000}, ") +
                                   FormattableString.Invariant($"MRR {ret.MeanReciprocalRank:0.0000}, R@10 {ret.RecallAt(10):0.0000} ({ret.Queries} queries); {report}"));

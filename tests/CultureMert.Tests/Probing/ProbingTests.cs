@@ -218,9 +218,12 @@ public class ProbingTests
         var manifest = Write(dir);
         Assert.Equal(0, CliApp.Run(["probe", "--embeddings", dir["emb"], "--manifest", manifest, "--layer", "all,weighted", "--seeds", "2",
                                     "--lr", "1e-2", "--hidden", "0", "--batch-size", "32", "--max-epochs", "25", "--retrieval", "--threads", "2", "--out", dir["out"]]));
-        foreach (var f in new[] { "results.json", "results.csv", "report.md", "layers.png" }) Assert.True(File.Exists(Path.Combine(dir["out"], f)), f);
+        foreach (var f in new[] { "results.json", "results.csv", "report.md", "report.html", "layers.png" }) Assert.True(File.Exists(Path.Combine(dir["out"], f)), f);
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(dir["out"], "results.json")))!;
         Assert.Contains(json["selected"]!["layer"]!.GetValue<string>(), new[] { "2", "weighted" });
+        var page = Reports.RenderedPage.Load(Path.Combine(dir["out"], "report.html"));
+        page.AssertSelfContainedWithVisiblePlots(images: 1);                  // the per-layer plot
+        Assert.Contains("weighted", page.Text);
         Assert.Equal(5, json["configs"]!.AsArray().Count);
         Assert.NotNull(json["retrieval"]!["precision_at_k"]!["p@1"]);
         var csv = File.ReadAllLines(Path.Combine(dir["out"], "results.csv"));
