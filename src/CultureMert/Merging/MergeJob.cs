@@ -104,13 +104,11 @@ public static class MergeJob
         // The lock sits beside the output (.culturemert.NAME.lock in its parent), so that the model folder holds only the model.
         using var held = FolderLock.Acquire(Path.GetDirectoryName(full)!, Path.GetFileName(full));
         AtomicFile.CleanStale(full);                                          // temporaries of a merge that was killed
-        using var baseT = new CheckpointTensors(baseDir);
-        var models = new List<CheckpointTensors>();
+        using var inputs = MergeInputs.Open(baseDir, modelDirs);
+        var (baseT, models) = (inputs.Base, inputs.Models);
         var writers = new List<SafeTensorsWriter>();
         try
         {
-            foreach (var dir in modelDirs) models.Add(new CheckpointTensors(dir));
-            CheckCompatible(baseT, models);
             var weights = options.Weights ?? Enumerable.Repeat(1.0, models.Count).ToArray();
             log?.Invoke($"hashing {models.Count + 1} weight files");
             var baseHash = baseT.Hash();
@@ -123,19 +121,17 @@ public static class MergeJob
 
             int merged = 0, copied = 0;
             long parameters = 0;
-            foreach (var (info, i) in baseT.Tensors.Select((t, i) => (t, i)))
+            foreach (var (info, i, stored) in inputs.Each())                      // every tensor of this name dies at the next
             {
-                using var scope = NewDisposeScope();                              // every tensor of this name dies here
-                var b = baseT.Read(info.Name);
-                parameters += b.numel();
-                if (!b.is_floating_point() || b.numel() == 0)
+                parameters += stored.numel();
+                if (!stored.is_floating_point() || stored.numel() == 0)
                 {
-                    foreach (var w in writers) w.Write(info.Name, b);             // not a weight to merge: the base's, as is
+                    foreach (var w in writers) w.Write(info.Name, stored);        // not a weight to merge: the base's, as is
                     copied++;
                     continue;
                 }
-                b = b.to(device ?? CPU);
-                var deltas = TaskVectors.Deltas(b, models.Count, m => models[m].Read(info.Name));      // (models, ...) on b's device
+                var b = stored.to(device ?? CPU);
+                var deltas = inputs.Deltas(info.Name, b);                                             // (models, ...) on b's device
                 if (options.Method == MergeMethod.Slerp)                                              // not θ_base + λ·τ: one tensor per t
                     for (var j = 0; j < writers.Count; j++)
                         writers[j].Write(info.Name, Slerp.Interpolate(b.to(ScalarType.Float64), deltas[0], options.Lambdas[j]).to(b.dtype));
@@ -162,7 +158,6 @@ public static class MergeJob
         finally
         {
             foreach (var w in writers) w.Dispose();
-            foreach (var m in models) m.Dispose();
         }
     }
 
@@ -180,31 +175,6 @@ public static class MergeJob
         MergeMethod.IsoC => IsotropicMerge.Combine(deltas, weights),
         _ => throw new ArgumentOutOfRangeException(nameof(o), o.Method, "not a merge method"),
     };
-
-    /// <summary>Every model must hold exactly the base's tensors, with the same shapes and dtypes: one error lists every mismatch.</summary>
-    public static void CheckCompatible(CheckpointTensors baseT, IReadOnlyList<CheckpointTensors> models)
-    {
-        var problems = new List<string>();
-        var reference = baseT.Tensors.ToDictionary(t => t.Name);
-        foreach (var m in models)
-        {
-            var names = new HashSet<string>();
-            foreach (var t in m.Tensors)
-            {
-                names.Add(t.Name);
-                if (!reference.TryGetValue(t.Name, out var r)) problems.Add($"{m.WeightsFile}: unexpected tensor {t.Name} {Shape(t.Shape)} (not in the base)");
-                else if (!r.Shape.SequenceEqual(t.Shape)) problems.Add($"{m.WeightsFile}: {t.Name} has shape {Shape(t.Shape)}, the base has {Shape(r.Shape)}");
-                else if (r.DType != t.DType) problems.Add($"{m.WeightsFile}: {t.Name} has dtype {t.DType}, the base has {r.DType}");
-            }
-            foreach (var r in baseT.Tensors.Where(r => !names.Contains(r.Name)))
-                problems.Add($"{m.WeightsFile}: missing tensor {r.Name} {Shape(r.Shape)} (present in the base)");
-        }
-        if (problems.Count > 0)
-            throw new InvalidDataException($"the models do not match the base {baseT.WeightsFile} in tensor names, shapes and dtypes " +
-                                           $"({problems.Count} problem{(problems.Count > 1 ? "s" : "")}):\n  " + string.Join("\n  ", problems));
-    }
-
-    static string Shape(long[] s) => $"[{string.Join(", ", s)}]";
 
     /// <summary>config.json, preprocessor_config.json and remote-code *.py of the base go to the output unchanged.</summary>
     static void CopyConfig(string baseDir, string outDir)

@@ -39,41 +39,34 @@ public static class MergeStability
         // accumulators per (sequence, step): ‖τ − τ*‖², ⟨τ, τ*⟩, ‖τ‖²; and ‖τ*‖²
         var acc = new Dictionary<(string, string, int), double[]>();
         double starSq = 0;
-        using var baseT = new CheckpointTensors(baseDir);
-        var models = modelDirs.Select(d => new CheckpointTensors(d)).ToList();
-        try
+        using var inputs = MergeInputs.Open(baseDir, modelDirs);
+        var pair = options with { Weights = null };
+        var count = inputs.Base.Tensors.Count;
+        foreach (var (info, t, b) in inputs.Each())
         {
-            MergeJob.CheckCompatible(baseT, models);
-            var pair = options with { Weights = null };
-            foreach (var (info, t) in baseT.Tensors.Select((x, t) => (x, t)))
+            if (!b.is_floating_point() || b.numel() == 0) continue;
+            var deltas = inputs.Deltas(info.Name, b);                                               // (models, ...)
+            Tensor Merge(Tensor d) => MergeJob.Combine(d, Enumerable.Repeat(1.0, (int)d.size(0)).ToArray(), pair, info.Name).mul_(Scalars.Of(lambda));
+            var star = Merge(deltas);                                                              // λ·combine(τ_1..τ_M)
+            starSq += star.mul(star).sum().item<double>();
+            foreach (var (scenario, sequence, order) in sequences)
             {
-                using var scope = NewDisposeScope();
-                var b = baseT.Read(info.Name);
-                if (!b.is_floating_point() || b.numel() == 0) continue;
-                var deltas = TaskVectors.Deltas(b, models.Count, m => models[m].Read(info.Name));     // (models, ...)
-                Tensor Merge(Tensor d) => MergeJob.Combine(d, Enumerable.Repeat(1.0, (int)d.size(0)).ToArray(), pair, info.Name).mul_(Scalars.Of(lambda));
-                var star = Merge(deltas);                                                              // λ·combine(τ_1..τ_M)
-                starSq += star.mul(star).sum().item<double>();
-                foreach (var (scenario, sequence, order) in sequences)
+                var tau = deltas[order[0]];
+                for (var j = 1; j < order.Length; j++)
                 {
-                    var tau = deltas[order[0]];
-                    for (var j = 1; j < order.Length; j++)
-                    {
-                        tau = Merge(stack([tau, deltas[order[j]]]));
-                        Add(acc, (scenario, sequence, j), tau, star);
-                    }
+                    tau = Merge(stack([tau, deltas[order[j]]]));
+                    Add(acc, (scenario, sequence, j), tau, star);
                 }
-                var again = star;
-                Add(acc, ("remerge", "all", 1), again, star);
-                for (var k = 2; k <= rounds; k++)
-                {
-                    again = Merge(cat([again.unsqueeze(0), deltas]));
-                    Add(acc, ("remerge", "all", k), again, star);
-                }
-                if ((t + 1) % 50 == 0 || t + 1 == baseT.Tensors.Count) log?.Invoke($"[{t + 1}/{baseT.Tensors.Count}] tensors measured");
             }
+            var again = star;
+            Add(acc, ("remerge", "all", 1), again, star);
+            for (var k = 2; k <= rounds; k++)
+            {
+                again = Merge(cat([again.unsqueeze(0), deltas]));
+                Add(acc, ("remerge", "all", k), again, star);
+            }
+            if ((t + 1) % 50 == 0 || t + 1 == count) log?.Invoke($"[{t + 1}/{count}] tensors measured");
         }
-        finally { foreach (var m in models) m.Dispose(); }
         return [.. acc.Select(kv => new StabilityRow(kv.Key.Item1, kv.Key.Item2, kv.Key.Item3,
                     Math.Sqrt(kv.Value[0] / starSq), kv.Value[1] / Math.Sqrt(kv.Value[2] * starSq), lambda * kv.Value[1] / starSq))];
     }

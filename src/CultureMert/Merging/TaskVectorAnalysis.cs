@@ -71,54 +71,41 @@ public sealed class TaskVectorAnalysis
     {
         if (modelDirs.Count < 1) throw new ArgumentException("--models: at least one model is needed.");
         NativeHeap.ReturnLargeBuffersToTheSystem();
-        using var baseT = new CheckpointTensors(baseDir);
-        var models = new List<CheckpointTensors>();
-        try
+        using var inputs = MergeInputs.Open(baseDir, modelDirs);
+        static bool IsFloat(SafeTensorInfo t) => SafeTensors.ScalarTypeOf(t.DType) is ScalarType.Float64 or ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16;
+        var layers = inputs.Base.Tensors.Where(IsFloat).Select(t => LayerOf(t.Name)).Distinct().OrderBy(LayerRank).ToArray();
+        var index = layers.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => x.i);
+        int M = inputs.Models.Count, L = layers.Length;
+        var a = new TaskVectorAnalysis
         {
-            foreach (var dir in modelDirs) models.Add(new CheckpointTensors(dir));
-            MergeJob.CheckCompatible(baseT, models);
-            var floats = baseT.Tensors.Where(t => SafeTensors.ScalarTypeOf(t.DType) is ScalarType.Float64 or ScalarType.Float32
-                                                  or ScalarType.Float16 or ScalarType.BFloat16).ToList();
-            var layers = floats.Select(t => LayerOf(t.Name)).Distinct().OrderBy(LayerRank).ToArray();
-            var index = layers.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => x.i);
-            int M = models.Count, L = layers.Length;
-            var a = new TaskVectorAnalysis
+            Models = Labels(modelDirs), Layers = layers, Entries = new long[L + 1], SquaredNorms = new double[M, L + 1],
+            Dots = new double[M, M, L + 1], BothNonZero = new long[M, M, L + 1], Conflicts = new long[M, M, L + 1],
+        };
+        foreach (var (info, _, stored) in inputs.Each(IsFloat))                  // every tensor of this name dies at the next
+        {
+            var d = inputs.Deltas(info.Name, stored.to(device ?? CPU)).reshape(M, -1);                        // (models, n)
+            var s = d.sign();
+            var (pos, neg) = (s.gt(Of(0)).to(ScalarType.Float64), s.lt(Of(0)).to(ScalarType.Float64));              // (models, n)
+            var nz = pos.add(neg, One);
+            var dots = d.matmul(d.t()).cpu().data<double>().ToArray();                                       // (models, models)
+            var both = nz.matmul(nz.t()).cpu().data<double>().ToArray();
+            var conflicts = pos.matmul(neg.t()).add(neg.matmul(pos.t()), One).cpu().data<double>().ToArray();
+            var l = index[LayerOf(info.Name)];
+            foreach (var k in new[] { l, L })
             {
-                Models = Labels(modelDirs), Layers = layers, Entries = new long[L + 1], SquaredNorms = new double[M, L + 1],
-                Dots = new double[M, M, L + 1], BothNonZero = new long[M, M, L + 1], Conflicts = new long[M, M, L + 1],
-            };
-            foreach (var info in floats)
-            {
-                using var scope = NewDisposeScope();                              // every tensor of this name dies here
-                var b = baseT.Read(info.Name).to(device ?? CPU);
-                var d = TaskVectors.Deltas(b, M, m => models[m].Read(info.Name)).reshape(M, -1);   // (models, n)
-                var s = d.sign();
-                var (pos, neg) = (s.gt(Of(0)).to(ScalarType.Float64), s.lt(Of(0)).to(ScalarType.Float64));              // (models, n)
-                var nz = pos.add(neg, One);
-                var dots = d.matmul(d.t()).cpu().data<double>().ToArray();                                       // (models, models)
-                var both = nz.matmul(nz.t()).cpu().data<double>().ToArray();
-                var conflicts = pos.matmul(neg.t()).add(neg.matmul(pos.t()), One).cpu().data<double>().ToArray();
-                var l = index[LayerOf(info.Name)];
-                foreach (var k in new[] { l, L })
-                {
-                    a.Entries[k] += d.size(1);
-                    for (var i = 0; i < M; i++)
-                        for (var j = 0; j < M; j++)
-                        {
-                            a.Dots[i, j, k] += dots[i * M + j];
-                            a.BothNonZero[i, j, k] += (long)both[i * M + j];
-                            a.Conflicts[i, j, k] += (long)conflicts[i * M + j];
-                        }
-                }
+                a.Entries[k] += d.size(1);
+                for (var i = 0; i < M; i++)
+                    for (var j = 0; j < M; j++)
+                    {
+                        a.Dots[i, j, k] += dots[i * M + j];
+                        a.BothNonZero[i, j, k] += (long)both[i * M + j];
+                        a.Conflicts[i, j, k] += (long)conflicts[i * M + j];
+                    }
             }
-            for (var i = 0; i < M; i++)
-                for (var k = 0; k <= L; k++) a.SquaredNorms[i, k] = a.Dots[i, i, k];
-            return a;
         }
-        finally
-        {
-            foreach (var m in models) m.Dispose();
-        }
+        for (var i = 0; i < M; i++)
+            for (var k = 0; k <= L; k++) a.SquaredNorms[i, k] = a.Dots[i, i, k];
+        return a;
     }
 
     /// <summary>Folder names, with " (2)", " (3)" … after repeats.</summary>
