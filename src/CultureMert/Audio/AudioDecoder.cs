@@ -12,8 +12,28 @@ namespace CultureMert.Audio;
 /// </summary>
 public static class AudioDecoder
 {
-    public static readonly string[] Extensions =
-        [".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".m4a", ".mp4", ".aac", ".alac", ".wma", ".webm", ".mka", ".caf"];
+    enum Format { Wav, Flac, Mp3, Vorbis, OtherOgg, Aiff, Mp4, Adts, Asf, Matroska, Caf }
+
+    /// <summary>A container or codec we read: its name in messages, the extensions that stand for it, its decoder.</summary>
+    sealed record Decoder(Format Format, string Name, string[] Extensions, Func<string, IAudioReader> Open);
+
+    static readonly Decoder[] Decoders =
+    [
+        new(Format.Wav, "WAV", [".wav", ".wave"], p => new WavReader(p)),
+        new(Format.Flac, "FLAC", [".flac"], p => new SndFileReader(p, "FLAC")),
+        new(Format.Aiff, "AIFF", [".aif", ".aiff", ".aifc"], p => new SndFileReader(p, "AIFF")),
+        new(Format.Mp3, "MP3", [".mp3"], p => new Mp3Reader(p)),
+        new(Format.Vorbis, "Ogg Vorbis", [".ogg", ".oga"], p => new VorbisReader(p)),
+        new(Format.OtherOgg, "Ogg", [".opus"], p => new SndFileReader(p, "Ogg")),
+        new(Format.Mp4, "MP4/M4A", [".m4a", ".mp4", ".alac"], p => new FfmpegReader(p, "MP4/M4A")),
+        new(Format.Adts, "AAC", [".aac"], p => new FfmpegReader(p, "AAC")),
+        new(Format.Asf, "WMA/ASF", [".wma"], p => new FfmpegReader(p, "WMA/ASF")),
+        new(Format.Matroska, "Matroska/WebM", [".webm", ".mka"], p => new FfmpegReader(p, "Matroska/WebM")),
+        new(Format.Caf, "CAF", [".caf"], p => new FfmpegReader(p, "CAF")),
+    ];
+
+    /// <summary>Every extension that stands for a format we read (a folder's audio files are those with one of them).</summary>
+    public static readonly string[] Extensions = [.. Decoders.SelectMany(d => d.Extensions)];
 
     /// <summary>
     /// Fills <paramref name="buffer"/> with whole interleaved frames from a decoder whose <c>ReadSamples(buffer, offset,
@@ -44,44 +64,19 @@ public static class AudioDecoder
         var head = new byte[64];
         int n;
         using (var f = File.OpenRead(path)) n = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        var format = Sniff(head.AsSpan(0, n)) ?? System.IO.Path.GetExtension(path).ToLowerInvariant() switch
-        {
-            ".wav" or ".wave" => Format.Wav,
-            ".flac" => Format.Flac,
-            ".mp3" => Format.Mp3,
-            ".ogg" or ".oga" => Format.Vorbis,
-            ".opus" => Format.OtherOgg,
-            ".aif" or ".aiff" or ".aifc" => Format.Aiff,
-            ".m4a" or ".mp4" or ".alac" => Format.Mp4,
-            ".aac" => Format.Adts,
-            ".wma" => Format.Asf,
-            ".webm" or ".mka" => Format.Matroska,
-            ".caf" => Format.Caf,
-            var ext => throw new NotSupportedException(
-                $"{path}: unsupported audio format (extension \"{ext}\", content not recognised as WAV, FLAC, AIFF, MP3, Ogg, MP4/M4A, AAC, " +
-                $"WMA, Matroska/WebM or CAF); supported: {string.Join(' ', Extensions)}."),
-        };
-        IAudioReader reader = format switch
-        {
-            Format.Wav => new WavReader(path),
-            Format.Mp3 => new Mp3Reader(path),
-            Format.Vorbis => new VorbisReader(path),
-            Format.Flac => new SndFileReader(path, "FLAC"),
-            Format.Aiff => new SndFileReader(path, "AIFF"),
-            Format.OtherOgg => new SndFileReader(path, "Ogg"),
-            Format.Mp4 => new FfmpegReader(path, "MP4/M4A"),
-            Format.Adts => new FfmpegReader(path, "AAC"),
-            Format.Asf => new FfmpegReader(path, "WMA/ASF"),
-            Format.Matroska => new FfmpegReader(path, "Matroska/WebM"),
-            _ => new FfmpegReader(path, "CAF"),
-        };
+        var ext = System.IO.Path.GetExtension(path).ToLowerInvariant();
+        var decoder = Sniff(head.AsSpan(0, n)) is { } sniffed ? Decoders.Single(d => d.Format == sniffed)
+            : Decoders.FirstOrDefault(d => d.Extensions.Contains(ext)) ?? throw new NotSupportedException(
+                $"{path}: unsupported audio format (extension \"{ext}\", content not recognised as " +
+                $"{string.Join(", ", Decoders.Select(d => d.Name))}); supported: {string.Join(' ', Extensions)}.");
+        var reader = decoder.Open(path);
         var declared = reader switch
         {
             WavReader wav => wav.DeclaredFrames,                          // the data chunk's size (NAudio's Frames is clamped to the file)
             SndFileReader => reader.Frames,                               // FLAC's STREAMINFO total
             _ => null,
         };
-        var unended = format is Format.Vorbis or Format.OtherOgg && !OggEndsWithEndOfStream(path);
+        var unended = decoder.Format is Format.Vorbis or Format.OtherOgg && !OggEndsWithEndOfStream(path);
         return new CheckedReader(reader, declared, unended);
     }
 
@@ -113,8 +108,6 @@ public static class AudioDecoder
         }
         return false;
     }
-
-    enum Format { Wav, Flac, Mp3, Vorbis, OtherOgg, Aiff, Mp4, Adts, Asf, Matroska, Caf }
 
     /// <summary>The GUID that opens every ASF (WMA) file: 75B22630-668E-11CF-A6D9-00AA0062CE6C.</summary>
     static ReadOnlySpan<byte> AsfHeader => [0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62, 0xCE, 0x6C];
