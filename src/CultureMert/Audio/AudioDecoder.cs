@@ -14,22 +14,22 @@ public static class AudioDecoder
 {
     enum Format { Wav, Flac, Mp3, Vorbis, OtherOgg, Aiff, Mp4, Adts, Asf, Matroska, Caf }
 
-    /// <summary>A container or codec we read: its name in messages, the extensions that stand for it, its decoder.</summary>
-    sealed record Decoder(Format Format, string Name, string[] Extensions, Func<string, IAudioReader> Open);
+    /// <summary>A container or codec we read: its name in messages, the extensions that stand for it, its decoder (given the path and the name).</summary>
+    sealed record Decoder(Format Format, string Name, string[] Extensions, Func<string, string, IAudioReader> Open);
 
     static readonly Decoder[] Decoders =
     [
-        new(Format.Wav, "WAV", [".wav", ".wave"], p => new WavReader(p)),
-        new(Format.Flac, "FLAC", [".flac"], p => new SndFileReader(p, "FLAC")),
-        new(Format.Aiff, "AIFF", [".aif", ".aiff", ".aifc"], p => new SndFileReader(p, "AIFF")),
-        new(Format.Mp3, "MP3", [".mp3"], p => new Mp3Reader(p)),
-        new(Format.Vorbis, "Ogg Vorbis", [".ogg", ".oga"], p => new VorbisReader(p)),
-        new(Format.OtherOgg, "Ogg", [".opus"], p => new SndFileReader(p, "Ogg")),
-        new(Format.Mp4, "MP4/M4A", [".m4a", ".mp4", ".alac"], p => new FfmpegReader(p, "MP4/M4A")),
-        new(Format.Adts, "AAC", [".aac"], p => new FfmpegReader(p, "AAC")),
-        new(Format.Asf, "WMA/ASF", [".wma"], p => new FfmpegReader(p, "WMA/ASF")),
-        new(Format.Matroska, "Matroska/WebM", [".webm", ".mka"], p => new FfmpegReader(p, "Matroska/WebM")),
-        new(Format.Caf, "CAF", [".caf"], p => new FfmpegReader(p, "CAF")),
+        new(Format.Wav, "WAV", [".wav", ".wave"], (p, _) => new WavReader(p)),
+        new(Format.Flac, "FLAC", [".flac"], (p, name) => new SndFileReader(p, name)),
+        new(Format.Aiff, "AIFF", [".aif", ".aiff", ".aifc"], (p, name) => new SndFileReader(p, name)),
+        new(Format.Mp3, "MP3", [".mp3"], (p, _) => new Mp3Reader(p)),
+        new(Format.Vorbis, "Ogg Vorbis", [".ogg", ".oga"], (p, _) => new VorbisReader(p)),
+        new(Format.OtherOgg, "Ogg", [".opus"], (p, name) => new SndFileReader(p, name)),
+        new(Format.Mp4, "MP4/M4A", [".m4a", ".mp4", ".alac"], (p, name) => new FfmpegReader(p, name)),
+        new(Format.Adts, "AAC", [".aac"], (p, name) => new FfmpegReader(p, name)),
+        new(Format.Asf, "WMA/ASF", [".wma"], (p, name) => new FfmpegReader(p, name)),
+        new(Format.Matroska, "Matroska/WebM", [".webm", ".mka"], (p, name) => new FfmpegReader(p, name)),
+        new(Format.Caf, "CAF", [".caf"], (p, name) => new FfmpegReader(p, name)),
     ];
 
     /// <summary>Every extension that stands for a format we read (a folder's audio files are those with one of them).</summary>
@@ -69,7 +69,7 @@ public static class AudioDecoder
             : Decoders.FirstOrDefault(d => d.Extensions.Contains(ext)) ?? throw new NotSupportedException(
                 $"{path}: unsupported audio format (extension \"{ext}\", content not recognised as " +
                 $"{string.Join(", ", Decoders.Select(d => d.Name))}); supported: {string.Join(' ', Extensions)}.");
-        var reader = decoder.Open(path);
+        var reader = decoder.Open(path, decoder.Name);
         var declared = reader switch
         {
             WavReader wav => wav.DeclaredFrames,                          // the data chunk's size (NAudio's Frames is clamped to the file)
