@@ -68,7 +68,7 @@ static class Progress
                         if (total == 0) bar.MaxValue = n;
                         bar.Value = done ? k : k - 1;
                     }
-                    bar.Description = Markup.Escape(line.Length > 70 ? line[..70] + "…" : line);
+                    bar.Description = Markup.Escape(Shortened(line, 70));
                     if (line.Contains(": failed")) terminal.MarkupLine($"[red]{Markup.Escape(line)}[/]");
                 }));
                 bar.Value = bar.MaxValue;
@@ -132,12 +132,15 @@ static class Progress
                         steps = ctx.AddTask("steps", maxValue: n);
                     }
                     steps.Value = k;
-                    steps.Description = Markup.Escape(line.Trim() is var t && t.Length > 40 ? t[..40] + "…" : t);
+                    steps.Description = Markup.Escape(Shortened(line.Trim(), 40));
                 });
                 all.Value = stages;
             });
         return result;
     }
+
+    /// <summary>The line cut to <paramref name="max"/> characters and "…" when longer: a bar's description fits its row.</summary>
+    static string Shortened(string line, int max) => line.Length > max ? line[..max] + "…" : line;
 
     /// <summary>The first "k/N" of a line (whole numbers, 0 &lt; k ≤ N), or null.</summary>
     static (int K, int N)? StepOf(string line)

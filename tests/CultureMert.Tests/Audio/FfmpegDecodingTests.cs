@@ -26,9 +26,11 @@ public class FfmpegDecodingTests
         return path;
     }
 
-    static void Ffmpeg(string[] args) => Assert.Equal(0, Run("ffmpeg", ["-nostdin", "-v", "error", "-y", .. args]).Code);
+    /// <summary>Runs the ffmpeg program (overwriting its output) and asserts that it succeeded.</summary>
+    internal static void Ffmpeg(string[] args) => Run("ffmpeg", ["-nostdin", "-v", "error", "-y", .. args]);
 
-    static (int Code, byte[] Stdout) Run(string program, string[] args)
+    /// <summary>Runs <paramref name="program"/> to its end, asserting exit code 0 (its stderr in the message); its stdout.</summary>
+    static byte[] Run(string program, string[] args)
     {
         var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) start.ArgumentList.Add(a);
@@ -38,12 +40,12 @@ public class FfmpegDecodingTests
         p.StandardOutput.BaseStream.CopyTo(bytes);
         p.WaitForExit();
         Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)}: {err.Result}");
-        return (p.ExitCode, bytes.ToArray());
+        return bytes.ToArray();
     }
 
     /// <summary>The ffmpeg program's own decode of <paramref name="path"/> to interleaved float32.</summary>
     static float[] FfmpegDecode(string path) =>
-        MemoryMarshal.Cast<byte, float>(Run("ffmpeg", ["-nostdin", "-v", "error", "-i", path, "-f", "f32le", "-"]).Stdout).ToArray();
+        MemoryMarshal.Cast<byte, float>(Run("ffmpeg", ["-nostdin", "-v", "error", "-i", path, "-f", "f32le", "-"])).ToArray();
 
     static (float[] Samples, int Rate, int Channels) ReadAll(string path)
     {

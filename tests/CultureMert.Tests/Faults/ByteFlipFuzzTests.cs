@@ -54,8 +54,7 @@ public class ByteFlipFuzzTests
         CultureMert.Setup.SystemPackages.Require(CultureMert.Setup.SystemPackages.Ffmpeg);
         using var dir = new Fixtures.TempDir();
         var path = dir[$"source.{container}"];
-        using (var p = System.Diagnostics.Process.Start("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=f=440:d=2:sample_rate=44100", "-c:a", codec, path]))
-            p.WaitForExit();
+        Audio.FfmpegDecodingTests.Ffmpeg(["-f", "lavfi", "-i", "sine=f=440:d=2:sample_rate=44100", "-c:a", codec, path]);
         return MutantsDecodeOrFail(Path.GetFileName(path), System.IO.File.ReadAllBytes(path), 80);
     }
 
